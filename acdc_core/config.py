@@ -1,0 +1,215 @@
+"""Run configuration: one YAML file, validated by pydantic before any work is done.
+
+Every number of the algorithm lives here (see ``../shared/ALGORITHM.md`` for the reference
+defaults).  Unknown keys, wrong types, missing model paths and impossible combinations raise
+:class:`ConfigError` whose message names the offending key, e.g.
+``crossover.method: slerp merges exactly 2 parents, got crossover.parents=3``.
+
+Gaussian parameters follow numpy's ``normal(loc, scale)``: ``*_std`` is a standard deviation.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+_HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key at fault."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSection(_Section):
+    name: str = "default"
+    seed: int = 0
+    generations: int = Field(3, ge=0, description="total generations a run reaches")
+
+
+class SeedModel(_Section):
+    """A seed expert: a local Hugging Face folder or a hub id (used only where cached)."""
+
+    path: str
+    name: str | None = None
+
+
+class ModelsSection(_Section):
+    family: Literal["smollm2"] | None = Field(
+        "smollm2", description="shipped offline model family used when `seeds` is empty"
+    )
+    seeds: list[SeedModel] = Field(default_factory=list)
+    base: str | None = Field(None, description="base model for task vectors; default: first seed")
+    initial_mutants: int = Field(3, ge=0, description="mutated copies of the seeds in generation 0")
+    storage_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
+
+
+class PopulationSection(_Section):
+    archive_size: int = Field(8, ge=1)
+    children_per_generation: int = Field(4, ge=1)
+
+
+class CrossoverSection(_Section):
+    method: Literal["linear", "slerp", "task_arithmetic", "ties", "dare_ties"] = "linear"
+    parents: int = Field(2, ge=2)
+    weight_mean: float = 1.0
+    weight_std: float = Field(0.01, ge=0.0)
+    density: float = Field(0.5, gt=0.0, le=1.0, description="ties / dare_ties density")
+    slerp_t_low: float = Field(0.3, ge=0.0, le=1.0)
+    slerp_t_high: float = Field(0.7, ge=0.0, le=1.0)
+
+
+class MutationSection(_Section):
+    method: Literal["svd", "gaussian", "none"] = "svd"
+    svd_top_k: int = Field(256, ge=1)
+    svd_noise_std: float = Field(0.25, ge=0.0)
+    gaussian_std: float = Field(0.001, ge=0.0, description="per-weight noise, relative to the tensor's std")
+
+
+class GibberishSection(_Section):
+    method: Literal["heuristic", "none"] = "heuristic"
+    samples: int = Field(3, ge=1)
+    max_repeat_ratio: float = Field(0.6, gt=0, le=1, description="max share of repeated word 3-grams")
+    min_compression_ratio: float = Field(0.25, gt=0, le=1, description="min zlib size / raw size")
+    max_non_text_ratio: float = Field(0.3, gt=0, le=1)
+
+
+class EvaluationSection(_Section):
+    backend: Literal["hf"] = "hf"
+    device: str = "cpu"
+    max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(32, ge=1)
+    instances_per_task: int = Field(3, ge=1)
+    torch_threads: int = Field(2, ge=1)
+    solved_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    prompt_template: str = (
+        "{instructions}\n\nThink briefly, then give the final answer on its own line as "
+        "'Answer: <answer>'."
+    )
+    use_chat_template: bool = True
+
+    @model_validator(mode="after")
+    def _template_has_slot(self) -> "EvaluationSection":
+        if "{instructions}" not in self.prompt_template:
+            raise ValueError("evaluation.prompt_template must contain '{instructions}'")
+        return self
+
+
+class ArchiveSection(_Section):
+    k_nearest: int = Field(3, ge=1)
+
+
+class SandboxSection(_Section):
+    timeout_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+    max_processes: int = Field(8, ge=1)
+
+
+class TasksSection(_Section):
+    source: Literal["seed"] = "seed"
+    include: list[str] = Field(default_factory=list, description="family names; empty = all")
+    extra_dirs: list[str] = Field(default_factory=list, description="folders of extra *.py families")
+
+
+class StorageSection(_Section):
+    blob_url: str | None = Field(None, description="fsspec URL for model weights; default <run_dir>/blobs")
+
+
+class RunConfig(_Section):
+    run: RunSection = RunSection()
+    models: ModelsSection = ModelsSection()
+    population: PopulationSection = PopulationSection()
+    crossover: CrossoverSection = CrossoverSection()
+    mutation: MutationSection = MutationSection()
+    gibberish: GibberishSection = GibberishSection()
+    evaluation: EvaluationSection = EvaluationSection()
+    archive: ArchiveSection = ArchiveSection()
+    sandbox: SandboxSection = SandboxSection()
+    tasks: TasksSection = TasksSection()
+    storage: StorageSection = StorageSection()
+
+    @model_validator(mode="after")
+    def _combinations(self) -> "RunConfig":
+        c = self.crossover
+        if c.method == "slerp" and c.parents != 2:
+            raise ValueError(f"crossover.method: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
+        if c.slerp_t_low > c.slerp_t_high:
+            raise ValueError("crossover.slerp_t_low must be <= crossover.slerp_t_high")
+        if not self.models.seeds and self.models.family is None:
+            raise ValueError("models.seeds is empty and models.family is null: no seed model")
+        n_initial = max(1, len(self.models.seeds)) + self.models.initial_mutants
+        if n_initial < c.parents:
+            raise ValueError(
+                f"models: generation 0 has {n_initial} models, fewer than crossover.parents={c.parents}"
+            )
+        return self
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _format_errors(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{key}: {msg}" if not msg.startswith(key) else msg)
+    return "; ".join(lines)
+
+
+def check_model_paths(cfg: RunConfig) -> None:
+    """Raise ConfigError for a seed/base that is neither an existing folder nor a hub id."""
+    entries = [(f"models.seeds[{i}].path", s.path) for i, s in enumerate(cfg.models.seeds)]
+    if cfg.models.base:
+        entries.append(("models.base", cfg.models.base))
+    for key, value in entries:
+        p = Path(value).expanduser()
+        if p.exists():
+            if not (p / "config.json").exists():
+                raise ConfigError(f"{key}: {value} is not a Hugging Face model folder (no config.json)")
+            continue
+        looks_local = value.startswith((".", "/", "~")) or value.count("/") != 1
+        if looks_local or not _HF_ID.match(value):
+            raise ConfigError(f"{key}: model path {value!r} does not exist")
+
+
+def parse_config(data: dict | None, check_paths: bool = True) -> RunConfig:
+    """Validate a config mapping. Raises ConfigError naming the key."""
+    try:
+        cfg = RunConfig.model_validate(data or {})
+    except ValidationError as err:
+        raise ConfigError(_format_errors(err)) from None
+    if check_paths:
+        check_model_paths(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, preset: str = "default", check_paths: bool = True) -> RunConfig:
+    """Load a YAML config file; with no path, the embedded preset (``default`` or ``paper``)."""
+    if path is None:
+        try:
+            text = resources.files("acdc_core.presets").joinpath(f"{preset}.yaml").read_text()
+        except FileNotFoundError:
+            raise ConfigError(f"unknown preset {preset!r}") from None
+    else:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config file {p} does not exist")
+        text = p.read_text()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config is not valid YAML: {err}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError("config must be a YAML mapping at the top level")
+    return parse_config(data, check_paths=check_paths)

@@ -1,0 +1,185 @@
+"""Genotypes of new models: merge and mutation recipes, drawn from a seeded RNG.
+
+A recipe is data: it names its parents by model id and carries every random draw (weights,
+seeds), so the same recipe regenerates the same child.  ``mergekit_config`` turns a merge
+recipe into a mergekit configuration mapping once parents have local paths.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from acdc_core.config import CrossoverSection, MutationSection
+from acdc_core.hashing import stable_hash
+
+# Methods whose mergekit implementation needs the shared base model (task vectors against it).
+_NEEDS_BASE = {"task_arithmetic", "ties", "dare_ties"}
+
+
+class MergeRecipe(BaseModel):
+    """Crossover of ``parents`` (model ids) with ``method``.
+
+    ``weights`` sum to 1 (linear, task_arithmetic, ties, dare_ties); ``t`` is slerp's
+    interpolation factor towards the second parent; ``base`` is the base model id for task-vector
+    methods; ``seed`` seeds mergekit's random parts (dare).
+    """
+
+    model_config = ConfigDict(frozen=True)
+    method: Literal["linear", "slerp", "task_arithmetic", "ties", "dare_ties"]
+    parents: tuple[str, ...]
+    weights: tuple[float, ...] | None = None
+    t: float | None = None
+    density: float | None = None
+    base: str | None = None
+    seed: int = 0
+
+
+class MutationRecipe(BaseModel):
+    """Weight perturbation. ``svd``: noise N(0, noise_std) on the top_k singular values of every
+    2-D weight matrix (clamped at 0); ``gaussian``: per-weight noise N(0, noise_std * std(W))."""
+
+    model_config = ConfigDict(frozen=True)
+    method: Literal["svd", "gaussian"]
+    seed: int
+    noise_std: float
+    top_k: int | None = None
+
+
+class ChildRecipe(BaseModel):
+    """How one model is made: an optional merge, then an optional mutation, from ``source``
+    (a single parent id) when there is no merge."""
+
+    model_config = ConfigDict(frozen=True)
+    generation: int
+    index: int
+    merge: MergeRecipe | None = None
+    mutation: MutationRecipe | None = None
+    source: str | None = None
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        if self.merge is not None:
+            return self.merge.parents
+        return (self.source,) if self.source else ()
+
+    @property
+    def operator(self) -> str:
+        parts = [self.merge.method] if self.merge else []
+        parts += [f"mutate:{self.mutation.method}"] if self.mutation else []
+        return "+".join(parts) or "copy"
+
+    def key(self) -> str:
+        """Hash of the recipe without its slot (generation, index): equal recipes, equal key."""
+        return stable_hash(self.model_dump(mode="json", exclude={"generation", "index"}))
+
+
+def generation_rng(run_seed: int, generation: int) -> np.random.Generator:
+    """The RNG of one generation: a pure function of (run seed, generation), so a resumed run
+    redraws exactly what the interrupted one drew."""
+    return np.random.default_rng([run_seed, generation])
+
+
+def draw_mutation(cfg: MutationSection, rng: np.random.Generator) -> MutationRecipe | None:
+    """A mutation recipe per ``cfg``, or None when mutation is off."""
+    if cfg.method == "none":
+        return None
+    seed = int(rng.integers(0, 2**31 - 1))
+    if cfg.method == "svd":
+        return MutationRecipe(method="svd", seed=seed, noise_std=cfg.svd_noise_std, top_k=cfg.svd_top_k)
+    return MutationRecipe(method="gaussian", seed=seed, noise_std=cfg.gaussian_std)
+
+
+def draw_merge(
+    parents: list[str], cfg: CrossoverSection, base: str | None, rng: np.random.Generator
+) -> MergeRecipe:
+    """A merge recipe of ``parents`` per ``cfg``.
+
+    Weights are drawn w_i ~ N(weight_mean, weight_std) and normalised to sum 1 (ALGORITHM.md step
+    2); with normalised weights a linear merge equals base + sum_i w_i (theta_i - base), the
+    reference's linear merge of task vectors.
+
+    Raises:
+        ValueError: for a task-vector method without ``base``, or slerp with != 2 parents.
+    """
+    if cfg.method in _NEEDS_BASE and base is None:
+        raise ValueError(f"crossover.method {cfg.method} needs a base model")
+    if cfg.method == "slerp":
+        if len(parents) != 2:
+            raise ValueError("slerp merges exactly 2 parents")
+        t = float(rng.uniform(cfg.slerp_t_low, cfg.slerp_t_high))
+        return MergeRecipe(method="slerp", parents=tuple(parents), t=round(t, 6), seed=int(rng.integers(2**31 - 1)))
+    w = np.abs(rng.normal(cfg.weight_mean, cfg.weight_std, size=len(parents)))
+    w = w / w.sum() if w.sum() > 0 else np.full(len(parents), 1.0 / len(parents))
+    return MergeRecipe(
+        method=cfg.method,
+        parents=tuple(parents),
+        weights=tuple(round(float(x), 8) for x in w),
+        density=cfg.density if cfg.method in {"ties", "dare_ties"} else None,
+        base=base if cfg.method in _NEEDS_BASE else None,
+        seed=int(rng.integers(0, 2**31 - 1)),
+    )
+
+
+def select_parents(archive_ids: list[str], n_parents: int, rng: np.random.Generator) -> list[str]:
+    """``n_parents`` distinct archive members, uniformly at random (ALGORITHM.md step 1).
+
+    Raises:
+        ValueError: when the archive has fewer than ``n_parents`` members.
+    """
+    pool = sorted(archive_ids)
+    if len(pool) < n_parents:
+        raise ValueError(f"archive has {len(pool)} models, need {n_parents} distinct parents")
+    idx = rng.choice(len(pool), size=n_parents, replace=False)
+    return [pool[i] for i in idx]
+
+
+def propose_children(
+    archive_ids: list[str],
+    n_children: int,
+    generation: int,
+    crossover: CrossoverSection,
+    mutation: MutationSection,
+    base: str | None,
+    rng: np.random.Generator,
+) -> list[ChildRecipe]:
+    """The ``n_children`` recipes of one generation: select parents, merge, mutate."""
+    out = []
+    for i in range(n_children):
+        parents = select_parents(archive_ids, crossover.parents, rng)
+        merge = draw_merge(parents, crossover, base, rng)
+        out.append(ChildRecipe(generation=generation, index=i, merge=merge, mutation=draw_mutation(mutation, rng)))
+    return out
+
+
+def mergekit_config(recipe: MergeRecipe, paths: dict[str, str], dtype: str) -> dict:
+    """The mergekit ``MergeConfiguration`` mapping for ``recipe``.
+
+    Args:
+        recipe: the merge to perform.
+        paths: model id -> local Hugging Face folder, for every parent and the base.
+        dtype: output dtype name (``bfloat16``, ``float16``, ``float32``).
+
+    Raises:
+        KeyError: when a parent or the base has no path.
+    """
+    cfg: dict = {"merge_method": recipe.method, "dtype": dtype}
+    if recipe.method == "slerp":
+        a, b = recipe.parents
+        cfg["base_model"] = paths[a]
+        cfg["models"] = [{"model": paths[a]}, {"model": paths[b]}]
+        cfg["parameters"] = {"t": recipe.t}
+        return cfg
+    models = []
+    for pid, w in zip(recipe.parents, recipe.weights or ()):
+        params: dict = {"weight": w}
+        if recipe.density is not None:
+            params["density"] = recipe.density
+        models.append({"model": paths[pid], "parameters": params})
+    cfg["models"] = models
+    cfg["parameters"] = {"normalize": True}
+    if recipe.base is not None:
+        cfg["base_model"] = paths[recipe.base]
+    return cfg
