@@ -145,9 +145,23 @@ def propose_children(
     base: str | None,
     rng: np.random.Generator,
 ) -> list[ChildRecipe]:
-    """The ``n_children`` recipes of one generation: select parents, merge, mutate."""
+    """The ``n_children`` recipes of one generation: select parents, merge, mutate.
+
+    An archive with fewer members than ``crossover.parents`` (the gibberish filter dropped the
+    rest) gets mutation-only children of random members, Gaussian when mutation is off.
+
+    Raises:
+        ValueError: on an empty archive.
+    """
+    if not archive_ids:
+        raise ValueError("cannot breed from an empty archive")
     out = []
     for i in range(n_children):
+        if len(archive_ids) < crossover.parents:
+            source = select_parents(archive_ids, 1, rng)[0]
+            mut = mutation if mutation.method != "none" else mutation.model_copy(update={"method": "gaussian"})
+            out.append(ChildRecipe(generation=generation, index=i, source=source, mutation=draw_mutation(mut, rng)))
+            continue
         parents = select_parents(archive_ids, crossover.parents, rng)
         merge = draw_merge(parents, crossover, base, rng)
         out.append(ChildRecipe(generation=generation, index=i, merge=merge, mutation=draw_mutation(mutation, rng)))

@@ -1,0 +1,30 @@
+"""Model backends behind one batch protocol, registered by name and imported lazily.
+
+``load_backend("hf", path, ...)`` imports only the transformers backend, so a CPU install never
+imports a GPU engine.  A new backend (vLLM, a remote endpoint) adds one entry to ``_REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from acdc_core.backends.base import Generation, ModelBackend
+
+_REGISTRY = {"hf": "acdc_core.backends.hf:HFBackend"}
+
+
+def load_backend(name: str, model_path: str, **options) -> ModelBackend:
+    """Instantiate backend ``name`` on the model folder ``model_path``.
+
+    Raises:
+        KeyError: for an unknown backend name.
+    """
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown backend {name!r}; known: {sorted(_REGISTRY)}") from None
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)(model_path, **options)
+
+
+__all__ = ["Generation", "ModelBackend", "load_backend"]

@@ -1,0 +1,28 @@
+"""The batch protocol every model backend speaks (lm-evaluation-harness style)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One completion: ``text`` (special tokens removed), ``tokens`` generated, and ``seconds``
+    of wall time (the batch's time divided evenly among its prompts)."""
+
+    text: str
+    tokens: int
+    seconds: float
+
+
+class ModelBackend(Protocol):
+    """A loaded model that completes a batch of user prompts greedily."""
+
+    def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
+        """One :class:`Generation` per prompt, in order."""
+        ...
+
+    def close(self) -> None:
+        """Release the model's memory."""
+        ...

@@ -1,0 +1,91 @@
+"""Model folders on local disk: content hashing and mutation of safetensors weights.
+
+A model folder is a standard Hugging Face folder (config.json, *.safetensors, tokenizer files).
+Its id is the hash of its weight bytes, so equal weights mean equal ids whatever the recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from acdc_core.hashing import stable_hash
+from acdc_core.recipes import MutationRecipe
+
+_SVD_MAX_ELEMENTS = 64_000_000  # above this a matrix gets the Gaussian fallback (memory/time)
+
+
+def content_hash(folder: str | Path, length: int = 16) -> str:
+    """sha256 over the folder's ``*.safetensors`` files (sorted by name), hex-truncated.
+
+    Raises:
+        FileNotFoundError: when the folder has no safetensors file.
+    """
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no .safetensors weights")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
+    return h.hexdigest()[:length]
+
+
+def is_mutable(name: str, tensor: torch.Tensor) -> bool:
+    """2-D weight matrices only: not norms, not biases (ALGORITHM.md step 3)."""
+    return tensor.ndim == 2 and "norm" not in name and not name.endswith("bias")
+
+
+def _tensor_generator(recipe: MutationRecipe, name: str) -> torch.Generator:
+    return torch.Generator().manual_seed(int(stable_hash([recipe.seed, name], 15), 16))
+
+
+def mutate_tensor(name: str, w: torch.Tensor, recipe: MutationRecipe) -> torch.Tensor:
+    """The mutated copy of one weight matrix, deterministic in (recipe.seed, name).
+
+    ``svd``: W = U S V^T; the top-k singular values get N(0, noise_std) noise, clamped at 0.
+    ``gaussian``: W + N(0, noise_std * std(W)) per element.  Computed in float32, returned in
+    ``w``'s dtype.
+    """
+    g = _tensor_generator(recipe, name)
+    x = w.to(torch.float32)
+    if recipe.method == "svd" and x.numel() <= _SVD_MAX_ELEMENTS:
+        u, s, vh = torch.linalg.svd(x, full_matrices=False)
+        k = min(recipe.top_k or len(s), len(s))
+        noise = torch.randn(k, generator=g) * recipe.noise_std
+        delta = torch.clamp(s[:k] + noise, min=0.0) - s[:k]
+        x = x + (u[:, :k] * delta) @ vh[:k]
+    else:
+        x = x + torch.randn(x.shape, generator=g) * (recipe.noise_std * x.std())
+    return x.to(w.dtype)
+
+
+def mutate_folder(src: str | Path, dst: str | Path, recipe: MutationRecipe) -> None:
+    """Write the mutated copy of model folder ``src`` into ``dst`` (non-weight files copied).
+
+    Raises:
+        FileNotFoundError: when ``src`` has no safetensors weights.
+        ValueError: when a mutated tensor is not finite.
+    """
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    weight_files = sorted(src.glob("*.safetensors"))
+    if not weight_files:
+        raise FileNotFoundError(f"{src} holds no .safetensors weights")
+    for f in src.iterdir():
+        if f.is_file() and f.suffix != ".safetensors" and not f.name.startswith("_"):
+            shutil.copy2(f, dst / f.name)
+    for f in weight_files:
+        tensors = load_file(str(f))
+        for name, t in tensors.items():
+            if is_mutable(name, t):
+                tensors[name] = mutate_tensor(name, t, recipe)
+                if not torch.isfinite(tensors[name]).all():
+                    raise ValueError(f"mutation produced non-finite values in {name}")
+        save_file(tensors, str(dst / f.name), metadata={"format": "pt"})

@@ -1,0 +1,119 @@
+"""``acdc``: the command line.  ``acdc run`` starts or resumes a run, ``acdc status`` shows one,
+``acdc validate`` checks a config without running anything."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DEFAULT_RUN_DIR = "runs/default"
+
+
+def _print_table(title: str, rows: list[tuple[str, object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in rows:
+        table.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
+    Console().print(table)
+
+
+def _print_summary(summary: dict) -> None:
+    _print_table("AC/DC run", [
+        ("generations done", f"{summary['generations_done']} of {summary['generations_target']}"),
+        ("archive size", summary["archive_size"]),
+        ("best fitness", summary["best_fitness"]),
+        ("active tasks", summary["tasks"]),
+        ("models created", summary["models_created"]),
+        ("DuckDB file", summary["duckdb"]),
+        ("models", summary["models_store"]),
+    ])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.run import acdc_run
+
+    summary = acdc_run(
+        run_dir=args.run_dir, config_path=args.config, generations=args.generations, fresh=args.fresh
+    )
+    _print_summary(summary)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from flows.run import run_summary
+    from tasks.context import RunContext
+
+    try:
+        summary = run_summary(args.run_dir)
+    except FileNotFoundError as exc:
+        print(f"acdc status: {exc}", file=sys.stderr)
+        return 1
+    _print_summary(summary)
+    db = RunContext.load(args.run_dir).db
+    with db.connect(read_only=True) as con:
+        df = con.execute(
+            "SELECT generation, name, value FROM metrics ORDER BY generation"
+        ).df()
+    if not df.empty:
+        wide = df.pivot(index="generation", columns="name", values="value")
+        cols = [c for c in ("archive_size", "best_fitness", "mean_fitness", "task_coverage",
+                            "distinct_skill_vectors", "n_candidates", "n_gibberish", "n_admitted", "seconds")
+                if c in wide.columns]
+        print(wide[cols].round(3).to_string())
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from acdc_core.config import load_config
+
+    cfg = load_config(args.config, preset=args.preset)
+    print(f"config OK: {args.config or 'preset ' + args.preset} "
+          f"({cfg.run.generations} generations, archive {cfg.population.archive_size}, "
+          f"{cfg.crossover.method} crossover, {cfg.mutation.method} mutation)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="acdc", description="AC/DC: coevolve LLM experts and tasks.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="start or resume a run", description=(
+        "Start a run, or resume the one in --run-dir after its last committed generation."))
+    r.add_argument("--config", help="YAML config (default: the run's stored config, else the embedded default)")
+    r.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
+    r.add_argument("--generations", type=int, metavar="N", help="run N more generations past the last committed one")
+    r.add_argument("--fresh", action="store_true", help="delete the run folder and start over")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("status", help="show a run's progress", description="Summary and per-generation metrics of a run.")
+    s.add_argument("--run-dir", default=DEFAULT_RUN_DIR)
+    s.set_defaults(func=cmd_status)
+
+    v = sub.add_parser("validate", help="check a config without running", description=(
+        "Validate a config file (or an embedded preset): keys, types, combinations, model paths."))
+    v.add_argument("--config", help="YAML config file")
+    v.add_argument("--preset", default="default", help="embedded preset when no --config: default | paper")
+    v.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from acdc_core.config import ConfigError
+    from acdc_core.seeds import SeedError
+
+    try:
+        return args.func(args)
+    except (ConfigError, SeedError) as exc:
+        print(f"acdc {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""One AC/DC generation as a Prefect flow (ALGORITHM.md "One generation").
+
+Generation 0 builds the initial population (seed models, mutants of the base, the task set);
+every later generation breeds children from the archive.  Both then run the same line:
+gibberish filter -> evaluation -> DNS archive update -> one commit.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from prefect import flow, get_run_logger
+
+from acdc_core.taskfamily import task_set_hash
+from flows.progress import StepProgress
+from storage.db import GenerationCommit
+from tasks.archive import archive_metrics, candidate_rows, commit_generation, update_archive
+from tasks.breeding import make_child, propose
+from tasks.context import RunContext
+from tasks.evaluation import evaluate_model, gibberish_filter
+from tasks.seeding import load_task_set, prepare_seeds
+
+
+def _gibberish_prompts(tasks: list[dict], n: int, template: str, rng: np.random.Generator) -> list[str]:
+    pool = [inst["instructions"] for t in tasks for _, inst in sorted(t["instances"].items())]
+    return [template.format(instructions=pool[i]) for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
+
+
+def _seed_rows(seeds: list[dict]) -> tuple[list[dict], list[str]]:
+    """``models`` rows for the seeds and the base, and the ids that join the population."""
+    rows = [{
+        "model_id": s["model_id"], "uri": s["uri"], "parents": [], "operator": s["role"],
+        "recipe": {"name": s["name"], "source": s["source"], "is_base": s["is_base"]},
+        "merge_config_yaml": None, "seed": None,
+    } for s in seeds]
+    return rows, [s["model_id"] for s in seeds if s["role"] == "seed"]
+
+
+@flow(name="acdc-generation", flow_run_name="generation-{generation}")
+def generation_flow(run_dir: str, generation: int) -> dict:
+    """Run generation ``generation`` of the run in ``run_dir`` and commit it.
+
+    Returns the generation's summary: {"generation", "committed", "kept", "best_fitness",
+    "n_candidates", "n_gibberish", "n_admitted", "seconds"}.
+    """
+    t0 = time.perf_counter()
+    ctx = RunContext.load(run_dir)
+    cfg = ctx.config
+    log = get_run_logger()
+    prefix = f"[gen {generation}/{cfg.run.generations}]"
+
+    trusted: list[dict] = []  # seed models: evaluated without the gibberish filter
+    if generation == 0:
+        seeds = prepare_seeds(run_dir)
+        tasks = load_task_set(run_dir)
+        base_id = next(s["model_id"] for s in seeds if s["is_base"])
+        archive_ids: list[str] = []
+        trusted, seed_ids = _seed_rows(seeds)
+        parents_pool = seed_ids
+    else:
+        tasks = ctx.db.active_tasks()
+        base_id = ctx.db.base_model_id()
+        archive_ids = ctx.db.archive_ids(generation - 1)
+        parents_pool = archive_ids
+    recipes = propose(run_dir, generation, parents_pool, base_id)
+
+    made, known = [], set(ctx.db.models()["model_id"]) | {t["model_id"] for t in trusted}
+    step = StepProgress(log, prefix, "make child", len(recipes))
+    for r in recipes:
+        child = make_child(run_dir, r)
+        if child["model_id"] in known:
+            log.info("child %s equals an existing model; dropped", child["model_id"])
+        else:
+            known.add(child["model_id"])
+            made.append(child)
+        step.tick(f"{child['operator']} -> {child['model_id']}")
+
+    verdicts: dict[str, dict] = {}
+    if made:
+        g_rng = np.random.default_rng([cfg.run.seed, generation, 1])
+        prompts = _gibberish_prompts(tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
+        step = StepProgress(log, prefix, "gibberish filter", len(made))
+        for c in made:
+            verdicts[c["model_id"]] = gibberish_filter(run_dir, c["model_id"], prompts)
+            step.tick("gibberish" if verdicts[c["model_id"]]["is_gibberish"] else "ok")
+    survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
+
+    task_ids = [t["task_id"] for t in tasks]
+    new_ids = (seed_ids if generation == 0 else []) + survivors
+    evaluations: list[dict] = []
+    step = StepProgress(log, prefix, "evaluate", len(new_ids))
+    for mid in new_ids:
+        rows = evaluate_model(run_dir, mid, task_set_hash(task_ids), tasks)
+        evaluations += rows
+        step.tick(f"{mid} mean score {np.mean([r['score'] for r in rows]):.3f}")
+
+    population = archive_ids + new_ids
+    score_rows = ctx.db.evaluation_scores(archive_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in evaluations]
+    update = update_archive(run_dir, population, score_rows, task_ids)
+    n_admitted = len(set(update["kept"]) & set(new_ids) - {t["model_id"] for t in trusted})
+
+    model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
+    seconds = time.perf_counter() - t0
+    commit = GenerationCommit(
+        generation=generation,
+        n_candidates=len(made),
+        n_gibberish=len(made) - len(survivors),
+        n_admitted=n_admitted,
+        seconds=seconds,
+        models=model_rows,
+        lineage=lineage,
+        task_families=[
+            {**{k: t[k] for k in ("task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin")},
+             "created_generation": 0, "active": True}
+            for t in tasks
+        ] if generation == 0 else [],
+        task_instances=[
+            {"task_id": t["task_id"], "instance_id": iid, "task": inst["task"], "instructions": inst["instructions"]}
+            for t in tasks for iid, inst in sorted(t["instances"].items())
+        ] if generation == 0 else [],
+        evaluations=[{**r, "generation": generation} for r in evaluations],
+        archive=[
+            {"generation": generation, "model_id": m, "rank": i, "fitness": update["fitness"][m],
+             "competition_score": update["competition"][m]}
+            for i, m in enumerate(update["kept"])
+        ],
+        metrics=archive_metrics(generation, update, len(made), len(made) - len(survivors), n_admitted, seconds),
+    )
+    committed = commit_generation(run_dir, commit)
+    best = max(update["fitness"][m] for m in update["kept"])
+    log.info(
+        "%s committed: %d candidates, %d gibberish, %d admitted; archive %d, best fitness %.3f, "
+        "task coverage %.2f, %.0f s",
+        prefix, len(made), commit.n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"], seconds,
+    )
+    return {
+        "generation": generation, "committed": committed, "kept": update["kept"], "best_fitness": best,
+        "n_candidates": len(made), "n_gibberish": commit.n_gibberish, "n_admitted": n_admitted, "seconds": seconds,
+    }

@@ -1,0 +1,1 @@
+"""Persistence: the run's DuckDB file (versioned schema, repository functions) and the blob store."""

@@ -1,0 +1,216 @@
+"""The run's DuckDB file: schema migrations and the repository functions the steps use.
+
+Every write of a generation goes through :func:`commit_generation`, one transaction: either all
+of a generation's rows are visible or none are.  Reads open short-lived connections, so a user
+may query the file between generations (DuckDB allows one writing process at a time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+TABLE_COLUMNS = {
+    "models": [
+        "model_id", "uri", "parents", "operator", "recipe", "merge_config_yaml", "seed",
+        "created_generation", "is_gibberish", "gibberish_reason",
+    ],
+    "lineage": ["child_id", "parent_id", "operator", "generation"],
+    "task_families": [
+        "task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin",
+        "created_generation", "active",
+    ],
+    "task_instances": ["task_id", "instance_id", "task", "instructions"],
+    "evaluations": [
+        "model_id", "task_id", "instance_id", "score", "response", "submission", "error", "tokens",
+        "seconds", "generation",
+    ],
+    "archive": ["generation", "model_id", "rank", "fitness", "competition_score"],
+    "metrics": ["generation", "name", "value"],
+}
+
+
+def _migrations() -> list[tuple[int, str]]:
+    files = sorted(
+        f for f in resources.files("storage.schema").iterdir() if f.name.endswith(".sql")
+    )
+    return [(int(f.name.split("_", 1)[0]), f.read_text()) for f in files]
+
+
+SCHEMA_VERSION = _migrations()[-1][0]
+
+
+class RunDB:
+    """Repository over one run's DuckDB file at ``path`` (created and migrated on first use)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        with self.connect() as con:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+            done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+            for version, ddl in _migrations():
+                if version in done:
+                    continue
+                con.execute("BEGIN TRANSACTION")
+                con.execute(ddl)
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+                con.execute("COMMIT")
+
+    # ---- run -------------------------------------------------------------------------------
+    def get_run(self) -> dict | None:
+        with self.connect() as con:
+            df = con.execute("SELECT * FROM runs").df()
+        return None if df.empty else df.iloc[0].to_dict()
+
+    def create_run(self, run_id: str, name: str, seed: int, config_yaml: str) -> None:
+        with self.connect() as con:
+            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)", [run_id, name, _now(), seed, config_yaml])
+
+    # ---- reads -----------------------------------------------------------------------------
+    def last_generation(self) -> int | None:
+        with self.connect() as con:
+            return con.execute("SELECT max(generation) FROM generations").fetchall()[0][0]
+
+    def archive_ids(self, generation: int) -> list[str]:
+        """Model ids in the archive after ``generation``, best competition rank first."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT model_id FROM archive WHERE generation = ? ORDER BY rank", [generation]
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def base_model_id(self) -> str:
+        """The model task vectors are taken against (recorded with the seeds in generation 0).
+
+        Raises:
+            LookupError: before generation 0 is committed.
+        """
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT model_id FROM models WHERE operator IN ('seed', 'base') "
+                "AND CAST(recipe->>'is_base' AS BOOLEAN)"
+            ).fetchall()
+        if not rows:
+            raise LookupError("no base model recorded: generation 0 is not committed")
+        return rows[0][0]
+
+    def models(self, ids: list[str] | None = None) -> pd.DataFrame:
+        with self.connect() as con:
+            if ids is None:
+                return con.execute("SELECT * FROM models ORDER BY created_generation, model_id").df()
+            return con.execute("SELECT * FROM models WHERE list_contains(?, model_id)", [ids]).df()
+
+    def active_tasks(self) -> list[dict]:
+        """Active task families with their instances, sorted by task name.
+
+        Returns: [{"task_id", "name", "code", "instances": {instance_id: {"task", "instructions"}}}].
+        """
+        with self.connect() as con:
+            fams = con.execute(
+                "SELECT task_id, name, code FROM task_families WHERE active ORDER BY name, task_id"
+            ).fetchall()
+            inst = con.execute(
+                "SELECT i.task_id, instance_id, task, instructions FROM task_instances i "
+                "JOIN task_families f USING (task_id) WHERE f.active ORDER BY i.task_id, instance_id"
+            ).fetchall()
+        by_task: dict[str, dict] = {}
+        for tid, iid, task, instr in inst:
+            by_task.setdefault(tid, {})[iid] = {"task": json.loads(task), "instructions": instr}
+        return [{"task_id": t, "name": n, "code": c, "instances": by_task.get(t, {})} for t, n, c in fams]
+
+    def evaluation_scores(self, model_ids: list[str]) -> list[tuple[str, str, float]]:
+        """(model_id, task_id, score) rows of ``model_ids`` on the active task families."""
+        with self.connect() as con:
+            return con.execute(
+                "SELECT e.model_id, e.task_id, e.score FROM evaluations e JOIN task_families f "
+                "USING (task_id) WHERE f.active AND list_contains(?, e.model_id)",
+                [model_ids],
+            ).fetchall()
+
+    def count(self, table: str) -> int:
+        if table not in TABLE_COLUMNS and table not in ("generations", "runs"):
+            raise ValueError(f"unknown table {table}")
+        with self.connect() as con:
+            return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+    # ---- the one write path ------------------------------------------------------------------
+    def commit_generation(self, commit: "GenerationCommit") -> bool:
+        """Write all rows of one generation in a single transaction.
+
+        Idempotent: returns False (and writes nothing) when the generation is already committed;
+        rows whose primary key exists (a model re-created by an identical recipe, a task family
+        already known) are skipped, so a retried commit never duplicates.
+        """
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                exists = con.execute(
+                    "SELECT count(*) FROM generations WHERE generation = ?", [commit.generation]
+                ).fetchall()[0][0]
+                if exists:
+                    con.execute("ROLLBACK")
+                    return False
+                for table, rows in commit.tables().items():
+                    if rows:
+                        df = pd.DataFrame(rows, columns=TABLE_COLUMNS[table])
+                        con.register("_rows", df)
+                        con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _rows")
+                        con.unregister("_rows")
+                for tid in commit.deactivate_tasks:
+                    con.execute("UPDATE task_families SET active = false WHERE task_id = ?", [tid])
+                con.execute(
+                    "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?)",
+                    [commit.generation, _now(), commit.n_candidates, commit.n_gibberish,
+                     commit.n_admitted, commit.seconds],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return True
+
+
+@dataclass
+class GenerationCommit:
+    """Everything one generation adds. Row dicts use the column names of ``TABLE_COLUMNS``."""
+
+    generation: int
+    n_candidates: int
+    n_gibberish: int
+    n_admitted: int
+    seconds: float
+    models: list[dict] = field(default_factory=list)
+    lineage: list[dict] = field(default_factory=list)
+    task_families: list[dict] = field(default_factory=list)
+    task_instances: list[dict] = field(default_factory=list)
+    evaluations: list[dict] = field(default_factory=list)
+    archive: list[dict] = field(default_factory=list)
+    metrics: list[dict] = field(default_factory=list)
+    deactivate_tasks: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, list[dict]]:
+        return {name: getattr(self, name) for name in TABLE_COLUMNS}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

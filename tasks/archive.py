@@ -1,0 +1,88 @@
+"""Steps that decide and record: the DNS archive update and the generation's one commit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from prefect import task
+from prefect.transactions import transaction
+
+from acdc_core.dns import dominated_novelty_search
+from acdc_core.skills import skill_matrix, skill_vector, task_coverage
+from storage.db import GenerationCommit
+from tasks.context import RunContext
+
+
+@task(name="update-archive")
+def update_archive(
+    run_dir: str, population: list[str], score_rows: list[tuple[str, str, float]], task_ids: list[str]
+) -> dict:
+    """Dominated Novelty Search over ``population`` (archive + surviving children).
+
+    Args:
+        population: candidate model ids.
+        score_rows: (model_id, task_id, score) per evaluated instance.
+        task_ids: the active task families (skill-vector columns).
+
+    Returns:
+        {"kept": ids best first, "fitness": {id: float}, "competition": {id: float},
+         "skills": {id: [0/1 per task]}, "coverage": share of tasks solved by the kept set}.
+    """
+    cfg = RunContext.load(run_dir).config
+    thr = cfg.evaluation.solved_threshold
+    scores = skill_matrix(score_rows, population, task_ids)
+    res = dominated_novelty_search(population, scores, cfg.population.archive_size, cfg.archive.k_nearest, thr)
+    kept_rows = scores[[population.index(m) for m in res.kept]]
+    return {
+        "kept": res.kept,
+        "fitness": res.fitness,
+        "competition": res.competition,
+        "skills": {m: skill_vector(scores[i], thr).tolist() for i, m in enumerate(population)},
+        "coverage": task_coverage(kept_rows, thr),
+    }
+
+
+def archive_metrics(generation: int, update: dict, n_candidates: int, n_gibberish: int, n_admitted: int, seconds: float) -> list[dict]:
+    """The per-generation metric rows derived from an archive update."""
+    kept = update["kept"]
+    fit = np.array([update["fitness"][m] for m in kept])
+    distinct = len({tuple(update["skills"][m]) for m in kept})
+    values = {
+        "archive_size": len(kept),
+        "best_fitness": float(fit.max()) if len(fit) else 0.0,
+        "mean_fitness": float(fit.mean()) if len(fit) else 0.0,
+        "task_coverage": update["coverage"],
+        "distinct_skill_vectors": distinct,
+        "n_candidates": n_candidates,
+        "n_gibberish": n_gibberish,
+        "n_admitted": n_admitted,
+        "seconds": seconds,
+    }
+    return [{"generation": generation, "name": k, "value": float(v)} for k, v in values.items()]
+
+
+@task(name="commit-generation", retries=3, retry_delay_seconds=[1, 5, 15])
+def commit_generation(run_dir: str, commit: GenerationCommit) -> bool:
+    """Write the generation's rows in one DuckDB transaction (idempotent; see RunDB)."""
+    ctx = RunContext.load(run_dir)
+    with transaction(key=f"acdc-{ctx.run_id}-commit-{commit.generation}"):
+        return ctx.db.commit_generation(commit)
+
+
+def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    """``models`` and ``lineage`` rows for the generation's new models."""
+    models, lineage = [], []
+    for c in made:
+        v = verdicts.get(c["model_id"], {})
+        models.append({
+            "model_id": c["model_id"], "uri": c["uri"], "parents": c["parents"], "operator": c["operator"],
+            "recipe": json.dumps(c["recipe"]), "merge_config_yaml": c.get("merge_config_yaml"),
+            "seed": c.get("seed"), "created_generation": generation,
+            "is_gibberish": bool(v.get("is_gibberish", False)), "gibberish_reason": v.get("reason"),
+        })
+        lineage += [
+            {"child_id": c["model_id"], "parent_id": p, "operator": c["operator"], "generation": generation}
+            for p in dict.fromkeys(c["parents"])
+        ]
+    return models, lineage

@@ -1,0 +1,124 @@
+"""The run a step works on: its folder, frozen config, DuckDB file and blob store."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from acdc_core.config import RunConfig, load_config
+from acdc_core.hashing import stable_hash
+from storage.blobs import BlobStore
+from storage.db import RunDB
+
+CONFIG_FILE = "config.yaml"
+RUN_FILE = "run.json"
+DB_FILE = "acdc.duckdb"
+
+
+def cache_dir() -> Path:
+    """User-level cache shared by runs (converted shipped seed models): $ACDC_CACHE_DIR or
+    ~/.cache/acdc."""
+    return Path(os.environ.get("ACDC_CACHE_DIR", Path.home() / ".cache" / "acdc"))
+
+
+@dataclass
+class RunContext:
+    run_dir: Path
+    run_id: str
+    config: RunConfig
+    db: RunDB
+    blobs: BlobStore
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> "RunContext":
+        """Open an initialised run folder.
+
+        Raises:
+            FileNotFoundError: when ``run_dir`` holds no initialised run.
+        """
+        run_dir = Path(run_dir).resolve()
+        meta = run_dir / RUN_FILE
+        if not meta.exists():
+            raise FileNotFoundError(f"{run_dir} holds no AC/DC run (no {RUN_FILE})")
+        cfg = load_config(run_dir / CONFIG_FILE, check_paths=False)
+        blob_url = cfg.storage.blob_url or str(run_dir / "blobs")
+        return cls(
+            run_dir=run_dir,
+            run_id=json.loads(meta.read_text())["run_id"],
+            config=cfg,
+            db=RunDB(run_dir / DB_FILE),
+            blobs=BlobStore(blob_url, run_dir / "cache"),
+        )
+
+    @property
+    def work_dir(self) -> Path:
+        return self.run_dir / "work"
+
+    def model_dir(self, model_id: str) -> Path:
+        """Local folder of a stored model (downloaded first from a remote store)."""
+        return self.blobs.local_dir(model_key(model_id))
+
+
+def model_key(model_id: str) -> str:
+    return f"models/{model_id}"
+
+
+def run_id_of(run_dir: str | Path) -> str:
+    return json.loads((Path(run_dir).resolve() / RUN_FILE).read_text())["run_id"]
+
+
+def cache_key(step: str, *params: str) -> Callable[[Any, dict], str]:
+    """A Prefect ``cache_key_fn``: run id + step name + hash of the named parameters' values."""
+
+    def key_fn(_context: Any, parameters: dict) -> str:
+        values = [parameters[p] for p in params]
+        return f"acdc-{run_id_of(parameters['run_dir'])}-{step}-{stable_hash(values)}"
+
+    return key_fn
+
+
+def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> RunContext:
+    """Create the run in ``run_dir``, or reopen it for resumption.
+
+    A resumed run must be given the config it was started with; only ``run.generations`` may
+    change.  ``fresh`` deletes the folder first (weights, DuckDB file, everything).
+
+    Raises:
+        ConfigError: when ``config`` differs from the stored run's config (the keys are named).
+    """
+    import shutil
+    import uuid
+
+    import yaml
+
+    from acdc_core.config import ConfigError
+
+    run_dir = Path(run_dir).resolve()
+    if fresh and run_dir.exists():
+        shutil.rmtree(run_dir)
+    meta = run_dir / RUN_FILE
+    if meta.exists():
+        stored = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+        new = config.model_dump(mode="json")
+        stored["run"].pop("generations", None)
+        new["run"].pop("generations", None)
+        diff = sorted(
+            f"{sec}.{k}" for sec in new for k in set(new[sec]) | set(stored.get(sec, {}))
+            if new[sec].get(k) != stored.get(sec, {}).get(k)
+        )
+        if diff:
+            raise ConfigError(
+                f"{run_dir} holds a run with another config (differs at {', '.join(diff)}); "
+                "resume without --config, use --fresh, or pick another --run-dir"
+            )
+        (run_dir / CONFIG_FILE).write_text(config.to_yaml())  # keeps the new generations target
+        return RunContext.load(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CONFIG_FILE).write_text(config.to_yaml())
+    run_id = uuid.uuid4().hex[:12]
+    RunDB(run_dir / DB_FILE).create_run(run_id, config.run.name, config.run.seed, config.to_yaml())
+    meta.write_text(json.dumps({"run_id": run_id}))  # last: marks the run as initialised
+    return RunContext.load(run_dir)

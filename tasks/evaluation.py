@@ -1,0 +1,68 @@
+"""Steps that run models: the gibberish filter and the full evaluation on the task set."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from acdc_core.backends import load_backend
+from acdc_core.evaluation import evaluate, gibberish_check
+from acdc_core.sandbox import Sandbox, SandboxLimits
+from tasks.context import RunContext, cache_key
+
+
+def _backend(ctx: RunContext, model_id: str):
+    e = ctx.config.evaluation
+    return load_backend(
+        e.backend, str(ctx.model_dir(model_id)), device=e.device, batch_size=e.batch_size,
+        use_chat_template=e.use_chat_template, torch_threads=e.torch_threads,
+    )
+
+
+@task(name="gibberish-filter", retries=1, cache_key_fn=cache_key("gibberish", "model_id", "prompts"), persist_result=True)
+def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
+    """Heuristic gibberish check of a new model on a few sampled instructions.
+
+    Returns {"model_id", "is_gibberish", "reason", "responses"}; always passes when
+    ``gibberish.method`` is ``none``.
+    """
+    ctx = RunContext.load(run_dir)
+    g = ctx.config.gibberish
+    if g.method == "none":
+        return {"model_id": model_id, "is_gibberish": False, "reason": None, "responses": []}
+    backend = _backend(ctx, model_id)
+    try:
+        verdict, texts = gibberish_check(
+            backend, prompts, ctx.config.evaluation.max_new_tokens,
+            max_repeat_ratio=g.max_repeat_ratio, min_compression_ratio=g.min_compression_ratio,
+            max_non_text_ratio=g.max_non_text_ratio,
+        )
+    finally:
+        backend.close()
+    if verdict.is_gibberish:
+        get_run_logger().info("model %s discarded as gibberish: %s", model_id, verdict.reason)
+    return {"model_id": model_id, "is_gibberish": verdict.is_gibberish, "reason": verdict.reason, "responses": texts}
+
+
+@task(
+    name="evaluate-model",
+    retries=1,
+    cache_key_fn=cache_key("evaluate", "model_id", "task_set"),
+    persist_result=True,
+)
+def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: list[dict]) -> list[dict]:
+    """Answer every instance of ``tasks`` (identified by the hash ``task_set``) and score it.
+
+    Returns one evaluation row per instance (see ``acdc_core.evaluation.evaluate``), with
+    ``model_id`` filled in.
+    """
+    ctx = RunContext.load(run_dir)
+    e, s = ctx.config.evaluation, ctx.config.sandbox
+    backend = _backend(ctx, model_id)
+    try:
+        rows = evaluate(backend, tasks, Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes)),
+                        e.prompt_template, e.max_new_tokens)
+    finally:
+        backend.close()
+    mean = sum(r["score"] for r in rows) / max(1, len(rows))
+    get_run_logger().info("model %s: mean score %.3f over %d instances", model_id, mean, len(rows))
+    return [{**r, "model_id": model_id} for r in rows]

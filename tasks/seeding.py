@@ -1,0 +1,94 @@
+"""Generation 0 steps: seed models into the blob store, and the task set loaded in the sandbox."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+from prefect import get_run_logger, task
+
+from acdc_core.sandbox import Sandbox, SandboxError, SandboxLimits
+from acdc_core.seeds import convert_gguf, copy_model_folder, resolve_seed_path, shipped_gguf
+from acdc_core.taskfamily import seed_families
+from acdc_core.weights import content_hash
+from tasks.context import RunContext, cache_dir, cache_key, model_key
+
+
+def _shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
+    """The converted shipped model, cached per user so later runs skip the conversion."""
+    gguf = shipped_gguf(family)
+    target = cache_dir() / "seeds" / f"{family}-{dtype}"
+    if not (target / "_COMPLETE").exists():
+        logger.info("converting %s (%s) to safetensors, once per machine", family, gguf.name)
+        tmp = target.with_name(target.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        convert_gguf(gguf, tmp, dtype)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        (target / "_COMPLETE").touch()
+    return str(target)
+
+
+@task(name="prepare-seeds", retries=1, cache_key_fn=cache_key("seeds", "run_dir"), persist_result=True)
+def prepare_seeds(run_dir: str) -> list[dict]:
+    """Put every seed model into the blob store.
+
+    Returns:
+        [{"model_id", "uri", "name", "source", "role", "is_base"}] in config order, role "seed";
+        the first seed is the base model unless ``models.base`` names another model, which is
+        then stored too, with role "base" (used for task vectors, never evaluated).
+
+    Raises:
+        SeedError: a missing package, a corrupt file, or a path that is no model folder.
+    """
+    ctx = RunContext.load(run_dir)
+    logger = get_run_logger()
+    mcfg = ctx.config.models
+    sources = [(s.name or f"seed{i}", str(resolve_seed_path(s.path)), "seed", s.path == mcfg.base)
+               for i, s in enumerate(mcfg.seeds)]
+    if not sources:
+        sources = [(mcfg.family, _shipped_seed_folder(mcfg.family, mcfg.storage_dtype, logger), "seed", False)]
+    if mcfg.base and mcfg.base not in [s.path for s in mcfg.seeds]:
+        sources.append(("base", str(resolve_seed_path(mcfg.base)), "base", True))
+    if not any(is_base for *_, is_base in sources):
+        sources[0] = (*sources[0][:3], True)
+    out = []
+    for name, src, role, is_base in sources:
+        staging = ctx.work_dir / f"seed-{name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        copy_model_folder(src, staging)
+        mid = content_hash(staging)
+        uri = ctx.blobs.uri(model_key(mid))
+        if not ctx.blobs.exists(model_key(mid)):
+            uri = ctx.blobs.put_dir(staging, model_key(mid), move=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        logger.info("seed %s -> model %s", name, mid)
+        out.append({"model_id": mid, "uri": uri, "name": name, "source": src, "role": role, "is_base": is_base})
+    return out
+
+
+@task(name="load-task-set", retries=1, cache_key_fn=cache_key("taskset", "run_dir"), persist_result=True)
+def load_task_set(run_dir: str) -> list[dict]:
+    """The seed task families with their instances, loaded (get_tasks, get_instructions) in the
+    sandbox.  A family that fails to load is logged and left out.
+
+    Returns:
+        [{"task_id", "name", "code", "description", "capability", "domain", "origin",
+          "parent_id", "instances": {instance_id: {"task", "instructions"}}}], sorted by name.
+    """
+    ctx = RunContext.load(run_dir)
+    logger = get_run_logger()
+    tcfg, scfg = ctx.config.tasks, ctx.config.sandbox
+    sandbox = Sandbox(SandboxLimits(scfg.timeout_s, scfg.memory_mb, scfg.max_processes))
+    out = []
+    for fam in seed_families(tcfg.include, tcfg.extra_dirs):
+        try:
+            instances = sandbox.instances(fam.code, ctx.config.evaluation.instances_per_task)
+        except SandboxError as exc:
+            logger.warning("task family %s left out: %s", fam.name, exc)
+            continue
+        out.append({**fam.__dict__, "instances": instances})
+    if not out:
+        raise RuntimeError("no task family could be loaded; see the warnings above")
+    logger.info("task set: %d families, %d instances", len(out), sum(len(t["instances"]) for t in out))
+    return out

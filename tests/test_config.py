@@ -1,0 +1,61 @@
+"""Config validation: every bad config fails at start with a message naming the key."""
+
+import pytest
+import yaml
+
+from acdc_core.config import ConfigError, load_config, parse_config
+
+
+def test_presets_validate():
+    default = load_config(preset="default")
+    assert default.models.family == "smollm2" and default.crossover.method == "linear"
+    paper = load_config(preset="paper")  # hub ids: validated, never fetched
+    assert [s.path for s in paper.models.seeds][0] == "Qwen/Qwen2.5-7B-Instruct"
+    assert paper.population.archive_size == 16 and paper.population.children_per_generation == 8
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"population": {"archive_sise": 4}}, "population.archive_sise: unknown key"),
+    ({"bogus": 1}, "bogus: unknown key"),
+    ({"population": {"archive_size": "many"}}, "population.archive_size"),
+    ({"population": {"archive_size": 0}}, "population.archive_size"),
+    ({"crossover": {"method": "slerp", "parents": 3}}, "slerp merges exactly 2 parents, got crossover.parents=3"),
+    ({"crossover": {"method": "frankenmerge"}}, "crossover.method"),
+    ({"mutation": {"svd_noise_std": -1}}, "mutation.svd_noise_std"),
+    ({"evaluation": {"prompt_template": "no slot"}}, "evaluation.prompt_template must contain"),
+    ({"models": {"seeds": [{"path": "/nonexistent/model"}]}}, "models.seeds[0].path"),
+    ({"models": {"family": None}}, "no seed model"),
+    ({"models": {"initial_mutants": 0}, "crossover": {"parents": 3}}, "fewer than crossover.parents=3"),
+])
+def test_bad_configs_name_the_key(data, message):
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert message in str(err.value)
+
+
+def test_seed_folder_without_config_json(tmp_path):
+    (tmp_path / "m").mkdir()
+    with pytest.raises(ConfigError, match=r"models.seeds\[0\].path: .* not a Hugging Face model folder"):
+        parse_config({"models": {"seeds": [{"path": str(tmp_path / "m")}]}})
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    bad.write_text("- a list")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config(preset="nope")
+
+
+def test_round_trip_yaml(tmp_path):
+    cfg = parse_config({"run": {"seed": 5}, "crossover": {"method": "ties"}})
+    p = tmp_path / "c.yaml"
+    p.write_text(cfg.to_yaml())
+    assert load_config(p) == cfg
+    assert yaml.safe_load(cfg.to_yaml())["crossover"]["density"] == 0.5

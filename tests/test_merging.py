@@ -1,0 +1,85 @@
+"""Crossover through mergekit and mutation on pico models: every method, real safetensors."""
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from acdc_core.config import CrossoverSection
+from acdc_core.merging import merge_models, parse_merge_yaml
+from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge, generation_rng
+from acdc_core.weights import content_hash, is_mutable, mutate_folder, mutate_tensor
+
+
+def weights(folder):
+    return load_file(str(next(folder.glob("*.safetensors"))))
+
+
+@pytest.mark.parametrize("method", ["linear", "slerp", "task_arithmetic", "ties", "dare_ties"])
+def test_every_method_merges_completely(pico_family, tmp_path, method):
+    recipe = draw_merge(["a", "b"], CrossoverSection(method=method), "base", generation_rng(0, 1))
+    paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
+    text = merge_models(recipe, paths, tmp_path / "out", "float32")
+    out, ref = weights(tmp_path / "out"), weights(pico_family["expert_a"])
+    assert set(out) == set(ref)
+    for name, t in out.items():
+        assert t.shape == ref[name].shape and torch.isfinite(t).all(), name
+    assert (tmp_path / "out" / "tokenizer.json").exists()
+    assert parse_merge_yaml(text).merge_method == method
+    assert (tmp_path / "out" / "mergekit_config.yml").read_text() == text
+
+
+@pytest.mark.parametrize("method", ["linear", "task_arithmetic"])
+def test_linear_and_task_arithmetic_match_the_formula(pico_family, tmp_path, method):
+    w = (0.3, 0.7)
+    recipe = MergeRecipe(method=method, parents=("a", "b"), weights=w,
+                         base="base" if method == "task_arithmetic" else None)
+    paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
+    merge_models(recipe, paths, tmp_path / "out", "float32")
+    out = weights(tmp_path / "out")
+    a, b, base = weights(pico_family["expert_a"]), weights(pico_family["expert_b"]), weights(pico_family["base"])
+    for name in out:
+        # with weights summing to 1 both equal base + sum_i w_i (theta_i - base)
+        expected = base[name] + w[0] * (a[name] - base[name]) + w[1] * (b[name] - base[name])
+        torch.testing.assert_close(out[name], expected, atol=1e-5, rtol=1e-4)
+
+
+def test_dare_is_reproducible_from_its_seed(pico_family, tmp_path):
+    recipe = draw_merge(["a", "b"], CrossoverSection(method="dare_ties"), "base", generation_rng(3, 1))
+    paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
+    merge_models(recipe, paths, tmp_path / "one", "float32")
+    merge_models(recipe, paths, tmp_path / "two", "float32")
+    assert content_hash(tmp_path / "one") == content_hash(tmp_path / "two")
+
+
+def test_svd_mutation_moves_top_singular_values_only():
+    w = torch.randn(40, 24, generator=torch.Generator().manual_seed(0))
+    r = MutationRecipe(method="svd", seed=5, noise_std=0.5, top_k=8)
+    m = mutate_tensor("layer.weight", w, r)
+    s0, s1 = torch.linalg.svdvals(w), torch.linalg.svdvals(m)
+    assert not torch.allclose(s0[:8].sort().values, s1.sort(descending=True).values[:8].sort().values)
+    # the bottom singular values (and the singular vectors) are untouched
+    u, s, vh = torch.linalg.svd(w, full_matrices=False)
+    resid = m - (u[:, :8] * (u[:, :8].T @ m @ vh[:8].T).diagonal()) @ vh[:8]
+    torch.testing.assert_close(resid, (u[:, 8:] * s[8:]) @ vh[8:], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(m, mutate_tensor("layer.weight", w, r))  # deterministic
+    assert not torch.allclose(m, mutate_tensor("other.weight", w, r))  # per-tensor streams
+
+
+def test_svd_singular_values_clamped_at_zero():
+    w = torch.diag(torch.tensor([1.0, 0.01, 0.001]))
+    m = mutate_tensor("w", w, MutationRecipe(method="svd", seed=1, noise_std=100.0, top_k=3))
+    assert (torch.linalg.svdvals(m) >= -1e-5).all()
+
+
+def test_mutate_folder_skips_norms_and_is_seeded(pico_family, tmp_path):
+    r = MutationRecipe(method="gaussian", seed=9, noise_std=0.1)
+    mutate_folder(pico_family["base"], tmp_path / "m1", r)
+    mutate_folder(pico_family["base"], tmp_path / "m2", r)
+    assert content_hash(tmp_path / "m1") == content_hash(tmp_path / "m2")
+    before, after = weights(pico_family["base"]), weights(tmp_path / "m1")
+    changed = {n for n in before if not torch.equal(before[n], after[n])}
+    assert changed == {n for n, t in before.items() if is_mutable(n, t)}
+    assert not any("norm" in n for n in changed)
+    assert (tmp_path / "m1" / "config.json").exists()
+    assert np.isfinite([after[n].sum().item() for n in after]).all()
