@@ -85,15 +85,12 @@ class GibberishSection(_Section):
 class EvaluationSection(_Section):
     backend: Literal["hf"] = "hf"
     device: str = "cpu"
-    max_new_tokens: int = Field(64, ge=1)
-    batch_size: int = Field(32, ge=1)
+    max_new_tokens: int = Field(40, ge=1)
+    batch_size: int = Field(96, ge=1, description="prompts per generate() call")
     instances_per_task: int = Field(3, ge=1)
     torch_threads: int = Field(2, ge=1)
     solved_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    prompt_template: str = (
-        "{instructions}\n\nThink briefly, then give the final answer on its own line as "
-        "'Answer: <answer>'."
-    )
+    prompt_template: str = "{instructions}\n\nReply with the final answer only, as 'Answer: <answer>'."
     use_chat_template: bool = True
 
     @model_validator(mode="after")

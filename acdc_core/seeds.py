@@ -52,14 +52,14 @@ def convert_gguf(gguf: Path, out_dir: str | Path, dtype: str) -> None:
 
     try:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=getattr(torch, dtype))
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     except Exception as exc:  # gguf raises assorted errors on a corrupt file
         raise SeedError(f"cannot read GGUF model {gguf}: {type(exc).__name__}: {exc}") from exc
     # A dequantised model is a plain model: drop the GGUF quantisation marker so it saves.
     del model.config.quantization_config
     model.hf_quantizer = None
     model.is_quantized = False
-    model.save_pretrained(str(out_dir))
+    model.to(getattr(torch, dtype)).save_pretrained(str(out_dir))
     tok.save_pretrained(str(out_dir))
 
 

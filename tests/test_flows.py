@@ -1,0 +1,176 @@
+"""Integration: whole runs under Prefect on pico models, in subprocesses like a user's.
+
+Each run is a real ``acdc run`` process with its own PREFECT_HOME (a temporary Prefect server)
+writing a real DuckDB file and real safetensors folders.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+DATA = Path(__file__).parent / "data"
+TABLE_KEYS = {
+    "models": "model_id", "lineage": "child_id, parent_id", "task_families": "task_id",
+    "task_instances": "task_id, instance_id", "evaluations": "model_id, task_id, instance_id",
+    "archive": "generation, model_id", "metrics": "generation, name", "generations": "generation",
+}
+
+
+def pico_config(seed_path: Path, generations: int = 2) -> dict:
+    return {
+        "run": {"name": "pico", "seed": 11, "generations": generations},
+        "models": {"family": None, "seeds": [{"path": str(seed_path), "name": "pico"}],
+                   "initial_mutants": 3, "storage_dtype": "float32"},
+        "population": {"archive_size": 3, "children_per_generation": 2},
+        "crossover": {"method": "linear"},
+        "mutation": {"method": "gaussian", "gaussian_std": 0.5},
+        "gibberish": {"method": "none"},
+        "evaluation": {"max_new_tokens": 6, "instances_per_task": 2, "batch_size": 64, "torch_threads": 1},
+        "tasks": {"include": ["response_hash_0", "response_hash_1", "response_hash_2", "response_hash_3",
+                              "add_two_digit", "capital_city"],
+                  "extra_dirs": [str(DATA / "families")]},
+    }
+
+
+def acdc_env(home: Path) -> dict:
+    env = dict(os.environ)
+    env.update(PREFECT_HOME=str(home / "prefect"), ACDC_CACHE_DIR=str(home / "cache"),
+               PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONUNBUFFERED="1")
+    env.pop("PREFECT_API_URL", None)
+    return env
+
+
+def acdc(args: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, cwd=Path(__file__).parent.parent)
+
+
+def table(run_dir: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, pico_family):
+    root = tmp_path_factory.mktemp("flows")
+    cfg = root / "pico.yaml"
+    cfg.write_text(yaml.safe_dump(pico_config(pico_family["base"])))
+    return {"root": root, "config": cfg, "env": acdc_env(root)}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(workspace):
+    run_dir = workspace["root"] / "run-a"
+    res = acdc(["run", "--config", str(workspace["config"]), "--run-dir", str(run_dir)], workspace["env"])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return run_dir, res.stdout + res.stderr
+
+
+def test_two_generation_run_writes_expected_rows(uninterrupted):
+    run_dir, out = uninterrupted
+    assert table(run_dir, "SELECT generation FROM generations ORDER BY 1") == [(0,), (1,), (2,)]
+    models = table(run_dir, "SELECT model_id, operator, created_generation, uri, merge_config_yaml FROM models")
+    ops = sorted((m[2], m[1]) for m in models)
+    assert ops[:4] == [(0, "mutate:gaussian")] * 3 + [(0, "seed")]
+    children = [m for m in models if m[2] > 0]
+    assert len(children) == 4 and all(m[1] == "linear+mutate:gaussian" for m in children)
+    for mid, _, _, uri, merge_yaml in children:
+        folder = Path(uri.removeprefix("file://"))
+        assert folder.name == mid
+        for f in ("config.json", "model.safetensors", "tokenizer.json", "mergekit_config.yml", "_COMPLETE"):
+            assert (folder / f).exists(), f
+        assert yaml.safe_load(merge_yaml)["merge_method"] == "linear"
+    assert table(run_dir, "SELECT count(*) FROM lineage WHERE generation > 0")[0][0] == 8
+    n_tasks = table(run_dir, "SELECT count(*) FROM task_families")[0][0]
+    assert n_tasks == 6
+    # every model (all are evaluated: gibberish filter off) answered every instance once
+    assert table(run_dir, "SELECT count(*) FROM evaluations")[0][0] == len(models) * n_tasks * 2
+    assert table(run_dir, "SELECT count(DISTINCT response) FROM evaluations")[0][0] > 1
+    for g in range(3):
+        archive = table(run_dir, f"SELECT model_id, rank, competition_score FROM archive WHERE generation={g} ORDER BY rank")
+        assert 1 <= len(archive) <= 3
+        assert archive[0][2] == float("inf")
+    metrics = dict(table(run_dir, "SELECT name, value FROM metrics WHERE generation = 2"))
+    assert metrics["archive_size"] == 3 and 0 <= metrics["best_fitness"] <= 1
+    assert "generations done" in out and "2 of 2" in out  # the summary table
+
+
+def test_killed_mid_generation_resumes_to_the_same_archive(workspace, uninterrupted):
+    run_a, _ = uninterrupted
+    run_b = workspace["root"] / "run-b"
+    cmd = [sys.executable, "-m", "flows.cli", "run", "--config", str(workspace["config"]), "--run-dir", str(run_b)]
+    log = workspace["root"] / "run-b.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, env=workspace["env"], stdout=fh, stderr=subprocess.STDOUT,
+                                cwd=Path(__file__).parent.parent, start_new_session=True)
+        deadline = time.time() + 600
+        while "[gen 2/2] make child 1/2" not in log.read_text():
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.time() < deadline, "run never reached generation 2"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and its temporary Prefect server
+        proc.wait()
+    # the interrupted generation left nothing visible
+    assert table(run_b, "SELECT max(generation) FROM generations")[0][0] == 1
+    assert table(run_b, "SELECT count(*) FROM models WHERE created_generation = 2")[0][0] == 0
+
+    res = acdc(["run", "--run-dir", str(run_b)], workspace["env"])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = res.stdout + res.stderr
+    assert "Cached" in out  # the finished child came from Prefect's result cache
+
+    same = "SELECT generation, model_id, rank, fitness FROM archive ORDER BY generation, rank"
+    assert table(run_b, same) == table(run_a, same)
+    ids = "SELECT model_id, operator, parents FROM models ORDER BY model_id"
+    assert table(run_b, ids) == table(run_a, ids)
+    for name, key in TABLE_KEYS.items():
+        total = table(run_b, f"SELECT count(*) FROM {name}")[0][0]
+        distinct = table(run_b, f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {name})")[0][0]
+        assert total == distinct == table(run_a, f"SELECT count(*) FROM {name}")[0][0], name
+
+
+def test_rerun_more_generations_status_and_fresh(workspace, tmp_path):
+    run_dir = tmp_path / "run-c"
+    cfg = yaml.safe_load(workspace["config"].read_text())
+    cfg["run"]["generations"] = 0
+    path = tmp_path / "g0.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = workspace["env"]
+    assert acdc(["run", "--config", str(path), "--run-dir", str(run_dir)], env).returncode == 0
+    res = acdc(["run", "--run-dir", str(run_dir)], env)
+    assert res.returncode == 0 and "nothing to do" in res.stdout + res.stderr
+    res = acdc(["run", "--run-dir", str(run_dir), "--generations", "1"], env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert table(run_dir, "SELECT max(generation) FROM generations")[0][0] == 1
+    status = acdc(["status", "--run-dir", str(run_dir)], env)
+    assert status.returncode == 0 and "1 of 1" in status.stdout and "best_fitness" in status.stdout
+    # a different config for an existing run is refused, naming the key
+    cfg["population"]["archive_size"] = 5
+    path.write_text(yaml.safe_dump(cfg))
+    res = acdc(["run", "--config", str(path), "--run-dir", str(run_dir)], env)
+    assert res.returncode == 2 and "population.archive_size" in res.stderr
+    res = acdc(["run", "--config", str(path), "--run-dir", str(run_dir), "--fresh"], env)
+    assert res.returncode == 0
+    assert table(run_dir, "SELECT max(generation) FROM generations")[0][0] == 0
+
+
+def test_bad_config_fails_before_any_work(tmp_path, workspace):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"crossover": {"method": "slerp", "parents": 3}}))
+    res = acdc(["run", "--config", str(bad), "--run-dir", str(tmp_path / "r")], workspace["env"])
+    assert res.returncode == 2
+    assert "crossover.parents=3" in res.stderr
+    assert not (tmp_path / "r").exists()
