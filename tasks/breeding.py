@@ -10,7 +10,7 @@ from prefect import get_run_logger, task
 from acdc_core.merging import merge_models
 from acdc_core.recipes import ChildRecipe, draw_mutation, generation_rng, propose_children
 from acdc_core.weights import content_hash, mutate_folder
-from tasks.context import RunContext, cache_key, model_key
+from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
 
 
 @task(name="propose-children")
@@ -40,6 +40,7 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
 @task(
     name="make-child",
     retries=2,
+    retry_condition_fn=retry_unless_bad_input,
     retry_delay_seconds=[2, 10],
     cache_key_fn=cache_key("child", "recipe"),
     persist_result=True,

@@ -70,6 +70,22 @@ def run_id_of(run_dir: str | Path) -> str:
     return json.loads((Path(run_dir).resolve() / RUN_FILE).read_text())["run_id"]
 
 
+def retry_unless_bad_input(_task: Any, _task_run: Any, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry flaky failures (disk, network), never bad input
+    (a config, seed checkpoint or task family that will fail the same way again)."""
+    from acdc_core.config import ConfigError
+    from acdc_core.seeds import SeedError
+    from acdc_core.taskfamily import TaskFamilyError
+
+    try:
+        state.result()
+    except (ConfigError, SeedError, TaskFamilyError):
+        return False
+    except Exception:  # noqa: BLE001 - anything else may pass on a second try
+        return True
+    return True
+
+
 def cache_key(step: str, *params: str) -> Callable[[Any, dict], str]:
     """A Prefect ``cache_key_fn``: run id + step name + hash of the named parameters' values."""
 

@@ -7,7 +7,7 @@ from prefect import get_run_logger, task
 from acdc_core.backends import load_backend
 from acdc_core.evaluation import evaluate, gibberish_check
 from acdc_core.sandbox import Sandbox, SandboxLimits
-from tasks.context import RunContext, cache_key
+from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
 
 def _backend(ctx: RunContext, model_id: str):
@@ -18,7 +18,13 @@ def _backend(ctx: RunContext, model_id: str):
     )
 
 
-@task(name="gibberish-filter", retries=1, cache_key_fn=cache_key("gibberish", "model_id", "prompts"), persist_result=True)
+@task(
+    name="gibberish-filter",
+    retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_key_fn=cache_key("gibberish", "model_id", "prompts"),
+    persist_result=True,
+)
 def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
     """Heuristic gibberish check of a new model on a few sampled instructions.
 
@@ -46,6 +52,7 @@ def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
 @task(
     name="evaluate-model",
     retries=1,
+    retry_condition_fn=retry_unless_bad_input,
     cache_key_fn=cache_key("evaluate", "model_id", "task_set"),
     persist_result=True,
 )

@@ -11,7 +11,7 @@ from acdc_core.sandbox import Sandbox, SandboxError, SandboxLimits
 from acdc_core.seeds import convert_gguf, copy_model_folder, resolve_seed_path, shipped_gguf
 from acdc_core.taskfamily import seed_families
 from acdc_core.weights import content_hash
-from tasks.context import RunContext, cache_dir, cache_key, model_key
+from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
 
 
 def _shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
@@ -29,7 +29,13 @@ def _shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str
     return str(target)
 
 
-@task(name="prepare-seeds", retries=1, cache_key_fn=cache_key("seeds", "run_dir"), persist_result=True)
+@task(
+    name="prepare-seeds",
+    retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_key_fn=cache_key("seeds", "run_dir"),
+    persist_result=True,
+)
 def prepare_seeds(run_dir: str) -> list[dict]:
     """Put every seed model into the blob store.
 
@@ -67,7 +73,13 @@ def prepare_seeds(run_dir: str) -> list[dict]:
     return out
 
 
-@task(name="load-task-set", retries=1, cache_key_fn=cache_key("taskset", "run_dir"), persist_result=True)
+@task(
+    name="load-task-set",
+    retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_key_fn=cache_key("taskset", "run_dir"),
+    persist_result=True,
+)
 def load_task_set(run_dir: str) -> list[dict]:
     """The seed task families with their instances, loaded (get_tasks, get_instructions) in the
     sandbox.  A family that fails to load is logged and left out.

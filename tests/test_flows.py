@@ -174,3 +174,21 @@ def test_bad_config_fails_before_any_work(tmp_path, workspace):
     assert res.returncode == 2
     assert "crossover.parents=3" in res.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_seed_checkpoint_is_named(tmp_path, workspace, pico_family):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(pico_family["base"], broken)
+    (broken / "model.safetensors").write_bytes(b"\x00\x01 not safetensors")
+    cfg = pico_config(broken, generations=0)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    run_dir = tmp_path / "r"
+    res = acdc(["run", "--config", str(path), "--run-dir", str(run_dir)], workspace["env"])
+    assert res.returncode == 2
+    assert "not a readable safetensors file" in res.stderr and "broken" in res.stderr
+    # nothing half-written: no generation, no model row
+    assert table(run_dir, "SELECT count(*) FROM generations")[0][0] == 0
+    assert table(run_dir, "SELECT count(*) FROM models")[0][0] == 0

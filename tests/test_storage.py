@@ -1,0 +1,80 @@
+"""DuckDB repository and blob store: versioned schema, atomic idempotent commits, fsspec URLs."""
+
+import duckdb
+import fsspec
+import pytest
+
+from storage.blobs import BlobStore
+from storage.db import SCHEMA_VERSION, GenerationCommit, RunDB
+
+
+def model_row(mid: str) -> dict:
+    return dict(model_id=mid, uri=f"file:///{mid}", parents=["p"], operator="linear", recipe="{}",
+                merge_config_yaml=None, seed=1, created_generation=0, is_gibberish=False, gibberish_reason=None)
+
+
+def commit(gen: int, mids: list[str], **extra) -> GenerationCommit:
+    return GenerationCommit(
+        generation=gen, n_candidates=len(mids), n_gibberish=0, n_admitted=len(mids), seconds=1.0,
+        models=[model_row(m) for m in mids],
+        archive=[dict(generation=gen, model_id=m, rank=i, fitness=0.5, competition_score=1.0) for i, m in enumerate(mids)],
+        **extra,
+    )
+
+
+def test_schema_is_versioned_and_migration_is_idempotent(tmp_path):
+    RunDB(tmp_path / "r.duckdb")
+    RunDB(tmp_path / "r.duckdb")
+    con = duckdb.connect(str(tmp_path / "r.duckdb"))
+    assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    con.close()
+
+
+def test_commit_is_idempotent(tmp_path):
+    db = RunDB(tmp_path / "r.duckdb")
+    assert db.commit_generation(commit(0, ["a", "b"]))
+    assert not db.commit_generation(commit(0, ["a", "b"]))
+    assert db.count("models") == 2 and db.archive_ids(0) == ["a", "b"] and db.last_generation() == 0
+    # a model seen again in a later generation is not duplicated
+    assert db.commit_generation(commit(1, ["b", "c"]))
+    assert db.count("models") == 3 and db.count("archive") == 4
+
+
+def test_failed_commit_leaves_nothing_visible(tmp_path):
+    db = RunDB(tmp_path / "r.duckdb")
+    bad = commit(0, ["a"], metrics=[dict(generation=0, name="x", value=None)])  # NOT NULL violated
+    with pytest.raises(duckdb.Error):
+        db.commit_generation(bad)
+    assert db.last_generation() is None
+    assert db.count("models") == 0 and db.count("archive") == 0
+    assert db.commit_generation(commit(0, ["a"]))
+
+
+def test_local_blob_store_marks_complete_folders(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text("{}")
+    store = BlobStore(str(tmp_path / "blobs"), tmp_path / "cache")
+    assert not store.exists("models/x")
+    with pytest.raises(FileNotFoundError):
+        store.local_dir("models/x")
+    uri = store.put_dir(src, "models/x", move=True)
+    assert uri.startswith("file://") and not src.exists()
+    assert store.exists("models/x") and (store.local_dir("models/x") / "config.json").read_text() == "{}"
+    (store.local_dir("models/x") / "_COMPLETE").unlink()  # an interrupted upload
+    assert not store.exists("models/x")
+
+
+def test_remote_blob_store_downloads_into_cache(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "model.safetensors").write_bytes(b"weights")
+    store = BlobStore("memory://acdc-test-blobs", tmp_path / "cache")
+    try:
+        uri = store.put_dir(src, "models/y")
+        assert uri.startswith("memory://") and uri.endswith("acdc-test-blobs/models/y")
+        local = store.local_dir("models/y")
+        assert local.parent.parent == tmp_path / "cache"
+        assert (local / "model.safetensors").read_bytes() == b"weights"
+    finally:
+        fsspec.filesystem("memory").rm("/acdc-test-blobs", recursive=True)
