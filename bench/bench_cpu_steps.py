@@ -65,6 +65,23 @@ def main() -> None:
     t_gauss, _ = timed(lambda: mutate_folder(seed, work / "gauss", MutationRecipe(method="gaussian", seed=1, noise_std=0.001)))
     print(f"  svd top-256: {t_svd:.1f} s   gaussian: {t_gauss:.1f} s   svd/gaussian: {t_svd / t_gauss:.1f}x")
 
+    # the same top-k update through a full LAPACK SVD, the straightforward way (reference only)
+    from safetensors.torch import load_file
+
+    from acdc_core.weights import is_mutable
+
+    def full_svd_update() -> None:
+        for name, w in load_file(str(seed / "model.safetensors")).items():
+            if is_mutable(name, w):
+                u, s, vh = torch.linalg.svd(w.float(), full_matrices=False)
+                k = min(256, len(s))
+                delta = torch.clamp(s[:k] + torch.randn(k) * 0.25, min=0) - s[:k]
+                _ = w.float() + (u[:, :k] * delta) @ vh[:k]
+
+    t_full, _ = timed(full_svd_update)
+    print(f"  svd via Gram eigh (ours): {t_svd:.1f} s   via full torch.linalg.svd, no save: {t_full:.1f} s   "
+          f"speed-up: {t_full / t_svd:.1f}x")
+
     paths = {"a": str(work / "svd"), "b": str(work / "gauss")}
     t_merge, _ = timed(lambda: merge_models(MergeRecipe(method="linear", parents=("a", "b"), weights=(0.5, 0.5)),
                                             paths, work / "merged", "bfloat16"))
