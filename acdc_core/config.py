@@ -85,6 +85,9 @@ class GibberishSection(_Section):
 class EvaluationSection(_Section):
     backend: Literal["hf"] = "hf"
     device: str = "cpu"
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="compute dtype; float32 on CPU (no fast bf16 matmuls there)"
+    )
     max_new_tokens: int = Field(32, ge=1)
     batch_size: int = Field(96, ge=1, description="prompts per generate() call")
     instances_per_task: int = Field(3, ge=1)

@@ -14,7 +14,7 @@ def _backend(ctx: RunContext, model_id: str):
     e = ctx.config.evaluation
     return load_backend(
         e.backend, str(ctx.model_dir(model_id)), device=e.device, batch_size=e.batch_size,
-        use_chat_template=e.use_chat_template, torch_threads=e.torch_threads,
+        use_chat_template=e.use_chat_template, torch_threads=e.torch_threads, dtype=e.dtype,
     )
 
 
