@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from acdc_core.config import RunConfig, load_config
+import yaml
+
+from acdc_core.config import ConfigError, RunConfig, load_config
 from acdc_core.hashing import stable_hash
+from acdc_core.seeds import SeedError
+from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore
 from storage.db import RunDB
 
@@ -73,10 +79,6 @@ def run_id_of(run_dir: str | Path) -> str:
 def retry_unless_bad_input(_task: Any, _task_run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry flaky failures (disk, network), never bad input
     (a config, seed checkpoint or task family that will fail the same way again)."""
-    from acdc_core.config import ConfigError
-    from acdc_core.seeds import SeedError
-    from acdc_core.taskfamily import TaskFamilyError
-
     try:
         state.result()
     except (ConfigError, SeedError, TaskFamilyError):
@@ -105,13 +107,6 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
     Raises:
         ConfigError: when ``config`` differs from the stored run's config (the keys are named).
     """
-    import shutil
-    import uuid
-
-    import yaml
-
-    from acdc_core.config import ConfigError
-
     run_dir = Path(run_dir).resolve()
     if fresh and run_dir.exists():
         shutil.rmtree(run_dir)
