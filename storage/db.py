@@ -8,6 +8,8 @@ may query the file between generations (DuckDB allows one writing process at a t
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = {
     "models": [
@@ -49,16 +53,36 @@ SCHEMA_VERSION = _migrations()[-1][0]
 
 
 class RunDB:
-    """Repository over one run's DuckDB file at ``path`` (created and migrated on first use)."""
+    """Repository over one run's DuckDB file at ``path`` (created and migrated on first use).
 
-    def __init__(self, path: str | Path):
+    DuckDB lets one process write, or several read: while a user's SQL session holds the file,
+    a connection here waits (up to ``lock_timeout_s`` seconds, logging why) instead of failing.
+    """
+
+    def __init__(self, path: str | Path, lock_timeout_s: float = 600.0):
         self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
 
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay, warned = 0.2, False
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+                if not warned:
+                    log.warning("%s is locked by another process (an open SQL session?); waiting", self.path)
+                    warned = True
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = duckdb.connect(str(self.path), read_only=read_only)
+        con = self._open(read_only)
         try:
             yield con
         finally:

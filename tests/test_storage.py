@@ -78,3 +78,22 @@ def test_remote_blob_store_downloads_into_cache(tmp_path):
         assert (local / "model.safetensors").read_bytes() == b"weights"
     finally:
         fsspec.filesystem("memory").rm("/acdc-test-blobs", recursive=True)
+
+
+def test_writer_waits_for_a_readers_lock(tmp_path):
+    import subprocess
+    import sys
+
+    db = RunDB(tmp_path / "r.duckdb")
+    hold = "import duckdb, time; c = duckdb.connect(%r, read_only=True); print('open', flush=True); time.sleep(2)"
+    reader = subprocess.Popen([sys.executable, "-c", hold % str(db.path)], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "open"
+    assert db.commit_generation(commit(0, ["a"]))  # waited for the reader to let go
+    reader.wait()
+    assert db.last_generation() == 0
+    impatient = RunDB(tmp_path / "r.duckdb", lock_timeout_s=0.5)
+    reader = subprocess.Popen([sys.executable, "-c", hold % str(db.path)], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "open"
+    with pytest.raises(duckdb.IOException, match="lock"):
+        impatient.commit_generation(commit(1, ["b"]))
+    reader.wait()
