@@ -28,10 +28,6 @@ class DNSResult:
     competition: dict[str, float]
     kept: list[str]
 
-    def rank(self, model_id: str) -> int | None:
-        """0-based position of a kept model in ``kept``; None if it was dropped."""
-        return self.kept.index(model_id) if model_id in self.kept else None
-
 
 def dominated_novelty_search(
     model_ids: list[str],

@@ -200,8 +200,6 @@ class RunDB:
                         con.register("_rows", df)
                         con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _rows")
                         con.unregister("_rows")
-                for tid in commit.deactivate_tasks:
-                    con.execute("UPDATE task_families SET active = false WHERE task_id = ?", [tid])
                 con.execute(
                     "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?)",
                     [commit.generation, _now(), commit.n_candidates, commit.n_gibberish,
@@ -230,7 +228,6 @@ class GenerationCommit:
     evaluations: list[dict] = field(default_factory=list)
     archive: list[dict] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
-    deactivate_tasks: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLE_COLUMNS}
