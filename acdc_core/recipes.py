@@ -92,6 +92,17 @@ def draw_mutation(cfg: MutationSection, rng: np.random.Generator) -> MutationRec
     return MutationRecipe(method="gaussian", seed=seed, noise_std=cfg.gaussian_std)
 
 
+def _forced_mutation(cfg: MutationSection) -> MutationSection:
+    """``cfg``, or Gaussian mutation when it is off: for children that have no merge."""
+    return cfg if cfg.method != "none" else cfg.model_copy(update={"method": "gaussian"})
+
+
+def propose_initial_mutants(base: str, n: int, mutation: MutationSection, rng: np.random.Generator) -> list[ChildRecipe]:
+    """Generation 0's ``n`` mutants of the base model (Gaussian when mutation is off)."""
+    mut = _forced_mutation(mutation)
+    return [ChildRecipe(generation=0, index=i, source=base, mutation=draw_mutation(mut, rng)) for i in range(n)]
+
+
 def draw_merge(
     parents: list[str], cfg: CrossoverSection, base: str | None, rng: np.random.Generator
 ) -> MergeRecipe:
@@ -159,8 +170,8 @@ def propose_children(
     for i in range(n_children):
         if len(archive_ids) < crossover.parents:
             source = select_parents(archive_ids, 1, rng)[0]
-            mut = mutation if mutation.method != "none" else mutation.model_copy(update={"method": "gaussian"})
-            out.append(ChildRecipe(generation=generation, index=i, source=source, mutation=draw_mutation(mut, rng)))
+            mut = draw_mutation(_forced_mutation(mutation), rng)
+            out.append(ChildRecipe(generation=generation, index=i, source=source, mutation=mut))
             continue
         parents = select_parents(archive_ids, crossover.parents, rng)
         merge = draw_merge(parents, crossover, base, rng)

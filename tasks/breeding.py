@@ -8,7 +8,7 @@ import shutil
 from prefect import get_run_logger, task
 
 from acdc_core.merging import merge_models
-from acdc_core.recipes import ChildRecipe, draw_mutation, generation_rng, propose_children
+from acdc_core.recipes import ChildRecipe, generation_rng, propose_children, propose_initial_mutants
 from acdc_core.weights import content_hash, mutate_folder
 from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
 
@@ -24,11 +24,7 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
     cfg = ctx.config
     rng = generation_rng(cfg.run.seed, generation)
     if generation == 0:
-        mutation = cfg.mutation if cfg.mutation.method != "none" else cfg.mutation.model_copy(update={"method": "gaussian"})
-        recipes = [
-            ChildRecipe(generation=0, index=i, source=base_id, mutation=draw_mutation(mutation, rng))
-            for i in range(cfg.models.initial_mutants)
-        ]
+        recipes = propose_initial_mutants(base_id, cfg.models.initial_mutants, cfg.mutation, rng)
     else:
         recipes = propose_children(
             archive_ids, cfg.population.children_per_generation, generation,

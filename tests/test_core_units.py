@@ -6,7 +6,14 @@ import pytest
 from acdc_core.answers import extract_answer, submission_for
 from acdc_core.config import CrossoverSection, MutationSection
 from acdc_core.gibberish import compression_ratio, judge_model, judge_response, repeat_ratio
-from acdc_core.recipes import ChildRecipe, draw_merge, generation_rng, mergekit_config, propose_children
+from acdc_core.recipes import (
+    ChildRecipe,
+    draw_merge,
+    generation_rng,
+    mergekit_config,
+    propose_children,
+    propose_initial_mutants,
+)
 from acdc_core.skills import skill_matrix, skill_vector, task_coverage
 
 THRESHOLDS = dict(max_repeat_ratio=0.6, min_compression_ratio=0.25, max_non_text_ratio=0.3)
@@ -80,6 +87,13 @@ def test_propose_children_distinct_parents_and_fallback():
     assert [k.operator for k in solo] == ["mutate:gaussian"] * 2 and solo[0].source == "a"
     with pytest.raises(ValueError):
         propose_children([], 1, 1, CrossoverSection(), MutationSection(), "a", rng)
+
+
+def test_initial_mutants_are_seeded_mutations_of_the_base():
+    kids = propose_initial_mutants("base", 3, MutationSection(method="none"), generation_rng(0, 0))
+    assert [k.operator for k in kids] == ["mutate:gaussian"] * 3 and {k.source for k in kids} == {"base"}
+    assert len({k.mutation.seed for k in kids}) == 3
+    assert kids == propose_initial_mutants("base", 3, MutationSection(method="none"), generation_rng(0, 0))
 
 
 def test_recipe_key_ignores_slot_only():
