@@ -14,6 +14,7 @@ import yaml
 
 from acdc_core.config import ConfigError, RunConfig, load_config
 from acdc_core.hashing import stable_hash
+from acdc_core.sandbox import Sandbox, SandboxLimits
 from acdc_core.seeds import SeedError
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore
@@ -62,6 +63,11 @@ class RunContext:
     @property
     def work_dir(self) -> Path:
         return self.run_dir / "work"
+
+    def sandbox(self) -> Sandbox:
+        """A sandbox with the run's configured limits."""
+        s = self.config.sandbox
+        return Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes))
 
     def model_dir(self, model_id: str) -> Path:
         """Local folder of a stored model (downloaded first from a remote store)."""

@@ -6,7 +6,6 @@ from prefect import get_run_logger, task
 
 from acdc_core.backends import load_backend
 from acdc_core.evaluation import evaluate, gibberish_check
-from acdc_core.sandbox import Sandbox, SandboxLimits
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
 
@@ -63,11 +62,10 @@ def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: list[dict]
     ``model_id`` filled in.
     """
     ctx = RunContext.load(run_dir)
-    e, s = ctx.config.evaluation, ctx.config.sandbox
+    e = ctx.config.evaluation
     backend = _backend(ctx, model_id)
     try:
-        rows = evaluate(backend, tasks, Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes)),
-                        e.prompt_template, e.max_new_tokens)
+        rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
     finally:
         backend.close()
     mean = sum(r["score"] for r in rows) / max(1, len(rows))

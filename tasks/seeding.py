@@ -7,26 +7,26 @@ import shutil
 
 from prefect import get_run_logger, task
 
-from acdc_core.sandbox import Sandbox, SandboxError, SandboxLimits
+from acdc_core.sandbox import SandboxError
 from acdc_core.seeds import convert_gguf, copy_model_folder, resolve_seed_path, shipped_gguf
 from acdc_core.taskfamily import seed_families
 from acdc_core.weights import content_hash
+from storage.blobs import BlobStore
 from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
 
 
 def _shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
     """The converted shipped model, cached per user so later runs skip the conversion."""
     gguf = shipped_gguf(family)
-    target = cache_dir() / "seeds" / f"{family}-{dtype}"
-    if not (target / "_COMPLETE").exists():
+    cache = BlobStore(str(cache_dir()), cache_dir())
+    key = f"seeds/{family}-{dtype}"
+    if not cache.exists(key):
         logger.info("converting %s (%s) to safetensors, once per machine", family, gguf.name)
-        tmp = target.with_name(target.name + ".partial")
+        tmp = cache_dir() / f"seeds/{family}-{dtype}.partial"
         shutil.rmtree(tmp, ignore_errors=True)
         convert_gguf(gguf, tmp, dtype)
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
-        (target / "_COMPLETE").touch()
-    return str(target)
+        cache.put_dir(tmp, key, move=True)
+    return str(cache.local_dir(key))
 
 
 @task(
@@ -90,8 +90,8 @@ def load_task_set(run_dir: str) -> list[dict]:
     """
     ctx = RunContext.load(run_dir)
     logger = get_run_logger()
-    tcfg, scfg = ctx.config.tasks, ctx.config.sandbox
-    sandbox = Sandbox(SandboxLimits(scfg.timeout_s, scfg.memory_mb, scfg.max_processes))
+    tcfg = ctx.config.tasks
+    sandbox = ctx.sandbox()
     out = []
     for fam in seed_families(tcfg.include, tcfg.extra_dirs):
         try:
