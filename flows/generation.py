@@ -1,6 +1,7 @@
 """One AC/DC generation as a Prefect flow (ALGORITHM.md "One generation").
 
-Generation 0 builds the initial population (seed models, mutants of the base, the task set);
+Generation 0 builds the initial population (seed models, the experts fine-tuned from the base,
+mutants of the base, the task set);
 every later generation breeds children from the archive.  Both then run the same line:
 gibberish filter -> evaluation -> DNS archive update -> one commit.
 """
@@ -14,6 +15,7 @@ from prefect import flow, get_run_logger
 
 from acdc_core.taskfamily import task_set_hash
 from flows.progress import StepProgress
+from flows.seeds import seed_population
 from storage.db import GenerationCommit
 from tasks.archive import (
     archive_metrics,
@@ -26,7 +28,6 @@ from tasks.archive import (
 from tasks.breeding import make_child, propose
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model, gibberish_filter
-from tasks.seeding import load_task_set, prepare_seeds
 
 
 def _gibberish_prompts(tasks: list[dict], n: int, template: str, rng: np.random.Generator) -> list[str]:
@@ -38,7 +39,7 @@ def _seed_rows(seeds: list[dict]) -> tuple[list[dict], list[str]]:
     """``models`` rows for the seeds and the base, and the ids that join the population."""
     rows = [{
         "model_id": s["model_id"], "uri": s["uri"], "parents": [], "operator": s["role"],
-        "recipe": {"name": s["name"], "source": s["source"], "is_base": s["is_base"]},
+        "recipe": {"name": s["name"], "source": s["source"], "is_base": s["is_base"], **s.get("recipe", {})},
         "merge_config_yaml": None, "seed": None,
     } for s in seeds]
     return rows, [s["model_id"] for s in seeds if s["role"] == "seed"]
@@ -59,8 +60,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
 
     trusted: list[dict] = []  # seed models: evaluated without the gibberish filter
     if generation == 0:
-        seeds = prepare_seeds(run_dir)
-        tasks = load_task_set(run_dir)
+        seeds, tasks = seed_population(run_dir)
         base_id = next(s["model_id"] for s in seeds if s["is_base"])
         archive_ids: list[str] = []
         trusted, seed_ids = _seed_rows(seeds)

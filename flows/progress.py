@@ -28,3 +28,26 @@ class StepProgress:
             "%s %s %d/%d%s · %s elapsed · ETA %s",
             self.prefix, self.label, self.done, self.total, extra, fmt_seconds(elapsed), fmt_seconds(eta),
         )
+
+
+class TrainProgress:
+    """A fine-tune's progress: a terminal bar (step, loss, ETA) and, every ``every`` steps, a
+    log line for the Prefect UI.  Call it as ``finetune``'s ``progress``; ``close()`` at the end."""
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter, label: str, total: int, every: int = 10):
+        from tqdm.auto import tqdm
+
+        self.logger, self.label, self.every = logger, label, every
+        self.bar = tqdm(total=total, desc=label, unit="step", leave=False)
+        self.t0 = time.perf_counter()
+
+    def __call__(self, step: int, total: int, loss: float) -> None:
+        self.bar.update(step - self.bar.n)
+        self.bar.set_postfix(loss=f"{loss:.3f}")
+        if step % self.every == 0 or step == total:
+            elapsed = time.perf_counter() - self.t0
+            self.logger.info("%s: step %d/%d · loss %.3f · %s elapsed · ETA %s", self.label, step, total,
+                             loss, fmt_seconds(elapsed), fmt_seconds(elapsed / step * (total - step)))
+
+    def close(self) -> None:
+        self.bar.close()

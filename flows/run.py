@@ -7,14 +7,12 @@ interrupted generation, finished steps come back from Prefect's result cache.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from acdc_core.config import load_config
 from flows.generation import generation_flow
 from flows.progress import fmt_seconds
-from tasks.context import DB_FILE, RUN_FILE, RunContext, init_run
+from tasks.context import DB_FILE, RunContext, choose_config, init_run
 
 
 def target_generation(last: int | None, configured: int, more: int | None) -> int:
@@ -70,11 +68,7 @@ def acdc_run(
         The run summary (see ``run_summary``).
     """
     log = get_run_logger()
-    stored = Path(run_dir) / RUN_FILE
-    if config_path is None and stored.exists() and not fresh:
-        cfg = load_config(Path(run_dir) / "config.yaml", check_paths=False)
-    else:
-        cfg = load_config(config_path)
+    cfg = choose_config(run_dir, config_path, fresh)
     ctx = init_run(run_dir, cfg, fresh=fresh)
     last = ctx.db.last_generation()
     target = target_generation(last, cfg.run.generations, generations)

@@ -172,10 +172,24 @@ class RunDB:
             ).fetchall()
 
     def count(self, table: str) -> int:
-        if table not in TABLE_COLUMNS and table not in ("generations", "runs"):
+        if table not in TABLE_COLUMNS and table not in ("generations", "runs", "seed_experts"):
             raise ValueError(f"unknown table {table}")
         with self.connect() as con:
             return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+    def register_seed_expert(self, row: dict) -> None:
+        """Record a built expert (columns of ``seed_experts``); re-registering the same
+        ``model_id`` replaces its row, so a rebuilt expert never duplicates."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO seed_experts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [row["model_id"], row["name"], row["skill"], row["family"], row["base_model_id"], row["uri"],
+                 json.dumps(row["recipe"]), row["loss_curve"], row["train_seconds"], _now()],
+            )
+
+    def seed_experts(self) -> pd.DataFrame:
+        with self.connect(read_only=True) as con:
+            return con.execute("SELECT * FROM seed_experts ORDER BY name").df()
 
     # ---- the one write path ------------------------------------------------------------------
     def commit_generation(self, commit: "GenerationCommit") -> bool:

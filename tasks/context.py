@@ -15,6 +15,7 @@ import yaml
 from acdc_core.config import ConfigError, RunConfig, load_config
 from acdc_core.hashing import stable_hash
 from acdc_core.sandbox import Sandbox, SandboxLimits
+from acdc_core.finetune import TrainingDiverged
 from acdc_core.seeds import SeedError
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore
@@ -87,7 +88,7 @@ def retry_unless_bad_input(_task: Any, _task_run: Any, state: Any) -> bool:
     (a config, seed checkpoint or task family that will fail the same way again)."""
     try:
         state.result()
-    except (ConfigError, SeedError, TaskFamilyError):
+    except (ConfigError, SeedError, TaskFamilyError, TrainingDiverged):
         return False
     except Exception:  # noqa: BLE001 - anything else may pass on a second try
         return True
@@ -102,6 +103,14 @@ def cache_key(step: str, *params: str) -> Callable[[Any, dict], str]:
         return f"acdc-{run_id_of(parameters['run_dir'])}-{step}-{stable_hash(values)}"
 
     return key_fn
+
+
+def choose_config(run_dir: str | Path, config_path: str | None, fresh: bool) -> RunConfig:
+    """The config a command runs with: ``config_path``; else the stored config of the run in
+    ``run_dir`` (unless ``fresh``); else the embedded default preset."""
+    if config_path is None and (Path(run_dir) / RUN_FILE).exists() and not fresh:
+        return load_config(Path(run_dir) / CONFIG_FILE, check_paths=False)
+    return load_config(config_path)
 
 
 def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> RunContext:

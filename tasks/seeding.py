@@ -8,7 +8,7 @@ import shutil
 from prefect import get_run_logger, task
 
 from acdc_core.sandbox import SandboxError
-from acdc_core.seeds import convert_gguf, copy_model_folder, resolve_seed_path, shipped_gguf
+from acdc_core.seeds import check_same_tokenizer, convert_gguf, copy_model_folder, resolve_seed_path, shipped_gguf
 from acdc_core.taskfamily import seed_families
 from acdc_core.weights import content_hash
 from storage.blobs import BlobStore
@@ -17,7 +17,7 @@ from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unl
 
 def _shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
     """The converted shipped model, cached per user so later runs skip the conversion."""
-    gguf = shipped_gguf(family)
+    gguf = shipped_gguf(family, cache_dir() / "gguf")
     cache = BlobStore(str(cache_dir()), cache_dir())
     key = f"seeds/{family}-{dtype}"
     if not cache.exists(key):
@@ -45,7 +45,8 @@ def prepare_seeds(run_dir: str) -> list[dict]:
         then stored too, with role "base" (used for task vectors, never evaluated).
 
     Raises:
-        SeedError: a missing package, a corrupt file, or a path that is no model folder.
+        SeedError: a missing package, a corrupt file, a path that is no model folder, or seeds
+            whose tokenizers differ.
     """
     ctx = RunContext.load(run_dir)
     logger = get_run_logger()
@@ -58,6 +59,8 @@ def prepare_seeds(run_dir: str) -> list[dict]:
         sources.append(("base", str(resolve_seed_path(mcfg.base)), "base", True))
     if not any(is_base for *_, is_base in sources):
         sources[0] = (*sources[0][:3], True)
+    if len(sources) > 1:
+        check_same_tokenizer({name: src for name, src, *_ in sources})
     out = []
     for name, src, role, is_base in sources:
         staging = ctx.work_dir / f"seed-{name}"

@@ -14,6 +14,16 @@ from acdc_core.backends.base import Generation
 hf_logging.disable_progress_bar()  # per-load weight bars would drown the run's progress lines
 
 
+def format_prompt(tokenizer, prompt: str) -> str:
+    """``prompt`` as a user turn of the tokenizer's chat template, ready for the reply; the
+    prompt itself when the tokenizer has no template (a base model)."""
+    if not tokenizer.chat_template:
+        return prompt
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
+
+
 class HFBackend:
     """A Hugging Face causal LM loaded from a local folder.
 
@@ -51,11 +61,7 @@ class HFBackend:
         self.model.to(device).eval()
 
     def _format(self, prompt: str) -> str:
-        if not self.use_chat_template:
-            return prompt
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
+        return format_prompt(self.tokenizer, prompt) if self.use_chat_template else prompt
 
     @torch.inference_mode()
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:

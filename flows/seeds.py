@@ -1,0 +1,41 @@
+"""The seed population: shipped or user-named seed models, the task set, and the experts
+fine-tuned from the base.  Generation 0 starts with it; ``acdc seeds build`` runs it alone."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from acdc_core.config import load_config
+from tasks.context import RunContext, choose_config, init_run
+from tasks.experts import build_expert
+from tasks.seeding import load_task_set, prepare_seeds
+
+
+def seed_population(run_dir: str) -> tuple[list[dict], list[dict]]:
+    """Seeds (the base first among them), built experts, and the task set, each a cached step.
+
+    Returns:
+        (seed entries as ``prepare_seeds`` / ``build_expert`` return them, the task set).
+    """
+    ctx = RunContext.load(run_dir)
+    seeds = prepare_seeds(run_dir)
+    tasks = load_task_set(run_dir)
+    base_id = next(s["model_id"] for s in seeds if s["is_base"])
+    exclude = sorted({inst["instructions"] for t in tasks for inst in t["instances"].values()})
+    experts = [build_expert(run_dir, base_id, spec.model_dump(mode="json"), exclude)
+               for spec in ctx.config.models.experts]
+    return seeds + experts, tasks
+
+
+@flow(name="acdc-seeds", flow_run_name="seeds")
+def seeds_flow(run_dir: str = "runs/default", config_path: str | None = None, fresh: bool = False) -> list[dict]:
+    """Build (or reuse) the seed population of the run in ``run_dir`` without running a
+    generation; a later ``acdc run`` on the same folder starts from it.
+
+    Returns the seed entries (see ``seed_population``).
+    """
+    ctx = init_run(run_dir, choose_config(run_dir, config_path, fresh), fresh=fresh)
+    seeds, _ = seed_population(str(ctx.run_dir))
+    for s in seeds:
+        get_run_logger().info("seed %s (%s): %s", s["name"], s["source"], s["model_id"])
+    return seeds

@@ -1,0 +1,134 @@
+"""Seed experts: fine-tunes of the run's base model, built once per machine and registered.
+
+A built expert is kept in the user cache (``cache_dir()/experts/<recipe hash>``), so later runs
+and ``acdc seeds build`` reuse it; the run gets a copy in its blob store and a ``seed_experts``
+row with the full recipe and loss curve.  Nothing is stored or registered for a build that
+fails (a diverged loss, a broken base).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import torch
+from prefect import get_run_logger, task
+
+from acdc_core.backends import load_backend
+from acdc_core.config import ExpertSpec
+from acdc_core.expert_data import training_items
+from acdc_core.finetune import TrainPair, TrainSpec, finetune
+from acdc_core.hashing import stable_hash
+from acdc_core.weights import content_hash
+from flows.progress import TrainProgress
+from storage.blobs import BlobStore
+from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
+
+RECIPE_FILE = "acdc_expert.json"
+
+
+def train_spec(spec: ExpertSpec) -> TrainSpec:
+    return TrainSpec(
+        steps=spec.steps, batch_size=spec.batch_size, lr=spec.lr, warmup=spec.warmup,
+        lora_rank=spec.lora_rank, lora_alpha=spec.lora_alpha, lora_layers=spec.lora_layers, seed=spec.seed,
+    )
+
+
+def expert_recipe(spec: ExpertSpec, base_id: str, family: str | None, exclude: list[str],
+                  template: str, max_new_tokens: int) -> dict:
+    """Everything that determines an expert's weights (its hash names the cached build)."""
+    return {
+        "name": spec.name, "skill": spec.skill, "family": family, "base_model_id": base_id,
+        "method": "lora-merged",
+        "data": {
+            "generator": f"acdc_core.expert_data:{spec.skill}", "seed": spec.data_seed,
+            "examples": spec.examples, "replay_share": spec.replay_share,
+            "replay": "base model's greedy answers to the other skills' prompts",
+            "replay_max_new_tokens": max_new_tokens, "prompt_template": template,
+            "excluded_instructions": len(exclude), "excluded_hash": stable_hash(sorted(exclude)),
+        },
+        "train": train_spec(spec).as_dict(),
+    }
+
+
+def _train(ctx: RunContext, spec: ExpertSpec, base_dir: str, exclude: list[str], out_dir, log) -> list[float]:
+    e = ctx.config.evaluation
+    own, replay = training_items(spec.skill, spec.examples, spec.replay_share, spec.data_seed, exclude)
+    pairs = [TrainPair(e.prompt_template.format(instructions=i.instructions), i.completion) for i in own]
+    if replay:
+        log.info("expert %s: base model answers %d replay prompts", spec.name, len(replay))
+        backend = load_backend(e.backend, base_dir, device=e.device, batch_size=e.batch_size,
+                               use_chat_template=e.use_chat_template, torch_threads=e.torch_threads, dtype=e.dtype)
+        try:
+            prompts = [e.prompt_template.format(instructions=i.instructions) for i in replay]
+            gens = backend.generate(prompts, e.max_new_tokens)
+        finally:
+            backend.close()
+        pairs += [TrainPair(p, g.text, ends=g.tokens < e.max_new_tokens) for p, g in zip(prompts, gens)]
+    torch.set_num_threads(e.torch_threads)
+    progress = TrainProgress(log, f"expert {spec.name}", spec.steps)
+    try:
+        return finetune(base_dir, out_dir, pairs, train_spec(spec), save_dtype=ctx.config.models.storage_dtype,
+                        use_chat_template=e.use_chat_template, progress=progress)
+    finally:
+        progress.close()
+
+
+@task(
+    name="build-expert",
+    retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_key_fn=cache_key("expert", "base_id", "spec", "exclude"),
+    persist_result=True,
+)
+def build_expert(run_dir: str, base_id: str, spec: dict, exclude: list[str]) -> dict:
+    """Fine-tune (or reuse) the expert ``spec`` (an ``ExpertSpec`` dump) from the base model
+    ``base_id``, put it in the run's blob store and register it in ``seed_experts``.
+
+    ``exclude``: instruction texts the training data must not contain (the run's task instances).
+
+    Returns:
+        {"model_id", "uri", "name", "source", "role": "seed", "is_base": False, "recipe"}.
+
+    Raises:
+        TrainingDiverged: the loss went NaN; nothing is cached, stored or registered.
+    """
+    ctx = RunContext.load(run_dir)
+    log = get_run_logger()
+    es = ExpertSpec.model_validate(spec)
+    e = ctx.config.evaluation
+    family = None if ctx.config.models.seeds else ctx.config.models.family
+    recipe = expert_recipe(es, base_id, family, exclude, e.prompt_template, e.max_new_tokens)
+    cache = BlobStore(str(cache_dir()), cache_dir())
+    key = f"experts/{es.name}-{stable_hash(recipe)}"
+    if cache.exists(key):
+        log.info("expert %s: reusing the build in %s", es.name, cache.local_dir(key))
+        meta = json.loads((cache.local_dir(key) / RECIPE_FILE).read_text())
+    else:
+        tmp = cache_dir() / f"{key}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        t0 = time.perf_counter()
+        try:
+            curve = _train(ctx, es, str(ctx.model_dir(base_id)), exclude, tmp, log)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        meta = {"recipe": recipe, "loss_curve": curve, "train_seconds": time.perf_counter() - t0}
+        (tmp / RECIPE_FILE).write_text(json.dumps(meta, indent=1))
+        cache.put_dir(tmp, key, move=True)
+        log.info("expert %s built in %.0f s, final loss %.3f", es.name, meta["train_seconds"], curve[-1])
+    src = cache.local_dir(key)
+    mid = content_hash(src)
+    if not ctx.blobs.exists(model_key(mid)):
+        staging = ctx.work_dir / f"expert-{es.name}"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(src, staging)
+        ctx.blobs.put_dir(staging, model_key(mid), move=True)
+    uri = ctx.blobs.uri(model_key(mid))
+    ctx.db.register_seed_expert({
+        "model_id": mid, "name": es.name, "skill": es.skill, "family": family, "base_model_id": base_id,
+        "uri": uri, "recipe": recipe, "loss_curve": meta["loss_curve"], "train_seconds": meta["train_seconds"],
+    })
+    return {"model_id": mid, "uri": uri, "name": es.name, "source": f"expert:{es.skill}", "role": "seed",
+            "is_base": False, "recipe": {**recipe, "final_loss": meta["loss_curve"][-1]}}
