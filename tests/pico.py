@@ -19,12 +19,12 @@ _CORPUS = [
 ]
 
 
-def build_tokenizer(out: Path) -> PreTrainedTokenizerFast:
+def build_tokenizer(out: Path, vocab_size: int = 400) -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<unk>", "<|im_start|>", "<|im_end|>"],
+        vocab_size=vocab_size, special_tokens=["<unk>", "<|im_start|>", "<|im_end|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(_CORPUS * 20, trainer)

@@ -25,12 +25,30 @@ def test_presets_validate():
     ({"evaluation": {"prompt_template": "no slot"}}, "evaluation.prompt_template must contain"),
     ({"models": {"seeds": [{"path": "/nonexistent/model"}]}}, "models.seeds[0].path"),
     ({"models": {"family": None}}, "no seed model"),
-    ({"models": {"initial_mutants": 0}, "crossover": {"parents": 3}}, "fewer than crossover.parents=3"),
+    ({"models": {"initial_mutants": 0, "experts": []}, "crossover": {"parents": 3}}, "fewer than crossover.parents=3"),
+    ({"models": {"family": "llama9"}}, "models.family"),
+    ({"models": {"experts": [{"name": "m", "skill": "poetry"}]}}, "models.experts.0.skill"),
+    ({"models": {"experts": [{"name": "m", "skill": "math", "lr": 0}]}}, "models.experts.0.lr"),
+    ({"models": {"experts": [{"name": "a", "skill": "math"}, {"name": "a", "skill": "code"}]}},
+     "names must be unique"),
 ])
 def test_bad_configs_name_the_key(data, message):
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert message in str(err.value)
+
+
+def test_experts_default_to_math_and_code_for_a_shipped_family(tmp_path):
+    assert [(e.name, e.skill) for e in parse_config({}).models.experts] == [("math", "math"), ("code", "code")]
+    assert len(parse_config({"models": {"family": "gemma3"}}).models.experts) == 2
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    seeded = parse_config({"models": {"seeds": [{"path": str(tmp_path / "m")}]}})
+    assert seeded.models.experts == []  # user-named seeds are the experts
+    both = parse_config({"models": {"seeds": [{"path": str(tmp_path / "m")}],
+                                    "experts": [{"name": "m2", "skill": "math"}]}})
+    assert [e.name for e in both.models.experts] == ["m2"]
+    assert parse_config(yaml.safe_load(seeded.to_yaml())) == seeded
 
 
 def test_seed_folder_without_config_json(tmp_path):

