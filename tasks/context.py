@@ -13,9 +13,9 @@ from typing import Any, Callable
 import yaml
 
 from acdc_core.config import ConfigError, RunConfig, load_config
+from acdc_core.finetune import TrainingDiverged
 from acdc_core.hashing import stable_hash
 from acdc_core.sandbox import Sandbox, SandboxLimits
-from acdc_core.finetune import TrainingDiverged
 from acdc_core.seeds import SeedError
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore

