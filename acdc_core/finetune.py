@@ -72,8 +72,8 @@ def _encode(tokenizer, pairs: list[TrainPair], chat: bool) -> list[tuple[list[in
     eos = tokenizer.eos_token or ""
     out = []
     for pair in pairs:
-        text = format_prompt(tokenizer, pair.prompt) if chat else pair.prompt
-        p = tokenizer(text, add_special_tokens=False)["input_ids"]
+        text, special = format_prompt(tokenizer, pair.prompt, chat)
+        p = tokenizer(text, add_special_tokens=special)["input_ids"]
         c = tokenizer(pair.completion + (eos if pair.ends else ""), add_special_tokens=False)["input_ids"]
         out.append((p + c, len(p)))
     return out

@@ -25,7 +25,7 @@ def test_targets_are_the_completion_tokens_shifted_by_one(pico_family):
     encoded = _encode(tok, pairs, chat=True)
     ids, mask, targets = _batch(encoded, pad_id=0)
     for row, (seq, start) in enumerate(encoded):
-        assert tok.decode(seq[:start]) == format_prompt(tok, pairs[row].prompt)
+        assert tok.decode(seq[:start]) == format_prompt(tok, pairs[row].prompt)[0]
         assert mask[row].sum() == len(seq)
         kept = targets[row][targets[row] != -100].tolist()
         assert kept == seq[start:]

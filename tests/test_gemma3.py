@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+import torch
 
 from acdc_core.backends.hf import HFBackend
 from acdc_core.expert_data import generate
@@ -19,14 +20,27 @@ pytestmark = [
 ]
 
 
+@torch.inference_mode()
+def _continuation_logprob(backend: HFBackend, prompt: str, continuation: str) -> float:
+    tok = backend.tokenizer
+    ids = tok(prompt + continuation, return_tensors="pt").input_ids
+    n_prompt = len(tok(prompt).input_ids)
+    logp = backend.model(ids).logits.float().log_softmax(-1)[0, :-1]
+    return float(logp[torch.arange(n_prompt - 1, ids.shape[1] - 1), ids[0, n_prompt:]].sum())
+
+
 def test_gemma3_converts_fine_tunes_and_generates(tmp_path):
     gguf = shipped_gguf("gemma3", tmp_path / "gguf")  # sha256 of the assembled file checked
     convert_gguf(gguf, tmp_path / "base", "bfloat16")
     backend = HFBackend(str(tmp_path / "base"), batch_size=2, torch_threads=2)
-    assert not backend.use_chat_template  # a base model: plain prompts
-    (g,) = backend.generate(["The capital of France is"], 6)
+    assert not backend.use_chat_template  # a base model: plain prompts, with the tokenizer's BOS
+    # the dequantised weights know a fact: Paris is far likelier than a wrong city
+    assert _continuation_logprob(backend, "The capital of France is", " Paris") > \
+        _continuation_logprob(backend, "The capital of France is", " Madrid") + 2.0
+    (g,) = backend.generate(["The capital of France is"], 8)
     backend.close()
-    assert "Paris" in g.text
+    words = g.text.split()
+    assert len(words) >= 3 and len(set(words)) > len(words) // 2, g.text  # not "The The The The"
 
     pairs = [TrainPair(i.instructions, i.completion) for i in generate("math", 8, seed=0)]
     curve = finetune(tmp_path / "base", tmp_path / "expert", pairs,

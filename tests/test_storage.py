@@ -26,7 +26,9 @@ def test_schema_is_versioned_and_migration_is_idempotent(tmp_path):
     RunDB(tmp_path / "r.duckdb")
     RunDB(tmp_path / "r.duckdb")
     con = duckdb.connect(str(tmp_path / "r.duckdb"))
-    assert con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    versions = con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]  # each migration applied once
+    assert con.execute("SELECT count(*) FROM seed_experts").fetchall() == [(0,)]
     con.close()
 
 

@@ -14,14 +14,20 @@ from acdc_core.backends.base import Generation
 hf_logging.disable_progress_bar()  # per-load weight bars would drown the run's progress lines
 
 
-def format_prompt(tokenizer, prompt: str) -> str:
+def format_prompt(tokenizer, prompt: str, use_chat_template: bool = True) -> tuple[str, bool]:
     """``prompt`` as a user turn of the tokenizer's chat template, ready for the reply; the
-    prompt itself when the tokenizer has no template (a base model)."""
-    if not tokenizer.chat_template:
-        return prompt
-    return tokenizer.apply_chat_template(
+    prompt itself when the tokenizer has no template (a base model) or templates are off.
+
+    Returns:
+        (text, add_special_tokens): a chat template writes its own BOS; a plain prompt needs the
+        tokenizer's (Gemma degenerates into repetition without it).
+    """
+    if not (use_chat_template and tokenizer.chat_template):
+        return prompt, True
+    text = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
     )
+    return text, False
 
 
 class HFBackend:
@@ -60,19 +66,18 @@ class HFBackend:
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
         self.model.to(device).eval()
 
-    def _format(self, prompt: str) -> str:
-        return format_prompt(self.tokenizer, prompt) if self.use_chat_template else prompt
 
     @torch.inference_mode()
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
-        texts = [self._format(p) for p in prompts]
+        texts = [format_prompt(self.tokenizer, p, self.use_chat_template)[0] for p in prompts]
+        special = not self.use_chat_template
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         out: list[Generation | None] = [None] * len(texts)
         eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             enc = self.tokenizer(
-                [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
+                [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=special
             ).to(self.device)
             t0 = time.perf_counter()
             gen = self.model.generate(
