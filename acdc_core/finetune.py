@@ -18,7 +18,6 @@ from typing import Callable
 import torch
 
 from acdc_core.backends.hf import format_prompt
-from acdc_core.hashing import stable_hash
 
 
 class TrainingDiverged(RuntimeError):
@@ -49,9 +48,6 @@ class TrainSpec:
         d = asdict(self)
         d["target_modules"] = list(self.target_modules)
         return d
-
-    def hash(self) -> str:
-        return stable_hash(self.as_dict())
 
 
 ProgressFn = Callable[[int, int, float], None]
