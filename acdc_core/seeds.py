@@ -60,14 +60,6 @@ def _package_file(package: str, relpath: str, family: str, requirement: str) -> 
     return path
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def shipped_gguf(family: str, assemble_dir: str | Path) -> Path:
     """Path of the GGUF file of a shipped family; a chunked file is assembled (and its sha256
     checked) in ``assemble_dir``, once.
@@ -95,7 +87,9 @@ def shipped_gguf(family: str, assemble_dir: str | Path) -> Path:
         for p in parts:
             with open(p, "rb") as src:
                 shutil.copyfileobj(src, fh, 1 << 22)
-    if expected and _sha256(partial) != expected:
+    with open(partial, "rb") as fh:
+        actual = hashlib.file_digest(fh, "sha256").hexdigest()
+    if expected and actual != expected:
         partial.unlink()
         raise SeedError(f"the {family!r} GGUF assembled from {m.requirement} fails its sha256 check "
                         "(corrupt package); reinstall it")

@@ -32,6 +32,7 @@ from acdc_core.expert_data import SKILLS, held_out, score_response, training_ite
 from acdc_core.merging import merge_models
 from acdc_core.recipes import MergeRecipe
 from acdc_core.sandbox import Sandbox
+from acdc_core.skills import skill_matrix, skill_vector
 from acdc_core.taskfamily import seed_families
 from storage.db import RunDB
 
@@ -117,19 +118,20 @@ def main() -> None:
     cols = [f"held-out {s}" for s in SKILLS] + ["seed all"] + [f"seed {c}" for c in caps]
     print("\n== pass rate (%) and difference to the base, points")
     print(f"{'model':24s}" + "".join(f"{c:>18s}" for c in cols))
+    def row(name: str) -> list[float]:
+        return [rate(name, f"{s}:") for s in SKILLS] + [rate(name, "seed:")] + [cap_rate(name, c) for c in caps]
+    base_vals = row("base")
     for name in scores:
-        vals = [rate(name, f"{s}:") for s in SKILLS] + [rate(name, "seed:")] + [cap_rate(name, c) for c in caps]
-        base_vals = [rate("base", f"{s}:") for s in SKILLS] + [rate("base", "seed:")] + [cap_rate("base", c) for c in caps]
+        vals = row(name)
         print(f"{name:24s}" + "".join(f"{v:8.1f} ({v - bv:+6.1f})  " for v, bv in zip(vals, base_vals)))
 
     print("\n== skill vectors on the seed families (solved = mean score >= 0.5)")
-    vectors = {}
-    for name in scores:
-        vectors[name] = "".join(
-            "1" if np.mean([scores[name][f"seed:{t['task_id']}:{i}"] for i in t["instances"]]) >= 0.5 else "0"
-            for t in tasks)
-        print(f"  {name:24s} {vectors[name]}  ({vectors[name].count('1')} solved)")
-    names = list(vectors)
+    names = list(scores)
+    rows = [(n, k.split(":")[1], v) for n in names for k, v in scores[n].items() if k.startswith("seed:")]
+    matrix = skill_vector(skill_matrix(rows, names, [t["task_id"] for t in tasks]))
+    vectors = {n: "".join(map(str, matrix[i])) for i, n in enumerate(names)}
+    for name, vec in vectors.items():
+        print(f"  {name:24s} {vec}  ({vec.count('1')} solved)")
     same = [(x, y) for i, x in enumerate(names) for y in names[i + 1:] if vectors[x] == vectors[y]]
     print(f"  identical pairs: {same or 'none'}")
 

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import yaml
 
+from acdc_core.backends import ModelBackend, load_backend
 from acdc_core.config import ConfigError, RunConfig, load_config
 from acdc_core.finetune import TrainingDiverged
 from acdc_core.hashing import stable_hash
@@ -69,6 +70,14 @@ class RunContext:
         """A sandbox with the run's configured limits."""
         s = self.config.sandbox
         return Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes))
+
+    def backend(self, model_id: str) -> ModelBackend:
+        """The stored model ``model_id`` loaded in the run's evaluation backend and settings."""
+        e = self.config.evaluation
+        return load_backend(
+            e.backend, str(self.model_dir(model_id)), device=e.device, batch_size=e.batch_size,
+            use_chat_template=e.use_chat_template, torch_threads=e.torch_threads, dtype=e.dtype,
+        )
 
     def model_dir(self, model_id: str) -> Path:
         """Local folder of a stored model (downloaded first from a remote store)."""

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from acdc_core.backends import load_backend
 from acdc_core.evaluation import evaluate, gibberish_check
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
-
-
-def _backend(ctx: RunContext, model_id: str):
-    e = ctx.config.evaluation
-    return load_backend(
-        e.backend, str(ctx.model_dir(model_id)), device=e.device, batch_size=e.batch_size,
-        use_chat_template=e.use_chat_template, torch_threads=e.torch_threads, dtype=e.dtype,
-    )
 
 
 @task(
@@ -34,7 +25,7 @@ def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
     g = ctx.config.gibberish
     if g.method == "none":
         return {"model_id": model_id, "is_gibberish": False, "reason": None, "responses": []}
-    backend = _backend(ctx, model_id)
+    backend = ctx.backend(model_id)
     try:
         verdict, texts = gibberish_check(
             backend, prompts, ctx.config.evaluation.max_new_tokens,
@@ -63,7 +54,7 @@ def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: list[dict]
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    backend = _backend(ctx, model_id)
+    backend = ctx.backend(model_id)
     try:
         rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
     finally:

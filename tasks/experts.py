@@ -15,7 +15,6 @@ import time
 import torch
 from prefect import get_run_logger, task
 
-from acdc_core.backends import load_backend
 from acdc_core.config import ExpertSpec
 from acdc_core.expert_data import training_items
 from acdc_core.finetune import TrainPair, TrainSpec, finetune
@@ -52,14 +51,13 @@ def expert_recipe(spec: ExpertSpec, base_id: str, family: str | None, exclude: l
     }
 
 
-def _train(ctx: RunContext, spec: ExpertSpec, base_dir: str, exclude: list[str], out_dir, log) -> list[float]:
+def _train(ctx: RunContext, spec: ExpertSpec, base_id: str, exclude: list[str], out_dir, log) -> list[float]:
     e = ctx.config.evaluation
     own, replay = training_items(spec.skill, spec.examples, spec.replay_share, spec.data_seed, exclude)
     pairs = [TrainPair(e.prompt_template.format(instructions=i.instructions), i.completion) for i in own]
     if replay:
         log.info("expert %s: base model answers %d replay prompts", spec.name, len(replay))
-        backend = load_backend(e.backend, base_dir, device=e.device, batch_size=e.batch_size,
-                               use_chat_template=e.use_chat_template, torch_threads=e.torch_threads, dtype=e.dtype)
+        backend = ctx.backend(base_id)
         try:
             prompts = [e.prompt_template.format(instructions=i.instructions) for i in replay]
             gens = backend.generate(prompts, e.max_new_tokens)
@@ -69,7 +67,7 @@ def _train(ctx: RunContext, spec: ExpertSpec, base_dir: str, exclude: list[str],
     torch.set_num_threads(e.torch_threads)
     progress = TrainProgress(log, f"expert {spec.name}", spec.steps)
     try:
-        return finetune(base_dir, out_dir, pairs, train_spec(spec), save_dtype=ctx.config.models.storage_dtype,
+        return finetune(ctx.model_dir(base_id), out_dir, pairs, train_spec(spec), save_dtype=ctx.config.models.storage_dtype,
                         use_chat_template=e.use_chat_template, progress=progress)
     finally:
         progress.close()
@@ -111,7 +109,7 @@ def build_expert(run_dir: str, base_id: str, spec: dict, exclude: list[str]) -> 
         shutil.rmtree(tmp, ignore_errors=True)
         t0 = time.perf_counter()
         try:
-            curve = _train(ctx, es, str(ctx.model_dir(base_id)), exclude, tmp, log)
+            curve = _train(ctx, es, base_id, exclude, tmp, log)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
