@@ -67,9 +67,12 @@ def evaluate(
 
 
 def gibberish_check(
-    backend: ModelBackend, prompts: list[str], max_new_tokens: int, **thresholds: float
+    backend: ModelBackend, prompts: list[str], max_new_tokens: int, judge=None, **thresholds: float
 ) -> tuple[GibberishVerdict, list[str]]:
-    """Generate answers to ``prompts`` and judge them with the heuristic; returns the verdict
+    """Generate answers to ``prompts`` and judge them: with the heuristic, or with ``judge``
+    (an :class:`acdc_core.judge.Judge`) shown the (prompt, response) pairs.  Returns the verdict
     and the responses (kept for the record)."""
     texts = [g.text for g in backend.generate(prompts, max_new_tokens)]
+    if judge is not None:
+        return judge.gibberish(list(zip(prompts, texts))), texts
     return judge_model(texts, **thresholds), texts

@@ -16,7 +16,8 @@ from tasks.context import RunContext, cache_key, retry_unless_bad_input
     persist_result=True,
 )
 def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
-    """Heuristic gibberish check of a new model on a few sampled instructions.
+    """Gibberish check of a new model on a few sampled instructions: the heuristic, or the
+    run's LLM judge (``gibberish.method: llm_judge``).
 
     Returns {"model_id", "is_gibberish", "reason", "responses"}; always passes when
     ``gibberish.method`` is ``none``.
@@ -29,6 +30,7 @@ def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
     try:
         verdict, texts = gibberish_check(
             backend, prompts, ctx.config.evaluation.max_new_tokens,
+            judge=ctx.judge() if g.method == "llm_judge" else None,
             max_repeat_ratio=g.max_repeat_ratio, min_compression_ratio=g.min_compression_ratio,
             max_non_text_ratio=g.max_non_text_ratio,
         )

@@ -6,11 +6,19 @@ stdin, applies resource limits, drops root privileges, blocks sockets with an au
 executes the code, and writes one JSON reply on stdout after a nonce marker (the task code may
 print whatever it likes; only the marked line is read).
 
-Request: {"nonce", "code", "op": "instances"|"score", "max_instances", "limits": {"cpu_s",
-"memory_mb", "max_processes"}, "items": [{"instance_id", "task", "submission"}]}.
+Request (one line): {"nonce", "code", "op": "instances"|"score", "max_instances", "limits":
+{"cpu_s", "memory_mb", "max_processes"}, "max_judge_calls", "items": [{"instance_id", "task",
+"submission"}]}.
 Reply: {"instances": {id: {"task", "instructions"}}} or {"scores": {id: float}, "errors": {id: str}},
 or {"fatal": "message"} when the family could not be loaded at all.  Task code may import
 the stdlib modules in ``PRELOADED``; others may be unreadable once privileges are dropped.
+
+The judge channel: ``score()`` may call ``eval_with_llm_judge(instructions, submission,
+criteria) -> bool`` (a global of the task code).  The sandbox has no network, so the call writes
+one line ``<nonce>J{"instructions", "submission", "criteria"}`` (each string capped at
+``JUDGE_FIELD_CHARS``) and blocks on one line of stdin: ``{"verdict": bool}`` or
+``{"error": str}`` (raised as RuntimeError in the task code).  At most ``max_judge_calls`` per
+request; 0 (no judge configured) makes every call raise.
 """
 
 import json
@@ -21,6 +29,7 @@ import tempfile
 import traceback
 
 NOBODY = 65534
+JUDGE_FIELD_CHARS = 8000
 # Imported before privileges drop (as nobody the interpreter's stdlib may be unreadable): the
 # modules task-family code may use.
 PRELOADED = (
@@ -52,8 +61,29 @@ def _block_network(event, args):
         raise PermissionError(f"network access is not allowed in the sandbox ({event})")
 
 
-def _load_family(code):
-    namespace = {"__name__": "task_family"}
+def _judge_function(nonce, channel, max_calls):
+    calls = [0]
+
+    def eval_with_llm_judge(instructions, submission, criteria):
+        """Ask the run's LLM judge whether ``submission`` meets ``criteria``; returns a bool."""
+        if calls[0] >= max_calls:
+            raise RuntimeError("no LLM judge is configured" if max_calls == 0
+                               else f"more than {max_calls} judge calls in one sandbox call")
+        calls[0] += 1
+        fields = {"instructions": instructions, "submission": submission, "criteria": criteria}
+        request = {k: str(v)[:JUDGE_FIELD_CHARS] for k, v in fields.items()}
+        channel.write(nonce + "J" + json.dumps(request) + "\n")
+        channel.flush()
+        reply = json.loads(sys.stdin.readline() or '{"error": "judge channel closed"}')
+        if "error" in reply:
+            raise RuntimeError(f"judge failed: {reply['error']}")
+        return bool(reply["verdict"])
+
+    return eval_with_llm_judge
+
+
+def _load_family(code, judge=None):
+    namespace = {"__name__": "task_family", "eval_with_llm_judge": judge}
     exec(compile(code, "<task_family>", "exec"), namespace)
     family = namespace.get("TaskFamily")
     if family is None:
@@ -64,8 +94,8 @@ def _load_family(code):
     return family
 
 
-def _handle(req):
-    family = _load_family(req["code"])
+def _handle(req, judge):
+    family = _load_family(req["code"], judge)
     if req["op"] == "instances":
         tasks = family.get_tasks()
         if not isinstance(tasks, dict) or not tasks:
@@ -91,14 +121,15 @@ def _handle(req):
 
 
 def main():
-    req = json.loads(sys.stdin.read())
+    req = json.loads(sys.stdin.readline())
     nonce = req["nonce"]
     real_stdout = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the task prints goes to stderr
     try:
         _apply_limits(req["limits"])
         sys.addaudithook(_block_network)
-        reply = _handle(req)
+        judge = _judge_function(nonce, real_stdout, int(req.get("max_judge_calls", 0)))
+        reply = _handle(req, judge)
     except BaseException:  # noqa: BLE001
         reply = {"fatal": traceback.format_exc(limit=3)[-1500:]}
     real_stdout.write(nonce + json.dumps(reply) + "\n")
