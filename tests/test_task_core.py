@@ -1,0 +1,174 @@
+"""Pure core of task coevolution: pass rates, the adaptation plan, pool cap, novelty arithmetic,
+Vendi / HDBSCAN wrappers, reply parsing and family validation."""
+
+import numpy as np
+import pytest
+
+from acdc_core.adaptation import (
+    choose_operation,
+    discriminating_share,
+    pass_rates,
+    plan_adaptation,
+    prune_oldest,
+    solved_matrix,
+)
+from acdc_core.diversity import clusters, vendi
+from acdc_core.novelty import nearest, novel_mask
+from acdc_core.sandbox import Sandbox, SandboxLimits
+from acdc_core.scientist.llm import parse_yes_no
+from acdc_core.scientist.replies import extract_code
+from acdc_core.taskfamily import TaskFamilyError, family_from_code
+from acdc_core.validation import calls_judge, validate_family
+
+SCORES = [("a", "t1", 1.0), ("a", "t1", 0.0), ("b", "t1", 1.0), ("b", "t1", 1.0),
+          ("a", "t2", 0.0), ("b", "t2", 0.0), ("a", "t3", 1.0), ("b", "t3", 1.0)]
+
+
+def test_solved_matrix_and_pass_rates():
+    m = solved_matrix(SCORES, ["a", "b", "c"], ["t1", "t2", "t3"], 0.5)
+    assert m.tolist() == [[True, False, True], [True, False, True], [False, False, False]]
+    rates = pass_rates(SCORES, ["a", "b"], ["t1", "t2", "t3"], 0.75)
+    assert rates == {"t1": 0.5, "t2": 0.0, "t3": 1.0}
+    assert discriminating_share(rates) == pytest.approx(1 / 3)
+    assert discriminating_share({}) == 0.0
+
+
+def test_choose_operation_follows_the_reference_rule():
+    rng = np.random.default_rng(0)
+    assert choose_operation(0.9, rng, 0.5, 0.0, 0.2) == "harder"
+    assert choose_operation(0.1, rng, 0.5, 0.2, 0.2) == "easier"
+    ops = [choose_operation(0.3, rng, 0.5, 0.0, 0.2) for _ in range(2000)]
+    assert set(ops) == {"novel_related", "novel_new"}
+    assert ops.count("novel_new") / len(ops) == pytest.approx(0.2, abs=0.03)
+
+
+def _family(name: str) -> dict:
+    return {"task_id": f"id-{name}", "name": name, "code": f"# {name}", "description": "d", "capability": "c",
+            "domain": "x"}
+
+
+def test_plan_drops_unsolved_and_samples_only_solved_parents():
+    active = [_family(n) for n in ("easy", "mid", "never")]
+    rates = {"id-easy": 1.0, "id-mid": 0.4, "id-never": 0.0}
+    plan = plan_adaptation(active, rates, 10, np.random.default_rng(3), 5, ["easy", "mid", "never"])
+    assert plan.dropped == ["id-never"]
+    assert len(plan.requests) == 10 and len({r.request_id for r in plan.requests}) == 10
+    for r in plan.requests:
+        assert r.parent["task_id"] != "id-never"
+        assert r.operation == ("harder" if r.parent["task_id"] == "id-easy" else r.operation)
+        assert r.operation != "harder" or r.parent["pass_rate"] > 0.5
+        assert r.known_names == ("easy", "mid", "never")
+    again = plan_adaptation(active, rates, 10, np.random.default_rng(3), 5, [])
+    assert [(r.parent["task_id"], r.operation, r.seed) for r in again.requests] == \
+        [(r.parent["task_id"], r.operation, r.seed) for r in plan.requests]
+    # without replacement while the pool lasts
+    two = plan_adaptation(active, rates, 2, np.random.default_rng(0), 5, [])
+    assert {r.parent["task_id"] for r in two.requests} == {"id-easy", "id-mid"}
+    assert plan_adaptation(active, {}, 4, np.random.default_rng(0), 5, []).requests == []
+
+
+def test_prune_oldest_first():
+    pool = [("s1", 0), ("s2", 0), ("n1", 5), ("n2", 10), ("n3", 10)]
+    assert prune_oldest(pool, 3) == ["s1", "s2"]
+    assert prune_oldest(pool, 5) == []
+    assert prune_oldest(pool, 1) == ["s1", "s2", "n1", "n2"]
+
+
+def test_nearest_and_novel_mask():
+    hist = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    nb = nearest(np.array([[2.0, 0.1]]), hist, k=2)[0]
+    assert nb.indices == (0, 2) and nb.similarities[0] == pytest.approx(0.99875, abs=1e-4)
+    assert nearest(np.array([[1.0, 0.0]]), np.zeros((0, 2)), 3)[0].indices == ()
+    cands = np.array([[-1.0, 0.0], [-1.0, 0.01], [1.0, 0.02], [1.0, 0.0]])
+    flags, found = novel_mask(cands, hist, max_similarity=0.95, k=3, check=[True, True, True, False])
+    # the second is a near-copy of the first accepted candidate; the third is close to history;
+    # the fourth is not checked (a harder rewrite) but still joins the pool
+    assert flags == [True, False, False, True]
+    assert found[1].indices[0] == 3  # index past the history: the first accepted candidate
+
+
+def test_vendi_counts_distinct_directions_and_hdbscan_finds_clusters():
+    rng = np.random.default_rng(0)
+    same = np.repeat(rng.normal(size=(1, 8)), 10, axis=0)
+    assert vendi(same) == pytest.approx(1.0)
+    assert vendi(np.eye(6)) == pytest.approx(6.0)
+    assert vendi(np.zeros((0, 4))) == 0.0
+    centres = np.eye(8)[:3] * 5
+    x = np.vstack([c + rng.normal(scale=0.05, size=(12, 8)) for c in centres])
+    n, labels = clusters(x, min_cluster_size=4)
+    assert n == 3 and len(set(labels[:12])) == 1 and labels[0] != labels[12]
+    assert clusters(x[:2], 3)[0] == 0
+
+
+def test_extract_code_takes_the_family_block():
+    reply = ("Here is a task.\n```python\nprint('helper')\n```\nAnd the family:\n"
+             "```python\nMETADATA = {}\nclass TaskFamily:\n    pass\n```\nDone.")
+    assert extract_code(reply).startswith("METADATA") and "class TaskFamily" in extract_code(reply)
+    assert extract_code("```\nclass TaskFamily: pass\n") == "class TaskFamily: pass"  # cut by max_tokens
+    assert extract_code("class TaskFamily: pass") == "class TaskFamily: pass"
+    with pytest.raises(TaskFamilyError, match="empty"):
+        extract_code("  \n")
+
+
+def test_parse_yes_no():
+    assert parse_yes_no("Reasoning...\nYes") is True
+    assert parse_yes_no("It restates task 2.\n**No.**") is False
+    assert parse_yes_no("Answer: yes") is True
+    assert parse_yes_no("maybe") is None
+
+
+GOOD = '''
+METADATA = {"name": "double_it", "description": "Double a number.", "capability": "arithmetic", "domain": "math"}
+
+class TaskFamily:
+    @staticmethod
+    def get_tasks():
+        return {str(i): {"x": i, "answer": str(2 * i)} for i in range(1, 6)}
+    @staticmethod
+    def get_instructions(t):
+        return f"What is 2 times {t['x']}?"
+    @staticmethod
+    def score(t, submission):
+        return float(submission.strip() == t["answer"])
+'''
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    return Sandbox(SandboxLimits(timeout_s=5, memory_mb=512))
+
+
+def _validate(code, sandbox, **kw):
+    args = dict(origin="novel_new", parent_id="p", known_ids=set(), known_names=set(), max_instances=3,
+                min_instances=2, judge_available=False)
+    return validate_family(code, sandbox, **{**args, **kw})
+
+
+@pytest.mark.parametrize("code, message", [
+    ("def broken(:", "not valid Python"),
+    ("class TaskFamily: pass", "no METADATA"),
+    (GOOD.replace("range(1, 6)", "range(1, 2)"), "at least 2"),
+    (GOOD.replace('return float(submission.strip() == t["answer"])', "return 1.0"), "empty answer"),
+    (GOOD.replace('return float(submission.strip() == t["answer"])', "return float(submission == 'x')"),
+     "own 'answer'"),
+    (GOOD.replace('return float(submission.strip() == t["answer"])', "return 1 / 0"), "crashed.*ZeroDivision"),
+    (GOOD.replace("return f\"What is 2 times {t['x']}?\"", "return '  '"), "empty for instances"),
+    (GOOD.replace("return {str(i)", "while True: pass\n        return {str(i)"), "sandbox failed: timed out"),
+    (GOOD.replace('return float(submission.strip() == t["answer"])',
+                  'return float(eval_with_llm_judge("q", submission, "c"))'), "no LLM judge configured"),
+])
+def test_validation_names_the_failed_check(sandbox, code, message):
+    with pytest.raises(TaskFamilyError, match=message):
+        _validate(code, sandbox)
+
+
+def test_validation_accepts_a_good_family_and_refuses_duplicates(sandbox):
+    ok = _validate(GOOD, sandbox)
+    assert ok.family.name == "double_it" and ok.family.origin == "novel_new" and ok.family.parent_id == "p"
+    assert sorted(ok.instances) == ["1", "2", "3"]
+    with pytest.raises(TaskFamilyError, match="already exists"):
+        _validate(GOOD, sandbox, known_ids={ok.family.task_id})
+    with pytest.raises(TaskFamilyError, match="name 'double_it' is taken"):
+        _validate(GOOD, sandbox, known_names={"double_it"})
+    assert calls_judge(GOOD.replace("float(", "eval_with_llm_judge(")) and not calls_judge(GOOD)
+    assert family_from_code(GOOD).task_id == ok.family.task_id
