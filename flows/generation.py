@@ -3,7 +3,8 @@
 Generation 0 builds the initial population (seed models, the experts fine-tuned from the base,
 mutants of the base, the task set);
 every later generation breeds children from the archive.  Both then run the same line:
-gibberish filter -> evaluation -> DNS archive update -> one commit.
+gibberish filter -> evaluation -> DNS archive update -> task adaptation (every
+``adaptation.every`` generations) -> task-archive diversity -> one commit.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import time
 import numpy as np
 from prefect import flow, get_run_logger
 
+from acdc_core.adaptation import discriminating_share, pass_rates
 from acdc_core.taskfamily import task_set_hash
+from flows.adaptation import adapt_tasks
 from flows.progress import StepProgress
 from flows.seeds import seed_population
 from storage.db import GenerationCommit
@@ -25,6 +28,7 @@ from tasks.archive import (
     task_rows,
     update_archive,
 )
+from tasks.adaptation import embed_tasks, task_diversity
 from tasks.breeding import make_child, propose
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model, gibberish_filter
@@ -43,6 +47,20 @@ def _seed_rows(seeds: list[dict]) -> tuple[list[dict], list[str]]:
         "merge_config_yaml": None, "seed": None,
     } for s in seeds]
     return rows, [s["model_id"] for s in seeds if s["role"] == "seed"]
+
+
+def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]) -> list[dict]:
+    """``task_embeddings`` rows of the whole task history (generation 0: the seed tasks).
+    Families stored without one (a run started before embeddings existed) are embedded now;
+    rows computed here carry ``"new": True`` and are committed with the generation."""
+    if generation == 0:
+        return [{**e, "new": True} for e in embed_tasks(run_dir, tasks, generation)]
+    history = ctx.db.task_history()
+    rows = [{"task_id": h["task_id"], "embedding": h["embedding"]} for h in history if h["embedding"] is not None]
+    missing = [h["task_id"] for h in history if h["embedding"] is None]
+    if missing:
+        rows += [{**e, "new": True} for e in embed_tasks(run_dir, ctx.db.task_families(missing), generation)]
+    return rows
 
 
 @flow(name="acdc-generation", flow_run_name="generation-{generation}")
@@ -108,22 +126,45 @@ def generation_flow(run_dir: str, generation: int) -> dict:
 
     n_gibberish = len(made) - len(survivors)
     n_admitted = len(set(update["kept"]) & set(survivors))
+    families, instances = task_rows(tasks, generation) if generation == 0 else ([], [])
+    history_emb = _history_embeddings(run_dir, ctx, generation, tasks)
+    every = cfg.adaptation.every
+    adapted: dict = {}
+    if every and generation > 0 and generation % every == 0:
+        adapted = adapt_tasks(run_dir, generation, update["kept"], history_emb)
+        families, instances = adapted["task_families"], adapted["task_instances"]
+    new_emb = [e for e in history_emb if e.get("new")] + adapted.get("task_embeddings", [])
+    deactivate = adapted.get("deactivate", [])
+    active_ids = [t for t in task_ids if t not in deactivate]
+    active_ids += [f["task_id"] for f in adapted.get("task_families", []) if f["active"]]
+    all_emb = {e["task_id"]: e["embedding"] for e in history_emb + adapted.get("task_embeddings", [])}
+    diversity = task_diversity(run_dir, generation, all_emb, active_ids)
+    kept = update["kept"]
+    extra = evaluations + adapted.get("evaluations", [])
+    kept_scores = ctx.db.all_scores(kept, active_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in extra]
+    rates = pass_rates(kept_scores, kept, active_ids, cfg.evaluation.solved_threshold)
+    task_metrics = {**diversity["metrics"], **adapted.get("stats", {}), "discriminating_share": discriminating_share(rates)}
+
     seconds = time.perf_counter() - t0
     model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
-    families, instances = task_rows(tasks, generation) if generation == 0 else ([], [])
     commit = GenerationCommit(
         generation=generation, n_candidates=len(made), n_gibberish=n_gibberish, n_admitted=n_admitted,
         seconds=seconds, models=model_rows, lineage=lineage, task_families=families, task_instances=instances,
-        evaluations=[{**r, "generation": generation} for r in evaluations],
+        evaluations=[{**r, "generation": generation} for r in extra],
         archive=archive_rows(generation, update),
-        metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds),
+        metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds)
+        + [{"generation": generation, "name": k, "value": float(v)} for k, v in task_metrics.items()],
+        task_embeddings=[{k: v for k, v in e.items() if k != "new"} for e in new_emb],
+        task_proposals=adapted.get("task_proposals", []), task_events=adapted.get("task_events", []),
+        task_clusters=diversity["clusters"], deactivate=deactivate,
     )
     committed = commit_generation(run_dir, commit)
     best = max(update["fitness"][m] for m in update["kept"])
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted; archive %d, best fitness %.3f, "
-        "task coverage %.2f, %.0f s",
-        prefix, len(made), n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"], seconds,
+        "task coverage %.2f; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
+        prefix, len(made), n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"],
+        len(active_ids), 100 * task_metrics["discriminating_share"], task_metrics["vendi_cumulative"], seconds,
     )
     return {
         "generation": generation, "committed": committed, "kept": update["kept"], "best_fitness": best,

@@ -39,6 +39,13 @@ TABLE_COLUMNS = {
     ],
     "archive": ["generation", "model_id", "rank", "fitness", "competition_score"],
     "metrics": ["generation", "name", "value"],
+    "task_embeddings": ["task_id", "embedder", "text", "embedding", "created_generation"],
+    "task_proposals": [
+        "generation", "request_id", "round", "operation", "parent_id", "task_id", "name", "status",
+        "reason", "max_similarity", "nearest_ids", "reply",
+    ],
+    "task_events": ["generation", "task_id", "event", "detail"],
+    "task_clusters": ["generation", "task_id", "cluster"],
 }
 
 
@@ -147,20 +154,57 @@ class RunDB:
     def active_tasks(self) -> list[dict]:
         """Active task families with their instances, sorted by task name.
 
-        Returns: [{"task_id", "name", "code", "instances": {instance_id: {"task", "instructions"}}}].
+        Returns: [{"task_id", "name", "code", "description", "capability", "domain",
+        "created_generation", "instances": {instance_id: {"task", "instructions"}}}].
         """
+        return self.task_families(active_only=True)
+
+    def task_families(self, task_ids: list[str] | None = None, active_only: bool = False) -> list[dict]:
+        """Task families (all, or ``task_ids``; only active ones with ``active_only``) with
+        their instances, in the format of :meth:`active_tasks`."""
+        where = ["true"]
+        params: list = []
+        if active_only:
+            where.append("f.active")
+        if task_ids is not None:
+            where.append("list_contains(?, f.task_id)")
+            params.append(task_ids)
+        cond = " AND ".join(where)
         with self.connect() as con:
             fams = con.execute(
-                "SELECT task_id, name, code FROM task_families WHERE active ORDER BY name, task_id"
+                "SELECT task_id, name, code, description, capability, domain, created_generation "
+                f"FROM task_families f WHERE {cond} ORDER BY name, task_id", params
             ).fetchall()
             inst = con.execute(
                 "SELECT i.task_id, instance_id, task, instructions FROM task_instances i "
-                "JOIN task_families f USING (task_id) WHERE f.active ORDER BY i.task_id, instance_id"
+                f"JOIN task_families f USING (task_id) WHERE {cond} ORDER BY i.task_id, instance_id", params
             ).fetchall()
         by_task: dict[str, dict] = {}
         for tid, iid, task, instr in inst:
             by_task.setdefault(tid, {})[iid] = {"task": json.loads(task), "instructions": instr}
-        return [{"task_id": t, "name": n, "code": c, "instances": by_task.get(t, {})} for t, n, c in fams]
+        keys = ("task_id", "name", "code", "description", "capability", "domain", "created_generation")
+        return [{**dict(zip(keys, row)), "instances": by_task.get(row[0], {})} for row in fams]
+
+    def task_history(self) -> list[dict]:
+        """Every task family ever admitted, oldest first, with its embedding when stored:
+        [{"task_id", "name", "code", "active", "created_generation", "embedding" (list or None)}]."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT f.task_id, f.name, f.code, f.active, f.created_generation, e.embedding "
+                "FROM task_families f LEFT JOIN task_embeddings e USING (task_id) "
+                "ORDER BY f.created_generation, f.name, f.task_id"
+            ).fetchall()
+        keys = ("task_id", "name", "code", "active", "created_generation", "embedding")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def all_scores(self, model_ids: list[str], task_ids: list[str]) -> list[tuple[str, str, float]]:
+        """(model_id, task_id, score) rows of ``model_ids`` on ``task_ids``, active or not."""
+        with self.connect() as con:
+            return con.execute(
+                "SELECT model_id, task_id, score FROM evaluations "
+                "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
+                [model_ids, task_ids],
+            ).fetchall()
 
     def evaluation_scores(self, model_ids: list[str]) -> list[tuple[str, str, float]]:
         """(model_id, task_id, score) rows of ``model_ids`` on the active task families."""
@@ -208,6 +252,9 @@ class RunDB:
                 if exists:
                     con.execute("ROLLBACK")
                     return False
+                if commit.deactivate:
+                    con.execute("UPDATE task_families SET active = false WHERE list_contains(?, task_id)",
+                                [commit.deactivate])
                 for table, rows in commit.tables().items():
                     if rows:
                         df = pd.DataFrame(rows, columns=TABLE_COLUMNS[table])
@@ -242,6 +289,11 @@ class GenerationCommit:
     evaluations: list[dict] = field(default_factory=list)
     archive: list[dict] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
+    task_embeddings: list[dict] = field(default_factory=list)
+    task_proposals: list[dict] = field(default_factory=list)
+    task_events: list[dict] = field(default_factory=list)
+    task_clusters: list[dict] = field(default_factory=list)
+    deactivate: list[str] = field(default_factory=list)  # task ids leaving the active pool
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLE_COLUMNS}

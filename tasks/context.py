@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -13,9 +14,11 @@ from typing import Any, Callable
 import yaml
 
 from acdc_core.backends import ModelBackend, load_backend
-from acdc_core.config import ConfigError, RunConfig, load_config
+from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config
+from acdc_core.embedding import EmbedderError
 from acdc_core.finetune import TrainingDiverged
 from acdc_core.hashing import stable_hash
+from acdc_core.judge import Judge
 from acdc_core.sandbox import Sandbox, SandboxLimits
 from acdc_core.seeds import SeedError
 from acdc_core.taskfamily import TaskFamilyError
@@ -67,9 +70,16 @@ class RunContext:
         return self.run_dir / "work"
 
     def sandbox(self) -> Sandbox:
-        """A sandbox with the run's configured limits."""
+        """A sandbox with the run's configured limits, answering ``eval_with_llm_judge`` calls
+        through the run's judge when one is configured."""
         s = self.config.sandbox
-        return Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes))
+        return Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes), judge=self.judge())
+
+    def judge(self) -> Judge | None:
+        """The run's LLM judge, or None when ``judge.backend`` is none."""
+        if self.config.judge.backend == "none":
+            return None
+        return _judge(self.config.judge)
 
     def backend(self, model_id: str) -> ModelBackend:
         """The stored model ``model_id`` loaded in the run's evaluation backend and settings."""
@@ -82,6 +92,14 @@ class RunContext:
     def model_dir(self, model_id: str) -> Path:
         """Local folder of a stored model (downloaded first from a remote store)."""
         return self.blobs.local_dir(model_key(model_id))
+
+
+@functools.lru_cache(maxsize=4)
+def _judge(section: JudgeSection) -> Judge:
+    """One judge client per process and config (its HTTP pool or local model is reused)."""
+    from acdc_core.scientist.chat import make_chat
+
+    return Judge(make_chat(section))
 
 
 def model_key(model_id: str) -> str:
@@ -97,7 +115,7 @@ def retry_unless_bad_input(_task: Any, _task_run: Any, state: Any) -> bool:
     (a config, seed checkpoint or task family that will fail the same way again)."""
     try:
         state.result()
-    except (ConfigError, SeedError, TaskFamilyError, TrainingDiverged):
+    except (ConfigError, SeedError, TaskFamilyError, TrainingDiverged, EmbedderError):
         return False
     except Exception:  # noqa: BLE001 - anything else may pass on a second try
         return True

@@ -1,0 +1,178 @@
+"""Task adaptation as a Prefect subflow (ALGORITHM.md step 7), run after every
+``adaptation.every``-th generation.
+
+pass rates over the archive -> drop the unsolved -> sample parents, choose operations -> the
+scientist writes -> validate -> novelty filter -> the archive answers the new tasks -> errors and
+impossible tasks go back to the scientist (up to ``reflection_rounds``) -> admit, retire the
+replaced parents, prune the pool to its cap.  Nothing is written here: the returned rows join
+the generation's one commit.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from prefect import flow, get_run_logger
+
+from acdc_core.adaptation import pass_rates, plan_adaptation, prune_oldest
+from acdc_core.taskfamily import task_set_hash
+from tasks.adaptation import (
+    ask_scientist,
+    embed_tasks,
+    novelty_filter,
+    request_dicts,
+    validate_replies,
+)
+from tasks.archive import task_rows
+from tasks.context import RunContext
+from tasks.evaluation import evaluate_model
+
+UNSOLVABLE = "no archive model solves any instance of this task; make it solvable (easier)"
+
+
+def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dict, status: str,
+                  reason: str | None, novelty: dict | None = None) -> dict:
+    return {
+        "generation": generation, "request_id": req["request_id"], "round": rnd, "operation": req["operation"],
+        "parent_id": req["parent"]["task_id"], "task_id": checked.get("task_id"), "name": checked.get("name"),
+        "status": status, "reason": reason,
+        "max_similarity": (novelty or {}).get("max_similarity"), "nearest_ids": (novelty or {}).get("nearest_ids") or [],
+        "reply": reply,
+    }
+
+
+@flow(name="acdc-task-adaptation", flow_run_name="tasks-after-generation-{generation}")
+def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_embeddings: list[dict]) -> dict:
+    """Adapt the task pool against the archive ``archive_ids`` (after this generation's update).
+
+    Args:
+        history_embeddings: ``task_embeddings`` rows of every task of the history.
+
+    Returns:
+        {"task_families", "task_instances", "task_embeddings", "task_proposals", "task_events",
+        "evaluations" (the archive on the admitted tasks), "deactivate" (task ids), "stats"}.
+    """
+    log = get_run_logger()
+    ctx = RunContext.load(run_dir)
+    cfg, a = ctx.config, ctx.config.adaptation
+    thr = cfg.evaluation.solved_threshold
+    active = ctx.db.active_tasks()
+    history = ctx.db.task_history()
+    rates = pass_rates(ctx.db.evaluation_scores(archive_ids), archive_ids, [t["task_id"] for t in active], thr)
+    rng = np.random.default_rng([cfg.run.seed, generation, 7])
+    plan = plan_adaptation(active, rates, a.parents, rng, generation, [h["name"] for h in history],
+                           a.harder_above, a.easier_below, a.novel_new_share)
+    log.info("adapting tasks: %d active, %d dropped as unsolved, %d requests", len(active), len(plan.dropped),
+             len(plan.requests))
+
+    vectors = {e["task_id"]: e["embedding"] for e in history_embeddings}
+    codes = {h["task_id"]: h["code"] for h in history}
+    known_ids, known_names = [h["task_id"] for h in history], [h["name"] for h in history]
+    pending = request_dicts(plan.requests)
+    attempts: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    proposals: list[dict] = []
+    admitted: list[dict] = []  # {"request", "task", "embedding", "evaluations"}
+    final: dict[str, str] = {}
+    for rnd in range(a.reflection_rounds + 1):
+        if not pending:
+            break
+        replies = ask_scientist(
+            run_dir, generation, rnd, pending,
+            [attempts[r["request_id"]] for r in pending] if rnd else None,
+            [errors[r["request_id"]] for r in pending] if rnd else None,
+        )
+        checked = validate_replies(run_dir, replies, pending, known_ids, known_names)
+        ok = [i for i, c in enumerate(checked) if c["error"] is None]
+        emb = embed_tasks(run_dir, [checked[i]["task"] for i in ok], generation) if ok else []
+        hist = [{"task_id": t, "code": codes[t], "embedding": v} for t, v in vectors.items()]
+        nov = novelty_filter(run_dir, [checked[i]["task"] for i in ok], [e["embedding"] for e in emb],
+                             [pending[i]["operation"] for i in ok], hist) if ok else []
+        novelty = dict(zip(ok, nov))
+        embedding = dict(zip(ok, emb))
+        trial = [i for i in ok if novelty[i]["status"] is None]
+        cands = [checked[i]["task"] for i in trial]
+        rows: list[dict] = []
+        if cands:
+            set_hash = task_set_hash([c["task_id"] for c in cands])
+            for mid in archive_ids:
+                rows += evaluate_model(run_dir, mid, set_hash, cands)
+        cand_rates = pass_rates([(r["model_id"], r["task_id"], r["score"]) for r in rows], archive_ids,
+                                [c["task_id"] for c in cands], thr)
+        retry = []
+        for i, (req, reply, c) in enumerate(zip(pending, replies, checked)):
+            rid = req["request_id"]
+            last = rnd == a.reflection_rounds
+            if c["error"] is not None:
+                status, reason = "invalid", c["error"]
+            elif novelty[i]["status"] is not None:
+                status, reason = novelty[i]["status"], novelty[i]["reason"]
+            elif cand_rates[c["task_id"]] == 0.0:
+                status, reason = "impossible", UNSOLVABLE
+            else:
+                status, reason = "admitted", None
+                task = {**c["task"], "pass_rate": cand_rates[c["task_id"]]}
+                admitted.append({"request": req, "task": task, "embedding": embedding[i],
+                                 "evaluations": [r for r in rows if r["task_id"] == c["task_id"]]})
+                vectors[c["task_id"]] = embedding[i]["embedding"]
+                codes[c["task_id"]] = c["task"]["code"]
+                known_ids.append(c["task_id"])
+                known_names.append(c["task"]["name"])
+            proposals.append(_proposal_row(generation, rnd, req, reply, c, status, reason, novelty.get(i)))
+            if status in ("invalid", "impossible") and not last:
+                attempts[rid], errors[rid] = reply, reason
+                retry.append(req)
+            else:
+                final[rid] = status
+        log.info("scientist round %d: %d replies, %d valid, %d admitted, %d sent back for reflection",
+                 rnd, len(replies), len(ok), sum(1 for p in proposals if p["round"] == rnd and p["status"] == "admitted"),
+                 len(retry))
+        pending = retry
+
+    events, deactivate = [], []
+
+    def retire(task_id: str, event: str, detail: str) -> None:
+        if task_id not in deactivate:
+            deactivate.append(task_id)
+            events.append({"generation": generation, "task_id": task_id, "event": event, "detail": detail})
+
+    for tid in plan.dropped:
+        retire(tid, "dropped_unsolved", "no archive model solves it")
+    for ad in admitted:
+        req = ad["request"]
+        if req["operation"] in ("harder", "easier"):
+            retire(req["parent"]["task_id"], "replaced", f"{req['operation']} child {ad['task']['name']}")
+    by_id = {r["request_id"]: r for r in request_dicts(plan.requests)}
+    for req_id, status in final.items():
+        req = by_id[req_id]
+        if status == "impossible" and req["operation"] in ("harder", "easier"):
+            events.append({"generation": generation, "task_id": req["parent"]["task_id"], "event": "restored",
+                           "detail": f"its {req['operation']} child was impossible"})
+    pool = [(t["task_id"], t["created_generation"]) for t in active if t["task_id"] not in deactivate]
+    pool += [(ad["task"]["task_id"], generation) for ad in admitted]
+    for tid in prune_oldest(pool, a.pool_cap):
+        retire(tid, "pruned", f"pool cap {a.pool_cap}")
+
+    families, instances = task_rows([ad["task"] for ad in admitted], generation)
+    for f in families:
+        f["active"] = f["task_id"] not in deactivate
+    counts = {s: sum(1 for v in final.values() if v == s) for s in ("admitted", "invalid", "not_novel", "not_interesting", "impossible")}
+    stats = {
+        "tasks_proposed": len(plan.requests),
+        "tasks_admitted": counts["admitted"],
+        "tasks_rejected_invalid": counts["invalid"],
+        "tasks_rejected_not_novel": counts["not_novel"] + counts["not_interesting"],
+        "tasks_rejected_impossible": counts["impossible"],
+        "tasks_reflections": sum(1 for p in proposals if p["round"] > 0),
+        "tasks_dropped_unsolved": len(plan.dropped),
+        "tasks_replaced": sum(1 for e in events if e["event"] == "replaced"),
+        "tasks_pruned": sum(1 for e in events if e["event"] == "pruned"),
+    }
+    log.info("task adaptation: %s", json.dumps(stats))
+    return {
+        "task_families": families, "task_instances": instances,
+        "task_embeddings": [ad["embedding"] for ad in admitted], "task_proposals": proposals,
+        "task_events": events, "evaluations": [r for ad in admitted for r in ad["evaluations"]],
+        "deactivate": deactivate, "stats": stats,
+    }
