@@ -286,10 +286,19 @@ def _format_errors(err: ValidationError) -> str:
 
 
 def check_model_paths(cfg: RunConfig) -> None:
-    """Raise ConfigError for a seed/base that is neither an existing folder nor a hub id."""
+    """Raise ConfigError for a seed, base or local chat model that is neither an existing folder
+    nor a hub id, and for a novelty embedder that is not installed."""
+    from acdc_core.embedding import EmbedderError, resolve_embedder
+
     entries = [(f"models.seeds[{i}].path", s.path) for i, s in enumerate(cfg.models.seeds)]
     if cfg.models.base:
         entries.append(("models.base", cfg.models.base))
+    entries += [(f"{name}.model", sec.model) for name, sec in (("scientist", cfg.scientist), ("judge", cfg.judge))
+                if sec.backend == "hf"]
+    try:
+        resolve_embedder(cfg.novelty.embedder)
+    except EmbedderError as exc:
+        raise ConfigError(str(exc)) from None
     for key, value in entries:
         p = Path(value).expanduser()
         if p.exists():

@@ -122,7 +122,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
             proposals.append(_proposal_row(generation, rnd, req, reply, c, status, reason, novelty.get(i)))
             if status in ("invalid", "impossible") and not last:
                 attempts[rid], errors[rid] = reply, reason
-                retry.append(req)
+                retry.append({**req, "known_names": list(known_names)})  # names admitted meanwhile too
             else:
                 final[rid] = status
         log.info("scientist round %d: %d replies, %d valid, %d admitted, %d sent back for reflection",

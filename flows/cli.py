@@ -141,13 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines
+    # the temporary server needs more than Prefect's 20 s on 2 busy cores
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     from acdc_core.config import ConfigError
+    from acdc_core.embedding import EmbedderError
     from acdc_core.finetune import TrainingDiverged
     from acdc_core.seeds import SeedError
 
     try:
         return args.func(args)
-    except (ConfigError, SeedError, TrainingDiverged) as exc:
+    except (ConfigError, SeedError, TrainingDiverged, EmbedderError) as exc:
         print(f"acdc {args.command}: {exc}", file=sys.stderr)
         return 2
 

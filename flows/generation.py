@@ -63,6 +63,47 @@ def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: l
     return rows
 
 
+def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict], kept: list[str],
+               evaluations: list[dict]) -> dict:
+    """The task half of a generation: the seed task rows (generation 0), task adaptation when
+    due, embeddings, the task archive's diversity and the share of active tasks that the kept
+    archive ``kept`` splits.
+
+    Args:
+        tasks: the task set the generation evaluated on; evaluations: its uncommitted rows.
+
+    Returns:
+        The generation's task rows ({"task_families", "task_instances", "task_embeddings",
+        "task_proposals", "task_events", "task_clusters", "deactivate", "evaluations" (the
+        archive on admitted tasks)}) and "metrics" {name: value}.
+    """
+    cfg = ctx.config
+    history = _history_embeddings(run_dir, ctx, generation, tasks)
+    families, instances = task_rows(tasks, generation) if generation == 0 else ([], [])
+    adapted: dict = {"task_embeddings": [], "task_proposals": [], "task_events": [], "deactivate": [],
+                     "evaluations": [], "stats": {}}
+    every = cfg.adaptation.every
+    if every and generation > 0 and generation % every == 0:
+        adapted = adapt_tasks(run_dir, generation, kept, history)
+        families, instances = adapted["task_families"], adapted["task_instances"]
+    active_ids = [t["task_id"] for t in tasks if t["task_id"] not in adapted["deactivate"]]
+    active_ids += [f["task_id"] for f in families if f["active"] and generation > 0]
+    vectors = {e["task_id"]: e["embedding"] for e in history + adapted["task_embeddings"]}
+    diversity = task_diversity(run_dir, generation, vectors, active_ids)
+    fresh = evaluations + adapted["evaluations"]
+    scores = ctx.db.all_scores(kept, active_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in fresh]
+    rates = pass_rates(scores, kept, active_ids, cfg.evaluation.solved_threshold)
+    new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
+    return {
+        "task_families": families, "task_instances": instances,
+        "task_embeddings": new_embeddings + adapted["task_embeddings"],
+        "task_proposals": adapted["task_proposals"], "task_events": adapted["task_events"],
+        "task_clusters": diversity["clusters"], "deactivate": adapted["deactivate"],
+        "evaluations": adapted["evaluations"],
+        "metrics": {**diversity["metrics"], **adapted["stats"], "discriminating_share": discriminating_share(rates)},
+    }
+
+
 @flow(name="acdc-generation", flow_run_name="generation-{generation}")
 def generation_flow(run_dir: str, generation: int) -> dict:
     """Run generation ``generation`` of the run in ``run_dir`` and commit it.
@@ -126,37 +167,19 @@ def generation_flow(run_dir: str, generation: int) -> dict:
 
     n_gibberish = len(made) - len(survivors)
     n_admitted = len(set(update["kept"]) & set(survivors))
-    families, instances = task_rows(tasks, generation) if generation == 0 else ([], [])
-    history_emb = _history_embeddings(run_dir, ctx, generation, tasks)
-    every = cfg.adaptation.every
-    adapted: dict = {}
-    if every and generation > 0 and generation % every == 0:
-        adapted = adapt_tasks(run_dir, generation, update["kept"], history_emb)
-        families, instances = adapted["task_families"], adapted["task_instances"]
-    new_emb = [e for e in history_emb if e.get("new")] + adapted.get("task_embeddings", [])
-    deactivate = adapted.get("deactivate", [])
-    active_ids = [t for t in task_ids if t not in deactivate]
-    active_ids += [f["task_id"] for f in adapted.get("task_families", []) if f["active"]]
-    all_emb = {e["task_id"]: e["embedding"] for e in history_emb + adapted.get("task_embeddings", [])}
-    diversity = task_diversity(run_dir, generation, all_emb, active_ids)
-    kept = update["kept"]
-    extra = evaluations + adapted.get("evaluations", [])
-    kept_scores = ctx.db.all_scores(kept, active_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in extra]
-    rates = pass_rates(kept_scores, kept, active_ids, cfg.evaluation.solved_threshold)
-    task_metrics = {**diversity["metrics"], **adapted.get("stats", {}), "discriminating_share": discriminating_share(rates)}
-
+    side = _task_side(run_dir, ctx, generation, tasks, update["kept"], evaluations)
     seconds = time.perf_counter() - t0
     model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
     commit = GenerationCommit(
         generation=generation, n_candidates=len(made), n_gibberish=n_gibberish, n_admitted=n_admitted,
-        seconds=seconds, models=model_rows, lineage=lineage, task_families=families, task_instances=instances,
-        evaluations=[{**r, "generation": generation} for r in extra],
+        seconds=seconds, models=model_rows, lineage=lineage, task_families=side["task_families"],
+        task_instances=side["task_instances"],
+        evaluations=[{**r, "generation": generation} for r in evaluations + side["evaluations"]],
         archive=archive_rows(generation, update),
         metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds)
-        + [{"generation": generation, "name": k, "value": float(v)} for k, v in task_metrics.items()],
-        task_embeddings=[{k: v for k, v in e.items() if k != "new"} for e in new_emb],
-        task_proposals=adapted.get("task_proposals", []), task_events=adapted.get("task_events", []),
-        task_clusters=diversity["clusters"], deactivate=deactivate,
+        + [{"generation": generation, "name": k, "value": float(v)} for k, v in side["metrics"].items()],
+        task_embeddings=side["task_embeddings"], task_proposals=side["task_proposals"],
+        task_events=side["task_events"], task_clusters=side["task_clusters"], deactivate=side["deactivate"],
     )
     committed = commit_generation(run_dir, commit)
     best = max(update["fitness"][m] for m in update["kept"])
@@ -164,7 +187,8 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         "%s committed: %d candidates, %d gibberish, %d admitted; archive %d, best fitness %.3f, "
         "task coverage %.2f; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
         prefix, len(made), n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"],
-        len(active_ids), 100 * task_metrics["discriminating_share"], task_metrics["vendi_cumulative"], seconds,
+        side["metrics"]["tasks_active"], 100 * side["metrics"]["discriminating_share"],
+        side["metrics"]["vendi_cumulative"], seconds,
     )
     return {
         "generation": generation, "committed": committed, "kept": update["kept"], "best_fitness": best,

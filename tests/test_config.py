@@ -31,6 +31,13 @@ def test_presets_validate():
     ({"models": {"experts": [{"name": "m", "skill": "math", "lr": 0}]}}, "models.experts.0.lr"),
     ({"models": {"experts": [{"name": "a", "skill": "math"}, {"name": "a", "skill": "code"}]}},
      "names must be unique"),
+    ({"scientist": {"backend": "openai", "model": "m"}}, "scientist.backend: openai needs scientist.base_url"),
+    ({"scientist": {"backend": "hf", "model": "/nonexistent/chat"}}, "scientist.model: model path"),
+    ({"judge": {"backend": "hf"}}, "judge.backend: hf needs judge.model"),
+    ({"gibberish": {"method": "llm_judge"}}, "llm_judge needs a judge"),
+    ({"novelty": {"embedder": "no-such-embedder"}}, "novelty.embedder: 'no-such-embedder' is not installed"),
+    ({"novelty": {"max_similarity": 1.5}}, "novelty.max_similarity"),
+    ({"adaptation": {"novel_new_share": -0.1}}, "adaptation.novel_new_share"),
 ])
 def test_bad_configs_name_the_key(data, message):
     with pytest.raises(ConfigError) as err:
