@@ -46,9 +46,9 @@ def test_one_generation_on_smollm2(tmp_path):
     expert = q("SELECT base_model_id, len(loss_curve), recipe->'train'->>'steps' FROM seed_experts")
     assert expert == [(seed, 3, "3")]
     # the real instruct model writes real text and knows some capitals
-    rows = q(f"SELECT response, score FROM evaluations WHERE model_id = '{seed}'")
+    rows = q(f"SELECT response, score FROM evaluations WHERE model_id = '{seed}' AND generation = 0")
     assert len(rows) == 12 and all(r[0].strip() for r in rows)
-    assert len(q(f"SELECT * FROM evaluations WHERE model_id = '{seeds['math']}'")) == 12
+    assert len(q(f"SELECT * FROM evaluations WHERE model_id = '{seeds['math']}' AND generation = 0")) == 12
     assert q(f"""SELECT avg(score) FROM evaluations e JOIN task_families f USING (task_id)
                  WHERE model_id = '{seed}' AND f.name = 'capital_city'""")[0][0] > 0
     children = q("SELECT operator, is_gibberish, merge_config_yaml FROM models WHERE created_generation = 1")
