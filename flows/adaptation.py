@@ -75,6 +75,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     proposals: list[dict] = []
     admitted: list[dict] = []  # {"request", "task", "embedding", "evaluations"}
     final: dict[str, str] = {}
+    tried: set[str] = set()
     for rnd in range(a.reflection_rounds + 1):
         if not pending:
             break
@@ -101,6 +102,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         cand_rates = pass_rates([(r["model_id"], r["task_id"], r["score"]) for r in rows], archive_ids,
                                 [c["task_id"] for c in cands], thr)
         retry = []
+        tried |= {c["name"] for c in checked if c["name"]}  # rejected names are not to be proposed again
         for i, (req, reply, c) in enumerate(zip(pending, replies, checked)):
             rid = req["request_id"]
             last = rnd == a.reflection_rounds
@@ -122,7 +124,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
             proposals.append(_proposal_row(generation, rnd, req, reply, c, status, reason, novelty.get(i)))
             if status in ("invalid", "impossible") and not last:
                 attempts[rid], errors[rid] = reply, reason
-                retry.append({**req, "known_names": list(known_names)})  # names admitted meanwhile too
+                retry.append({**req, "known_names": known_names + sorted(tried - set(known_names))})
             else:
                 final[rid] = status
         log.info("scientist round %d: %d replies, %d valid, %d admitted, %d sent back for reflection",
