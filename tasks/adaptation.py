@@ -121,7 +121,7 @@ def novelty_filter(run_dir: str, candidates: list[dict], embeddings: list[list[f
     pool = [h["task_id"] for h in history]
     codes = {h["task_id"]: h["code"] for h in history}
     out = []
-    for c, ok, nb, chk in zip(candidates, flags, found, check):
+    for c, ok, nb in zip(candidates, flags, found):
         near = [pool[i] for i in nb.indices]
         row = {"status": None, "reason": None, "max_similarity": nb.max_similarity if nb.indices else None,
                "nearest_ids": near}
