@@ -25,7 +25,8 @@ def test_write_reflect_and_novelty_question(parent):
 
     with OpenAIServer(replies=reply, model="scientist") as srv:
         sci = make_scientist(ScientistSection(backend="openai", base_url=srv.base_url, model="scientist",
-                                              temperature=0.3, top_p=0.9, max_tokens=700))
+                                              temperature=0.3, top_p=0.9, max_tokens=700,
+                                              concurrency=1))  # requests reach the server in batch order
         reqs = [TaskRequest("a", "harder", parent, 1, ("list_sum", "antonym")),
                 TaskRequest("b", "novel_new", parent, 2, ("list_sum",))]
         replies = sci.write(reqs)
