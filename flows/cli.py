@@ -1,6 +1,6 @@
 """``acdc``: the command line.  ``acdc run`` starts or resumes a run, ``acdc status`` shows one,
-``acdc seeds build`` builds the seed experts alone, ``acdc validate`` checks a config without
-running anything."""
+``acdc seeds build`` builds the seed experts alone, ``acdc assess`` measures coverage on real
+benchmarks, ``acdc validate`` checks a config without running anything."""
 
 from __future__ import annotations
 
@@ -77,6 +77,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from flows.report import write_report
+
+    try:
+        path = write_report(args.run_dir, args.out)
+    except FileNotFoundError as exc:
+        print(f"acdc report: {exc}", file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
 def cmd_seeds_build(args: argparse.Namespace) -> int:
     if args.config:
         from acdc_core.config import load_config
@@ -90,6 +102,43 @@ def cmd_seeds_build(args: argparse.Namespace) -> int:
     rows = [(f"{r.name} ({r.skill})", f"{r.model_id} · final loss {r.loss_curve[-1]:.3f} · "
              f"{len(r.loss_curve)} steps · built in {r.train_seconds:.0f} s") for r in df.itertuples()]
     _print_table("seed experts", rows or [("none", "models.experts is empty")])
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace) -> int:
+    import yaml
+
+    from tasks.context import RunContext, update_assessment
+
+    changes = {}
+    if args.config:
+        changes.update((yaml.safe_load(open(args.config)) or {}).get("assessment", {}))
+    for key in ("benchmarks", "limit", "set_sizes"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    if args.no_reference:
+        changes["reference_models"] = []
+    try:
+        update_assessment(args.run_dir, changes)
+    except FileNotFoundError as exc:
+        print(f"acdc assess: {exc}", file=sys.stderr)
+        return 1
+    if RunContext.load(args.run_dir).db.last_generation() is None:
+        print(f"acdc assess: {args.run_dir} has no committed generation yet, nothing to assess", file=sys.stderr)
+        return 1
+    from flows.assess import assess_flow
+
+    out = assess_flow(run_dir=args.run_dir)
+    sets = {s["set_name"]: s for s in out["sets"]}
+    benches = sorted({b for cov in out["coverage"].values() for b in cov if b != "all"}) + ["all"]
+    print(f"coverage after generation {out['generation']} (share of items solved by any member; "
+          f"{out['pairs_evaluated']} model x task pairs evaluated for the global skill vectors)")
+    print(f"{'set':28s} {'n':>2s} {'synthetic':>9s} " + " ".join(f"{b:>10s}" for b in benches))
+    for name, cov in out["coverage"].items():
+        syn = sets[name]["synthetic_coverage"]
+        print(f"{name:28s} {sets[name]['n']:2d} {'' if syn is None else f'{syn:.3f}':>9s} "
+              + " ".join(f"{cov.get(b, float('nan')):10.3f}" for b in benches))
+    print("confidence intervals, p-values and best-of-N: table assessment_results; `acdc report` draws them")
     return 0
 
 
@@ -119,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--run-dir", default=DEFAULT_RUN_DIR)
     s.set_defaults(func=cmd_status)
 
+    rp = sub.add_parser("report", help="write an HTML report of a run", description=(
+        "Write <out>/report.html (self-contained, figures embedded) and one PNG per figure."))
+    rp.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
+    rp.add_argument("--out", help="output folder (default <run-dir>/report)")
+    rp.set_defaults(func=cmd_report)
+
     sd = sub.add_parser("seeds", help="seed experts", description="Build the seed population before a run.")
     sd_sub = sd.add_subparsers(dest="seeds_command", required=True)
     b = sd_sub.add_parser("build", help="fine-tune (or reuse) the seed experts", description=(
@@ -128,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
     b.add_argument("--fresh", action="store_true", help="delete the run folder first (cached builds are kept)")
     b.set_defaults(func=cmd_seeds_build)
+
+    a = sub.add_parser("assess", help="coverage of task forces and baselines on real benchmarks", description=(
+        "Evaluate every archived model on the whole task history, choose task forces and baselines on "
+        "it, run them on benchmarks through lm-evaluation-harness, and store coverage (with bootstrap "
+        "intervals and p-values) and best-of-N accuracy in the run's DuckDB file. Options update the "
+        "run config's assessment section; answers already stored are reused."))
+    a.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
+    a.add_argument("--config", help="YAML file whose assessment: section replaces the run's")
+    a.add_argument("--benchmarks", type=lambda v: v.split(","), help="comma-separated, e.g. arc_easy,piqa,boolq,gsm8k")
+    a.add_argument("--limit", type=int, help="items per benchmark (a seeded subset)")
+    a.add_argument("--set-sizes", dest="set_sizes", type=int, nargs="+", metavar="N", help="task force sizes")
+    a.add_argument("--no-reference", action="store_true", help="skip the reference models (the larger model)")
+    a.set_defaults(func=cmd_assess)
 
     v = sub.add_parser("validate", help="check a config without running", description=(
         "Validate a config file (or an embedded preset): keys, types, combinations, model paths."))
@@ -147,10 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     from acdc_core.embedding import EmbedderError
     from acdc_core.finetune import TrainingDiverged
     from acdc_core.seeds import SeedError
+    from storage.benchmarks import BenchmarkError
 
     try:
         return args.func(args)
-    except (ConfigError, SeedError, TrainingDiverged, EmbedderError) as exc:
+    except (ConfigError, SeedError, TrainingDiverged, EmbedderError, BenchmarkError) as exc:
         print(f"acdc {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -48,6 +48,20 @@ TABLE_COLUMNS = {
     "task_clusters": ["generation", "task_id", "cluster"],
 }
 
+# Tables `acdc assess` writes (schema 004), outside the generation commits.
+ASSESSMENT_COLUMNS = {
+    "benchmark_docs": ["benchmark", "doc_id", "prompt", "choices", "target"],
+    "benchmark_items": [
+        "model_id", "benchmark", "doc_id", "sample", "correct", "answer", "confidence", "choice_logliks",
+        "response",
+    ],
+    "reference_models": ["model_id", "name", "path", "n_params"],
+    "assessment_sets": ["generation", "set_name", "kind", "n", "members", "synthetic_coverage"],
+    "assessment_results": [
+        "generation", "set_name", "benchmark", "metric", "value", "ci_low", "ci_high", "p_value", "n_items",
+    ],
+}
+
 
 def _migrations() -> list[tuple[int, str]]:
     files = sorted(
@@ -216,7 +230,9 @@ class RunDB:
             ).fetchall()
 
     def count(self, table: str) -> int:
-        if table not in TABLE_COLUMNS and table not in ("generations", "runs", "seed_experts"):
+        if table not in TABLE_COLUMNS and table not in ASSESSMENT_COLUMNS and table not in (
+            "generations", "runs", "seed_experts"
+        ):
             raise ValueError(f"unknown table {table}")
         with self.connect() as con:
             return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
@@ -234,6 +250,85 @@ class RunDB:
     def seed_experts(self) -> pd.DataFrame:
         with self.connect(read_only=True) as con:
             return con.execute("SELECT * FROM seed_experts ORDER BY name").df()
+
+    # ---- assessment (acdc assess) ------------------------------------------------------------
+    def ever_archived(self) -> list[str]:
+        """Every model that was in the archive after some generation, oldest first."""
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT model_id FROM archive GROUP BY model_id ORDER BY min(generation), model_id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def missing_pairs(self, model_ids: list[str]) -> list[tuple[str, str, str]]:
+        """(model_id, task_id, instance_id) of ``model_ids`` x every task instance ever admitted
+        that has no evaluation row yet."""
+        with self.connect(read_only=True) as con:
+            return con.execute(
+                "WITH m AS (SELECT unnest(?) AS model_id) "
+                "SELECT m.model_id, i.task_id, i.instance_id FROM m, task_instances i "
+                "ANTI JOIN evaluations e ON e.model_id = m.model_id AND e.task_id = i.task_id "
+                "AND e.instance_id = i.instance_id ORDER BY 1, 2, 3",
+                [model_ids],
+            ).fetchall()
+
+    def insert_rows(self, table: str, rows: list[dict]) -> int:
+        """Insert ``rows`` (dicts with the table's columns) into ``evaluations`` or an assessment
+        table, skipping rows whose key exists: re-running a step never duplicates.
+        Returns the number of rows offered."""
+        columns = TABLE_COLUMNS["evaluations"] if table == "evaluations" else ASSESSMENT_COLUMNS[table]
+        if not rows:
+            return 0
+        df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+        with self.connect() as con:
+            con.register("_rows", df)
+            con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _rows")
+            con.unregister("_rows")
+        return len(rows)
+
+    def answered_docs(self, model_id: str, benchmark: str, sample: int) -> set[int]:
+        """doc_ids of ``benchmark`` that ``model_id`` already answered as ``sample``."""
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT doc_id FROM benchmark_items WHERE model_id = ? AND benchmark = ? AND sample = ?",
+                [model_id, benchmark, sample],
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def benchmark_items(self, model_ids: list[str], benchmark: str, doc_ids: list[int]) -> pd.DataFrame:
+        """Rows of ``benchmark_items`` for these models and items (all samples)."""
+        with self.connect(read_only=True) as con:
+            return con.execute(
+                "SELECT * FROM benchmark_items WHERE list_contains(?, model_id) AND benchmark = ? "
+                "AND list_contains(?, doc_id) ORDER BY model_id, doc_id, sample",
+                [model_ids, benchmark, doc_ids],
+            ).df()
+
+    def benchmark_docs(self, benchmark: str) -> pd.DataFrame:
+        """The stored items of ``benchmark`` (columns of ``benchmark_docs``), indexed by doc_id."""
+        with self.connect(read_only=True) as con:
+            return con.execute("SELECT * FROM benchmark_docs WHERE benchmark = ?", [benchmark]).df().set_index("doc_id")
+
+    def benchmark_targets(self, benchmark: str) -> dict[int, str]:
+        """{doc_id: gold target} of the stored items of ``benchmark``."""
+        return self.benchmark_docs(benchmark)["target"].to_dict()
+
+    def save_assessment(self, generation: int, sets: list[dict], results: list[dict]) -> None:
+        """Replace the sets and results assessed after ``generation``, in one transaction."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table, rows in (("assessment_sets", sets), ("assessment_results", results)):
+                    con.execute(f"DELETE FROM {table} WHERE generation = ?", [generation])
+                    if rows:
+                        cols = ASSESSMENT_COLUMNS[table]
+                        con.register("_rows", pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols))
+                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+                        con.unregister("_rows")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
 
     # ---- the one write path ------------------------------------------------------------------
     def commit_generation(self, commit: "GenerationCommit") -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import yaml
 
 from acdc_core.backends import ModelBackend, load_backend
-from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config
+from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, parse_config
 from acdc_core.embedding import EmbedderError
 from acdc_core.finetune import TrainingDiverged
 from acdc_core.hashing import stable_hash
@@ -140,11 +140,28 @@ def choose_config(run_dir: str | Path, config_path: str | None, fresh: bool) -> 
     return load_config(config_path)
 
 
+def update_assessment(run_dir: str | Path, changes: dict) -> RunConfig:
+    """Merge ``changes`` into the stored run config's ``assessment`` section, validate, and save.
+
+    Raises:
+        FileNotFoundError: when ``run_dir`` holds no run.
+        ConfigError: when the result is not a valid config (the key is named).
+    """
+    path = Path(run_dir) / CONFIG_FILE
+    if not (Path(run_dir) / RUN_FILE).exists():
+        raise FileNotFoundError(f"{run_dir} holds no AC/DC run (no {RUN_FILE})")
+    data = yaml.safe_load(path.read_text())
+    data["assessment"] = {**data.get("assessment", {}), **changes}
+    cfg = parse_config(data, check_paths=False)
+    path.write_text(cfg.to_yaml())
+    return cfg
+
+
 def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> RunContext:
     """Create the run in ``run_dir``, or reopen it for resumption.
 
-    A resumed run must be given the config it was started with; only ``run.generations`` may
-    change.  ``fresh`` deletes the folder first (weights, DuckDB file, everything).
+    A resumed run must be given the config it was started with; only ``run.generations`` and
+    the ``assessment`` section may change.  ``fresh`` deletes the folder first (weights, DuckDB file, everything).
 
     Raises:
         ConfigError: when ``config`` differs from the stored run's config (the keys are named).
@@ -156,8 +173,9 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
     if meta.exists():
         stored = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
         new = config.model_dump(mode="json")
-        stored["run"].pop("generations", None)
-        new["run"].pop("generations", None)
+        for cfg in (stored, new):  # neither changes what the run computes
+            cfg["run"].pop("generations", None)
+            cfg.pop("assessment", None)
         diff = sorted(
             f"{sec}.{k}" for sec in new for k in set(new[sec]) | set(stored.get(sec, {}))
             if new[sec].get(k) != stored.get(sec, {}).get(k)

@@ -15,7 +15,7 @@ from storage.blobs import BlobStore
 from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
 
 
-def _shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
+def shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
     """The converted shipped model, cached per user so later runs skip the conversion."""
     gguf = shipped_gguf(family, cache_dir() / "gguf")
     cache = BlobStore(str(cache_dir()), cache_dir())
@@ -54,7 +54,7 @@ def prepare_seeds(run_dir: str) -> list[dict]:
     sources = [(s.name or f"seed{i}", str(resolve_seed_path(s.path)), "seed", s.path == mcfg.base)
                for i, s in enumerate(mcfg.seeds)]
     if not sources:
-        sources = [(mcfg.family, _shipped_seed_folder(mcfg.family, mcfg.storage_dtype, logger), "seed", False)]
+        sources = [(mcfg.family, shipped_seed_folder(mcfg.family, mcfg.storage_dtype, logger), "seed", False)]
     if mcfg.base and mcfg.base not in [s.path for s in mcfg.seeds]:
         sources.append(("base", str(resolve_seed_path(mcfg.base)), "base", True))
     if not any(is_base for *_, is_base in sources):

@@ -1,0 +1,149 @@
+"""Steps of ``acdc assess``: benchmark items prepared, models answering them through lm-eval,
+reference models resolved.  Rows go straight to the run's DuckDB (incrementally: an item a
+model already answered is never asked again), so a crashed assessment resumes where it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from prefect import get_run_logger, task
+from safetensors import safe_open
+
+from acdc_core.assessment.selection import sample_choices
+from acdc_core.backends.lm_eval_runner import BenchmarkRequest, LMEvalModel
+from acdc_core.hashing import stable_hash
+from acdc_core.weights import content_hash
+from storage.benchmarks import benchmark, load_docs, subset, write_task
+from tasks.context import RunContext, retry_unless_bad_input
+from tasks.seeding import shipped_seed_folder
+
+
+@task(name="prepare-benchmarks", retries=0)
+def prepare_benchmarks(run_dir: str) -> dict[str, dict]:
+    """Write the local lm-eval task configs of the configured benchmarks (``source: local``).
+
+    Returns {benchmark: {"kind": "mc" | "gen", "doc_ids": [...]}}: the assessed items in draw
+    order (position k is lm-eval's doc index k).  With ``source: hub`` the items are lm-eval's
+    first ``limit`` docs and their ids are those indices.
+
+    Raises:
+        storage.benchmarks.BenchmarkError: an unknown benchmark or a missing data package.
+    """
+    ctx = RunContext.load(run_dir)
+    a = ctx.config.assessment
+    out = {}
+    for name in a.benchmarks:
+        limit = a.limit_of(name)
+        if a.source == "hub":
+            out[name] = {"kind": benchmark(name).kind, "doc_ids": list(range(limit or 0))}
+            continue
+        docs = subset(load_docs(name), limit, a.subset_seed)
+        write_task(task_dir(ctx), name, docs, a.max_gen_toks)
+        out[name] = {"kind": benchmark(name).kind, "doc_ids": [d["doc_id"] for d in docs]}
+    return out
+
+
+def task_dir(ctx: RunContext) -> Path:
+    """Folder of the run's local lm-eval task configs."""
+    return ctx.run_dir / "assessment" / "lm_eval_tasks"
+
+
+def _doc_rows(rows: list[dict]) -> list[dict]:
+    return [{"benchmark": r["benchmark"], "doc_id": r["doc_id"], "prompt": r["prompt"], "choices": r["choices"],
+             "target": r["target"]} for r in rows]
+
+
+@task(name="benchmark-model", retries=1, retry_condition_fn=retry_unless_bad_input,
+      task_run_name="benchmark-{model_id}")
+def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[str, dict], samples: int = 0) -> int:
+    """Answer every prepared item ``model_id`` has not answered yet (greedy / argmax), and,
+    with ``samples`` > 0, also draw that many temperature samples per item.
+
+    Multiple-choice samples come from the model's own distribution over the choices
+    (softmax of the log-likelihoods at ``assessment.sample_temperature``); generative ones are
+    sampled generations.  Returns the number of rows written.
+    """
+    ctx = RunContext.load(run_dir)
+    a, e = ctx.config.assessment, ctx.config.evaluation
+    log = get_run_logger()
+    todo = {
+        name: [k for k, d in enumerate(spec["doc_ids"]) if d not in ctx.db.answered_docs(model_id, name, 0)]
+        for name, spec in items.items()
+    }
+    gen_todo = {
+        (name, s): [k for k, d in enumerate(spec["doc_ids"]) if d not in ctx.db.answered_docs(model_id, name, s)]
+        for name, spec in items.items() if spec["kind"] == "gen" for s in range(1, samples + 1)
+    }
+    written = 0
+    if any(todo.values()) or any(gen_todo.values()):
+        model = LMEvalModel(
+            model_path, a.backend, task_dir(ctx) if a.source == "local" else None, batch_size=a.batch_size,
+            device=e.device, dtype=e.dtype, base_url=a.base_url, max_gen_toks=a.max_gen_toks,
+            torch_threads=e.torch_threads,
+        )
+        for name, indices in todo.items():
+            kind = items[name]["kind"]
+            rows = model.answer(BenchmarkRequest(name, kind, indices), chat_template=kind == "gen" and a.chat_template_generative)
+            ctx.db.insert_rows("benchmark_docs", _doc_rows(rows))
+            written += ctx.db.insert_rows("benchmark_items", [{**r, "model_id": model_id} for r in rows])
+            if rows:
+                log.info("%s on %s: %d items, accuracy %.3f", model_id, name, len(rows),
+                         sum(r["correct"] for r in rows) / len(rows))
+        for (name, s), indices in gen_todo.items():
+            rows = model.answer(BenchmarkRequest(name, "gen", indices, sample=s), chat_template=a.chat_template_generative,
+                                temperature=a.sample_temperature, seed=a.seed + s)
+            written += ctx.db.insert_rows("benchmark_items", [{**r, "model_id": model_id} for r in rows])
+    for name, spec in items.items():
+        if samples and spec["kind"] == "mc":
+            written += _sample_mc(ctx, model_id, name, spec["doc_ids"], samples)
+    return written
+
+
+def _sample_mc(ctx: RunContext, model_id: str, name: str, doc_ids: list[int], samples: int) -> int:
+    """Temperature samples 1..``samples`` of a multiple-choice benchmark, drawn from the stored
+    choice log-likelihoods of the greedy pass (no model call)."""
+    a = ctx.config.assessment
+    have = ctx.db.benchmark_items([model_id], name, doc_ids)
+    greedy = have[have["sample"] == 0].set_index("doc_id")
+    docs = [d for d in doc_ids if d in greedy.index]
+    targets = ctx.db.benchmark_targets(name)
+    logliks = [list(greedy.loc[d, "choice_logliks"]) for d in docs]
+    rng = np.random.default_rng([a.seed, int(stable_hash([model_id, name]), 16)])
+    draws = sample_choices(logliks, samples, a.sample_temperature, rng)
+    rows = []
+    for j, d in enumerate(docs):
+        z = np.asarray(logliks[j]) / a.sample_temperature
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        for k in range(samples):
+            choice = int(draws[k, j])
+            rows.append({"model_id": model_id, "benchmark": name, "doc_id": d, "sample": k + 1,
+                         "correct": str(choice) == targets[d], "answer": str(choice),
+                         "confidence": float(p[choice]), "choice_logliks": logliks[j], "response": None})
+    return ctx.db.insert_rows("benchmark_items", rows)
+
+
+@task(name="reference-model", retries=0)
+def reference_model(run_dir: str, name: str, path: str | None, family: str | None) -> dict:
+    """Resolve a reference model (``assessment.reference_models``) to a local folder and
+    register it. Returns {"model_id", "name", "path", "n_params"}; the id is the content hash.
+
+    Raises:
+        acdc_core.seeds.SeedError: a family whose package is missing, or a path that is no model.
+    """
+    from acdc_core.seeds import resolve_seed_path
+
+    ctx = RunContext.load(run_dir)
+    folder = shipped_seed_folder(family, "bfloat16", get_run_logger()) if family else str(resolve_seed_path(path))
+    row = {"model_id": content_hash(folder), "name": name, "path": folder, "n_params": _n_params(folder)}
+    ctx.db.insert_rows("reference_models", [row])
+    return row
+
+
+def _n_params(folder: str) -> int:
+    total = 0
+    for f in Path(folder).glob("*.safetensors"):
+        with safe_open(str(f), framework="pt") as fh:
+            for k in fh.keys():
+                total += int(np.prod(fh.get_slice(k).get_shape()))
+    return total

@@ -1,0 +1,158 @@
+"""`acdc assess` on a real (pico) run: global skill vectors, sets, lm-eval on the shipped
+benchmark files, coverage rows that match the stored answers, best-of-N through a judge
+server, incremental reuse, and `acdc report` drawing the result."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from acdc_core.assessment.selection import coverage_of, greedy_max_coverage
+from openai_server import OpenAIServer
+from test_flows import acdc, acdc_env, pico_config, table
+
+pytestmark = pytest.mark.slow
+
+SETS = ("task_force_greedy_2", "task_force_exact_2", "top_fitness_2", "random_2", "best_seed_sampled_2",
+        "task_force_greedy_3", "seed_experts", "single_best", "reference:pico-expert")
+
+
+def first_choice_judge(request: dict) -> str:
+    text = request["messages"][-1]["content"]
+    if "WINNER" in text:
+        return "Both are short.\nWINNER: B"
+    if "SCORE" in text:
+        return "SCORE: 5"
+    return "CHOICE: 1"
+
+
+@pytest.fixture(scope="module")
+def assessed(tmp_path_factory, pico_family):
+    root = tmp_path_factory.mktemp("assess")
+    with OpenAIServer(replies=first_choice_judge) as judge:
+        cfg = pico_config(pico_family["base"])
+        cfg["judge"] = {"backend": "openai", "base_url": judge.base_url, "model": judge.model, "max_retries": 0}
+        cfg["assessment"] = {
+            "benchmarks": ["arc_easy", "boolq", "gsm8k"], "limit": 6, "limits": {"gsm8k": 3},
+            "set_sizes": [2, 3], "max_gen_toks": 8, "batch_size": 8, "n_boot": 200,
+            "reference_models": [{"name": "pico-expert", "path": str(pico_family["expert_a"])}],
+        }
+        (root / "pico.yaml").write_text(yaml.safe_dump(cfg))
+        env, run_dir = acdc_env(root), root / "run"
+        res = acdc(["run", "--config", str(root / "pico.yaml"), "--run-dir", str(run_dir)], env)
+        assert res.returncode == 0, res.stderr[-3000:]
+        first = acdc(["assess", "--run-dir", str(run_dir)], env)
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
+        items_after_first = table(run_dir, "SELECT * FROM benchmark_items ORDER BY ALL")
+        again = acdc(["assess", "--run-dir", str(run_dir)], env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        yield {"run_dir": run_dir, "env": env, "first": first.stdout + first.stderr, "again": again.stdout + again.stderr,
+               "items_after_first": items_after_first, "judge_requests": list(judge.requests)}
+
+
+def test_every_archived_model_is_evaluated_on_the_whole_history(assessed):
+    run_dir = assessed["run_dir"]
+    missing = table(run_dir, """
+        WITH pool AS (SELECT DISTINCT model_id FROM archive UNION SELECT model_id FROM models WHERE operator = 'seed')
+        SELECT count(*) FROM pool, task_instances i
+        ANTI JOIN evaluations e ON e.model_id = pool.model_id AND e.task_id = i.task_id AND e.instance_id = i.instance_id""")
+    assert missing == [(0,)]
+    assert re.search(r"\d+ model x task pairs evaluated", assessed["first"])
+    assert "0 model x task pairs evaluated" in assessed["again"]
+
+
+def test_sets_are_chosen_on_the_synthetic_pool(assessed):
+    run_dir = assessed["run_dir"]
+    sets = {r[0]: r for r in table(run_dir, "SELECT set_name, kind, n, members, synthetic_coverage FROM assessment_sets")}
+    assert set(SETS) <= set(sets)
+    pool = [r[0] for r in table(run_dir, "SELECT set_name FROM assessment_sets WHERE kind = 'task_force_greedy'")]
+    assert pool
+    # the pool in the flow's order (ties in the greedy go to the lower index): archived models by
+    # first archived generation, then seeds that were never archived
+    ids = [r[0] for r in table(run_dir, "SELECT model_id FROM archive GROUP BY 1 ORDER BY min(generation), model_id")]
+    ids += [r[0] for r in table(run_dir, "SELECT model_id FROM models WHERE operator = 'seed' ORDER BY model_id") if r[0] not in ids]
+    tasks = [r[0] for r in table(run_dir, "SELECT task_id FROM task_families ORDER BY task_id")]
+    mean = dict(((m, t), s) for m, t, s in table(run_dir, "SELECT model_id, task_id, avg(score) FROM evaluations GROUP BY 1, 2"))
+    solved = np.array([[mean.get((m, t), 0) >= 0.5 for t in tasks] for m in ids])
+    for name in ("task_force_greedy_2", "task_force_exact_2", "seed_experts", "single_best"):
+        members = [ids.index(m) for m in sets[name][3]]
+        assert sets[name][4] == pytest.approx(coverage_of(solved, members))
+    exact = sets["task_force_exact_2"][4]
+    assert exact >= sets["task_force_greedy_2"][4] and exact >= sets["top_fitness_2"][4] and exact >= sets["random_2"][4]
+    assert sorted(sets["task_force_greedy_2"][3]) == sorted(ids[i] for i in greedy_max_coverage(solved, 2))
+    assert len(set(sets["best_seed_sampled_2"][3])) == 1 and sets["best_seed_sampled_2"][2] == 2
+
+
+def test_answers_come_from_lm_eval_on_the_shipped_items(assessed):
+    run_dir = assessed["run_dir"]
+    members = {m for (ms,) in table(run_dir, "SELECT members FROM assessment_sets") for m in ms}
+    counts = dict(((m, b), n) for m, b, n in table(
+        run_dir, "SELECT model_id, benchmark, count(*) FROM benchmark_items WHERE sample = 0 GROUP BY 1, 2"))
+    for m in members:
+        assert counts[(m, "arc_easy")] == 6 and counts[(m, "boolq")] == 6 and counts[(m, "gsm8k")] == 3
+    wrong = table(run_dir, """SELECT count(*) FROM benchmark_items i JOIN benchmark_docs d USING (benchmark, doc_id)
+        WHERE i.benchmark IN ('arc_easy', 'boolq') AND i.correct <> (i.answer = d.target)""")
+    assert wrong == [(0,)]
+    arc = table(run_dir, "SELECT prompt, len(choices) FROM benchmark_docs WHERE benchmark = 'arc_easy'")
+    assert all(p.startswith("Question:") and n >= 3 for p, n in arc)
+    sampled = table(run_dir, """SELECT benchmark, count(DISTINCT sample) FROM benchmark_items i
+        JOIN assessment_sets s ON s.kind = 'best_seed_sampled' AND i.model_id = s.members[1] WHERE sample > 0 GROUP BY 1""")
+    assert dict(sampled) == {"arc_easy": 3, "boolq": 3, "gsm8k": 3}  # the largest sampled set's N
+    gen = table(run_dir, "SELECT response, confidence FROM benchmark_items WHERE benchmark = 'gsm8k' AND sample = 0")
+    assert all(r is not None for r, _ in gen) and any(c is not None and c < 0 for _, c in gen)
+
+
+def test_coverage_rows_match_the_stored_answers(assessed):
+    run_dir = assessed["run_dir"]
+    for name, bench in (("task_force_greedy_3", "arc_easy"), ("single_best", "boolq"), ("reference:pico-expert", "gsm8k")):
+        [(members,)] = table(run_dir, f"SELECT members FROM assessment_sets WHERE set_name = '{name}'")
+        [(expected,)] = table(run_dir, f"""SELECT avg(solved::DOUBLE) FROM (SELECT doc_id, bool_or(correct) solved
+            FROM benchmark_items WHERE benchmark = '{bench}' AND sample = 0 AND list_contains({members}, model_id)
+            GROUP BY doc_id)""")
+        [(value, lo, hi, p, n)] = table(run_dir, f"""SELECT value, ci_low, ci_high, p_value, n_items FROM assessment_results
+            WHERE set_name = '{name}' AND benchmark = '{bench}' AND metric = 'coverage'""")
+        assert value == pytest.approx(expected) and lo <= value <= hi and n == (3 if bench == "gsm8k" else 6)
+        assert (p is None) == name.startswith("task_force") and (p is None or 0 < p <= 1)
+    pooled = table(run_dir, "SELECT count(*) FROM assessment_results WHERE benchmark = 'all' AND metric = 'coverage'")
+    assert pooled[0][0] == len(table(run_dir, "SELECT * FROM assessment_sets"))
+    assert table(run_dir, """SELECT max(value) FROM assessment_results
+        WHERE set_name = 'task_pool' AND metric = 'contaminated_items'""") == [(0.0,)]
+
+
+def test_best_of_n_methods_including_the_judge_ones(assessed):
+    run_dir = assessed["run_dir"]
+    methods = {r[0] for r in table(run_dir, """SELECT metric FROM assessment_results
+        WHERE set_name = 'task_force_greedy_3' AND metric LIKE 'bon_%'""")}
+    assert methods == {"bon_majority_vote", "bon_self_certainty", "bon_judge_pick", "bon_pairwise_tournament", "bon_judge_score"}
+    judged = {r[0] for r in table(run_dir, "SELECT metric FROM assessment_results WHERE set_name = 'top_fitness_3' AND metric LIKE 'bon_judge%'")}
+    assert not judged  # judge methods only for the task forces
+    assert any("WINNER" in r["messages"][-1]["content"] for r in assessed["judge_requests"])
+    rows = table(run_dir, """SELECT r.value, o.value FROM assessment_results r JOIN assessment_results o
+        ON o.set_name = r.set_name AND o.benchmark = r.benchmark AND o.metric = 'coverage' WHERE r.metric LIKE 'bon_%'""")
+    assert rows and all(v <= oracle + 1e-12 for v, oracle in rows)  # no selector beats the oracle
+
+
+def test_a_rerun_reuses_answers_and_a_larger_limit_extends_the_subset(assessed):
+    run_dir, env = assessed["run_dir"], assessed["env"]
+    assert table(run_dir, "SELECT * FROM benchmark_items ORDER BY ALL") == assessed["items_after_first"]
+    res = acdc(["assess", "--run-dir", str(run_dir), "--limit", "8", "--benchmarks", "arc_easy", "--set-sizes", "2",
+                "--no-reference"], env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    old = {r[:4]: r for r in assessed["items_after_first"]}
+    new = table(run_dir, "SELECT * FROM benchmark_items ORDER BY ALL")
+    assert all(old[r[:4]] == r for r in new if r[:4] in old)  # earlier answers untouched
+    per_model = table(run_dir, """SELECT model_id, count(*) FROM benchmark_items
+        WHERE benchmark = 'arc_easy' AND sample = 0 AND list_contains((SELECT members FROM assessment_sets
+        WHERE set_name = 'task_force_greedy_2'), model_id) GROUP BY 1""")
+    assert per_model and all(n == 8 for _, n in per_model)
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["assessment"]["limit"] == 8
+
+
+def test_bad_assessment_input_fails_with_the_key_named(assessed, tmp_path):
+    res = acdc(["assess", "--run-dir", str(assessed["run_dir"]), "--benchmarks", "mmlu_pro"], assessed["env"])
+    assert res.returncode == 2 and "assessment.benchmarks" in res.stderr
+    res = acdc(["assess", "--run-dir", str(tmp_path / "nothing")], assessed["env"])
+    assert res.returncode == 1 and "holds no AC/DC run" in res.stderr
