@@ -252,8 +252,8 @@ class AssessmentSection(_Section):
         default_factory=lambda: ["arc_easy", "piqa", "boolq", "gsm8k"]
     )
     source: Literal["local", "hub"] = "local"
-    limit: int | None = Field(200, ge=1, description="items per benchmark; null: all")
-    limits: dict[str, int] = Field(default_factory=lambda: {"gsm8k": 40})
+    limit: int | None = Field(100, ge=1, description="items per benchmark; null: all")
+    limits: dict[str, int] = Field(default_factory=lambda: {"gsm8k": 20})
     subset_seed: int = 1234
     set_sizes: list[int] = Field(default_factory=lambda: [3, 8])
     max_combinations: int = Field(300_000, ge=1, description="brute-force the best set up to this many")
@@ -267,7 +267,7 @@ class AssessmentSection(_Section):
     backend: Literal["hf", "vllm", "openai"] = "hf"
     base_url: str | None = Field(None, description="openai backend: an OpenAI-compatible /v1/completions URL")
     batch_size: int = Field(16, ge=1)
-    max_gen_toks: int = Field(256, ge=1)
+    max_gen_toks: int = Field(128, ge=1)
     chat_template_generative: bool = Field(True, description="apply the chat template to generative benchmarks")
     n_boot: int = Field(2000, ge=100)
     seed: int = 0

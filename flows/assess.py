@@ -23,7 +23,7 @@ from tasks.evaluation import evaluate_model
 
 def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], generation: int) -> int:
     """Evaluate every (model, task instance) pair of the history not evaluated yet; rows go to
-    ``evaluations`` tagged with ``generation``.  Returns the number of pairs evaluated."""
+    ``evaluations`` with ``source = 'assess'`` and the assessed ``generation``.  Returns the number of pairs evaluated."""
     missing = ctx.db.missing_pairs(model_ids)
     if not missing:
         return 0
@@ -35,7 +35,7 @@ def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], gene
         tasks = [{**families[t], "instances": {i: families[t]["instances"][i] for i in iids}}
                  for t, iids in by_task.items()]
         rows = evaluate_model(run_dir, m, stable_hash(sorted(by_task.items())), tasks)
-        ctx.db.insert_rows("evaluations", [{**r, "generation": generation} for r in rows])
+        ctx.db.insert_rows("evaluations", [{**r, "generation": generation, "source": "assess"} for r in rows])
     return len(missing)
 
 

@@ -273,10 +273,10 @@ class RunDB:
             ).fetchall()
 
     def insert_rows(self, table: str, rows: list[dict]) -> int:
-        """Insert ``rows`` (dicts with the table's columns) into ``evaluations`` or an assessment
-        table, skipping rows whose key exists: re-running a step never duplicates.
+        """Insert ``rows`` (dicts with the table's columns) into ``evaluations`` (with ``source``)
+        or an assessment table, skipping rows whose key exists: re-running a step never duplicates.
         Returns the number of rows offered."""
-        columns = TABLE_COLUMNS["evaluations"] if table == "evaluations" else ASSESSMENT_COLUMNS[table]
+        columns = [*TABLE_COLUMNS["evaluations"], "source"] if table == "evaluations" else ASSESSMENT_COLUMNS[table]
         if not rows:
             return 0
         df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)

@@ -34,6 +34,8 @@ def assessed(tmp_path_factory, pico_family):
     root = tmp_path_factory.mktemp("assess")
     with OpenAIServer(replies=first_choice_judge) as judge:
         cfg = pico_config(pico_family["base"])
+        # tasks admitted after a model left the archive leave (model, task) pairs to fill
+        cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 1, "pool_cap": 9}
         cfg["judge"] = {"backend": "openai", "base_url": judge.base_url, "model": judge.model, "max_retries": 0}
         cfg["assessment"] = {
             "benchmarks": ["arc_easy", "boolq", "gsm8k"], "limit": 6, "limits": {"gsm8k": 3},
@@ -60,7 +62,9 @@ def test_every_archived_model_is_evaluated_on_the_whole_history(assessed):
         SELECT count(*) FROM pool, task_instances i
         ANTI JOIN evaluations e ON e.model_id = pool.model_id AND e.task_id = i.task_id AND e.instance_id = i.instance_id""")
     assert missing == [(0,)]
-    assert re.search(r"\d+ model x task pairs evaluated", assessed["first"])
+    n = int(re.search(r"(\d+) model x task pairs evaluated", assessed["first"]).group(1))
+    assert n > 0 and table(run_dir, "SELECT count(*) FROM evaluations WHERE source = 'assess'") == [(n,)]
+    assert table(run_dir, "SELECT count(*) FROM evaluations WHERE source IS NULL") == [(0,)]
     assert "0 model x task pairs evaluated" in assessed["again"]
 
 
@@ -156,3 +160,11 @@ def test_bad_assessment_input_fails_with_the_key_named(assessed, tmp_path):
     assert res.returncode == 2 and "assessment.benchmarks" in res.stderr
     res = acdc(["assess", "--run-dir", str(tmp_path / "nothing")], assessed["env"])
     assert res.returncode == 1 and "holds no AC/DC run" in res.stderr
+
+
+def test_report_draws_the_assessment(assessed, tmp_path):
+    res = acdc(["report", "--run-dir", str(assessed["run_dir"]), "--out", str(tmp_path)], assessed["env"])
+    assert res.returncode == 0, res.stderr[-3000:]
+    page = (tmp_path / "report.html").read_text()
+    assert "not assessed yet" not in page and (tmp_path / "assessment.png").stat().st_size > 10_000
+    assert "task_force_greedy_2" in page and "bon_majority_vote" in page

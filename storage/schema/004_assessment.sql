@@ -1,6 +1,8 @@
 -- Schema version 4: assessment (issue 5).  `acdc assess` fills these after a run; the global
 -- skill vectors (every model ever archived on every task ever admitted) go into `evaluations`
--- itself, so the `skill_vectors` view covers them.
+-- itself, so the `skill_vectors` view covers them, marked source = 'assess' (with the
+-- generation assessed); rows the run wrote are source = 'run'.
+ALTER TABLE evaluations ADD COLUMN source VARCHAR DEFAULT 'run';
 
 -- The benchmark items assessed (a seeded subset of each benchmark's file), so every
 -- coverage number can be traced to its items and the text checked against the task pool.
