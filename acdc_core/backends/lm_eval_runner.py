@@ -28,7 +28,8 @@ class LMEvalModel:
     """A model loaded into lm-eval once and asked for several benchmarks.
 
     Args:
-        path: model folder (hf, vllm) or the served model's name (openai).
+        path: model folder; an ``openai`` server must serve it under that path (``vllm serve
+            <path>``) and the folder's tokenizer scores log-likelihoods locally.
         backend: ``hf`` (CPU or GPU), ``vllm`` (GPU) or ``openai`` (an OpenAI-compatible
             completions endpoint at ``base_url``).
         task_dir: folder of local task configs (``storage.benchmarks.write_task``), or None to
@@ -46,8 +47,9 @@ class LMEvalModel:
 
             torch.set_num_threads(torch_threads)
         args: dict = {"pretrained": path, "dtype": dtype}
-        if backend == "openai":
-            args = {"model": path, "base_url": base_url, "tokenizer_backend": None, "max_gen_toks": max_gen_toks}
+        if backend == "openai":  # the server serves the model under its folder path (vLLM's default name)
+            args = {"model": path, "base_url": base_url, "tokenizer_backend": "huggingface", "tokenizer": path,
+                    "max_gen_toks": max_gen_toks}
         self.lm = get_model(LM_EVAL_MODEL[backend]).create_from_arg_obj(
             args, {"batch_size": batch_size, "device": device}
         )
