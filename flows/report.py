@@ -283,50 +283,46 @@ def _integer_generations(ax: Axes, generations: pd.Series) -> None:
     ax.set_xlabel("generation")
 
 
+def _generation_lines(df: pd.DataFrame, series: dict[str, tuple[str, str, str]], title: str, ylabel: str) -> Figure:
+    """One line per ``series`` column present in ``df`` (label, colour, line style) against the
+    generation, legend outside on the right; dotted lines carry no markers."""
+    fig = Figure(figsize=(9, 4.8))
+    ax = fig.subplots()
+    for col, (label, colour, style) in series.items():
+        if col in df.columns and df[col].notna().any():
+            ax.plot(df["generation"], df[col], style, marker=None if style == ":" else "o", color=colour, label=label)
+    ax.set_ylabel(ylabel)
+    _integer_generations(ax, df["generation"])
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    return fig
+
+
 def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
     """Lines per generation on one 0-1 axis: best and mean fitness of the archive, coverage of
     the active pool (metric) and global coverage of the task history (instances)."""
-    series = {
+    fig = _generation_lines(df, {
         "best_fitness": ("best fitness (archive, active tasks)", "tab:blue", "-"),
         "mean_fitness": ("mean fitness (archive, active tasks)", "tab:blue", "--"),
         "task_coverage": ("coverage of active task families", "tab:orange", "-"),
         "global_coverage": ("global coverage: task-history instances solved\nby >= 1 archive model",
                             "tab:green", "-"),
-    }
-    fig = Figure(figsize=(9, 4.8))
-    ax = fig.subplots()
-    for col, (label, colour, style) in series.items():
-        if col in df.columns and df[col].notna().any():
-            ax.plot(df["generation"], df[col], style, marker="o", color=colour, label=label)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("share (0-1)")
-    _integer_generations(ax, df["generation"])
-    ax.set_title(TITLES["fitness_coverage"])
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    }, TITLES["fitness_coverage"], "share (0-1)")
+    fig.axes[0].set_ylim(-0.02, 1.02)
     fig.tight_layout()
     return fig
 
 
 def plot_vendi(df: pd.DataFrame) -> Figure:
     """Cumulative and active Vendi score per generation, next to the task-family counts."""
-    series = {
+    fig = _generation_lines(df, {
         "vendi_cumulative": ("Vendi score, task history", "tab:purple", "-"),
         "vendi_active": ("Vendi score, active pool", "tab:red", "-"),
         "tasks_history": ("task families in the history (count)", "tab:purple", ":"),
         "tasks_active": ("active task families (count)", "tab:red", ":"),
-    }
-    fig = Figure(figsize=(9, 4.8))
-    ax = fig.subplots()
-    for col, (label, colour, style) in series.items():
-        if col in df.columns and df[col].notna().any():
-            ax.plot(df["generation"], df[col], style, marker="o" if style == "-" else None, color=colour, label=label)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("effective number of distinct tasks\n(Vendi) / task families")
-    _integer_generations(ax, df["generation"])
-    ax.set_title(TITLES["vendi"])
-    ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    }, TITLES["vendi"], "effective number of distinct tasks\n(Vendi) / task families")
+    fig.axes[0].set_ylim(bottom=0)
     fig.tight_layout()
     return fig
 
@@ -523,7 +519,7 @@ def plot_task_map(df: pd.DataFrame) -> Figure:
 
 def plot_assessment(df: pd.DataFrame) -> Figure:
     """Grouped bars: coverage (0-1) per benchmark, one bar per model set, 95% bootstrap CIs."""
-    benchmarks = sorted(df["benchmark"].unique())
+    benchmarks = sorted(b for b in df["benchmark"].unique() if b != "all") + (["all"] if (df["benchmark"] == "all").any() else [])
     sets = sorted(df["set_name"].unique(), key=lambda s: (not s.startswith("task_force"), s))
     width = 0.8 / len(sets)
     cmap = colormaps["tab10" if len(sets) <= 10 else "tab20"]
@@ -535,7 +531,8 @@ def plot_assessment(df: pd.DataFrame) -> Figure:
         hi = (rows["ci_high"] - rows["value"]).clip(lower=0).fillna(0)
         ax.bar(np.arange(len(benchmarks)) + (i - (len(sets) - 1) / 2) * width, rows["value"], width,
                yerr=[lo, hi], capsize=3, label=name, color=cmap(i % cmap.N))
-    ax.set_xticks(range(len(benchmarks)), benchmarks, rotation=20 if len(benchmarks) > 4 else 0)
+    labels = ["mean over\nbenchmarks" if b == "all" else b for b in benchmarks]
+    ax.set_xticks(range(len(benchmarks)), labels, rotation=20 if len(benchmarks) > 5 else 0)
     ax.set_xlabel("benchmark")
     ax.set_ylabel("coverage: share of items solved\nby >= 1 member (0-1)")
     ax.set_ylim(0, 1.05)
@@ -613,8 +610,22 @@ def _assessment_section(con: duckdb.DuckDBPyConnection, run_dir: Path, bon: pd.D
     if cov.empty:
         note = f"not assessed yet: run <code>acdc assess --run-dir {html.escape(str(run_dir))}</code>"
         return Section("assessment", caption, note=note)
-    extra = "<h3>Best-of-N, majority vote and best single model</h3>" + _bon_table(bon) if len(bon) else ""
+    extra = ("<h3>Coverage, 95% interval, and p-value that the task force of the same N beats the set</h3>"
+             + _coverage_table(cov))
+    if len(bon):
+        extra += "<h3>Best-of-N, majority vote and best single model</h3>" + _bon_table(bon)
     return Section("assessment", caption, figure=plot_assessment(cov), extra_html=extra)
+
+
+def _coverage_table(cov: pd.DataFrame) -> str:
+    """Rows = model sets, one column per benchmark, cells 'value [ci_low, ci_high] p=...'."""
+    def cell(r) -> str:
+        ci = "" if pd.isna(r.ci_low) else f" [{r.ci_low:.3f}, {r.ci_high:.3f}]"
+        p = "" if pd.isna(r.p_value) else f" p={r.p_value:.3g}"
+        return f"{r.value:.3f}{ci}{p}"
+
+    wide = cov.assign(cell=cov.apply(cell, axis=1)).pivot(index="set_name", columns="benchmark", values="cell")
+    return _html_table(wide.fillna("").reset_index().rename_axis(columns=None))
 
 
 def _bon_table(bon: pd.DataFrame) -> str:
