@@ -252,8 +252,8 @@ class AssessmentSection(_Section):
         default_factory=lambda: ["arc_easy", "piqa", "boolq", "gsm8k"]
     )
     source: Literal["local", "hub"] = "local"
-    limit: int | None = Field(100, ge=1, description="items per benchmark; null: all")
-    limits: dict[str, int] = Field(default_factory=lambda: {"gsm8k": 20})
+    limit: int | None = Field(60, ge=1, description="items per benchmark; null: all")
+    limits: dict[str, int] = Field(default_factory=lambda: {"gsm8k": 10})
     subset_seed: int = 1234
     set_sizes: list[int] = Field(default_factory=lambda: [3, 8])
     max_combinations: int = Field(300_000, ge=1, description="brute-force the best set up to this many")
