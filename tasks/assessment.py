@@ -67,14 +67,13 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
     ctx = RunContext.load(run_dir)
     a, e = ctx.config.assessment, ctx.config.evaluation
     log = get_run_logger()
-    todo = {
-        name: [k for k, d in enumerate(spec["doc_ids"]) if d not in ctx.db.answered_docs(model_id, name, 0)]
-        for name, spec in items.items()
-    }
-    gen_todo = {
-        (name, s): [k for k, d in enumerate(spec["doc_ids"]) if d not in ctx.db.answered_docs(model_id, name, s)]
-        for name, spec in items.items() if spec["kind"] == "gen" for s in range(1, samples + 1)
-    }
+    def missing(name: str, sample: int) -> list[int]:
+        done = ctx.db.answered_docs(model_id, name, sample)
+        return [k for k, d in enumerate(items[name]["doc_ids"]) if d not in done]
+
+    todo = {name: missing(name, 0) for name in items}
+    gen_todo = {(name, s): missing(name, s) for name, spec in items.items() if spec["kind"] == "gen"
+                for s in range(1, samples + 1)}
     written = 0
     if any(todo.values()) or any(gen_todo.values()):
         model = LMEvalModel(
