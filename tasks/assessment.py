@@ -50,6 +50,7 @@ def task_dir(ctx: RunContext) -> Path:
 
 
 def _doc_rows(rows: list[dict]) -> list[dict]:
+    """``benchmark_docs`` rows from answer rows: each item as the model saw it."""
     return [{"benchmark": r["benchmark"], "doc_id": r["doc_id"], "prompt": r["prompt"], "choices": r["choices"],
              "target": r["target"]} for r in rows]
 
@@ -67,6 +68,7 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
     ctx = RunContext.load(run_dir)
     a, e = ctx.config.assessment, ctx.config.evaluation
     log = get_run_logger()
+
     def missing(name: str, sample: int) -> list[int]:
         done = ctx.db.answered_docs(model_id, name, sample)
         return [k for k, d in enumerate(items[name]["doc_ids"]) if d not in done]
