@@ -518,28 +518,30 @@ def plot_task_map(df: pd.DataFrame) -> Figure:
 
 
 def plot_assessment(df: pd.DataFrame) -> Figure:
-    """Grouped bars: coverage (0-1) per benchmark, one bar per model set, 95% bootstrap CIs."""
+    """One panel per benchmark (the mean over benchmarks last): a horizontal bar per model set,
+    coverage (0-1) with its 95% bootstrap interval; task forces in colour, baselines in grey."""
     benchmarks = sorted(b for b in df["benchmark"].unique() if b != "all") + (["all"] if (df["benchmark"] == "all").any() else [])
     sets = sorted(df["set_name"].unique(), key=lambda s: (not s.startswith("task_force"), s))
-    width = 0.8 / len(sets)
-    cmap = colormaps["tab10" if len(sets) <= 10 else "tab20"]
-    fig = Figure(figsize=(max(7.0, 1.2 * len(benchmarks) * max(1, len(sets) / 3) + 3), 4.8))
-    ax = fig.subplots()
-    for i, name in enumerate(sets):
-        rows = df[df["set_name"] == name].set_index("benchmark").reindex(benchmarks)
+    colours = ["tab:orange" if s.startswith("task_force_greedy") else "tab:red" if s.startswith("task_force")
+               else "tab:purple" if s.startswith("reference") else "0.6" for s in sets]
+    fig = Figure(figsize=(2.6 * len(benchmarks) + 2.2, 0.32 * len(sets) + 1.6))
+    axes = np.atleast_1d(fig.subplots(1, len(benchmarks), sharey=True))
+    y = np.arange(len(sets))
+    for ax, bench in zip(axes, benchmarks):
+        rows = df[df["benchmark"] == bench].set_index("set_name").reindex(sets)
         lo = (rows["value"] - rows["ci_low"]).clip(lower=0).fillna(0)
         hi = (rows["ci_high"] - rows["value"]).clip(lower=0).fillna(0)
-        ax.bar(np.arange(len(benchmarks)) + (i - (len(sets) - 1) / 2) * width, rows["value"], width,
-               yerr=[lo, hi], capsize=3, label=name, color=cmap(i % cmap.N))
-    labels = ["mean over\nbenchmarks" if b == "all" else b for b in benchmarks]
-    ax.set_xticks(range(len(benchmarks)), labels, rotation=20 if len(benchmarks) > 5 else 0)
-    ax.set_xlabel("benchmark")
-    ax.set_ylabel("coverage: share of items solved\nby >= 1 member (0-1)")
-    ax.set_ylim(0, 1.05)
-    ax.set_title(f"{TITLES['assessment']} (generation {int(df['generation'].iloc[0])})")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(title="model set (error bars: 95% CI)", fontsize=8, frameon=False, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0))
+        ax.barh(y, rows["value"], xerr=[lo, hi], color=colours, capsize=2, error_kw={"elinewidth": 0.8})
+        ax.set_xlim(0, 1)
+        ax.set_title("mean over benchmarks" if bench == "all" else f"{bench} ({int(rows['n_items'].max())} items)",
+                     fontsize=9)
+        ax.set_xlabel("coverage (0-1)", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    axes[0].set_yticks(y, sets)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{TITLES['assessment']} (generation {int(df['generation'].iloc[0])}; "
+                 "orange/red: task forces, purple: reference model, grey: baselines; bars: 95% CI)", fontsize=10)
     fig.tight_layout()
     return fig
 

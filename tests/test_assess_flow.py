@@ -4,7 +4,9 @@ server, incremental reuse, and `acdc report` drawing the result."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -37,10 +39,17 @@ def assessed(tmp_path_factory, pico_family):
         # tasks admitted after a model left the archive leave (model, task) pairs to fill
         cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 1, "pool_cap": 9}
         cfg["judge"] = {"backend": "openai", "base_url": judge.base_url, "model": judge.model, "max_retries": 0}
+        # the reference model is a base model without a chat template (as Gemma-3-270M is)
+        plain = root / "plain-expert"
+        shutil.copytree(pico_family["expert_a"], plain)
+        (plain / "chat_template.jinja").unlink()
+        tok_cfg = json.loads((plain / "tokenizer_config.json").read_text())
+        tok_cfg.pop("chat_template", None)
+        (plain / "tokenizer_config.json").write_text(json.dumps(tok_cfg))
         cfg["assessment"] = {
             "benchmarks": ["arc_easy", "boolq", "gsm8k"], "limit": 6, "limits": {"gsm8k": 3},
             "set_sizes": [2, 3], "max_gen_toks": 8, "batch_size": 8, "n_boot": 200,
-            "reference_models": [{"name": "pico-expert", "path": str(pico_family["expert_a"])}],
+            "reference_models": [{"name": "pico-expert", "path": str(plain)}],
         }
         (root / "pico.yaml").write_text(yaml.safe_dump(cfg))
         env, run_dir = acdc_env(root), root / "run"

@@ -58,9 +58,17 @@ class LMEvalModel:
         )
         self.local = task_dir is not None
 
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether the model's tokenizer has a chat template (a base model such as Gemma-3-270M
+        has none: its prompts stay plain text)."""
+        return bool(getattr(getattr(self.lm, "tokenizer", None), "chat_template", None))
+
     def answer(self, request: BenchmarkRequest, *, chat_template: bool = False,
                temperature: float | None = None, seed: int = 0) -> list[dict]:
         """Run one benchmark on ``request.indices`` and return one row per item.
+
+        ``chat_template`` applies only where the tokenizer has one.
 
         Rows: {"benchmark", "doc_id", "sample", "correct", "answer", "confidence",
         "choice_logliks", "response", "prompt", "choices", "target"}.  ``doc_id`` is the item's
@@ -71,6 +79,7 @@ class LMEvalModel:
         if not request.indices:
             return []
         gen_kwargs = {"do_sample": True, "temperature": temperature} if temperature else None
+        chat_template = chat_template and self.has_chat_template
         out = simple_evaluate(
             model=self.lm, tasks=[request.name], task_manager=self.task_manager,
             samples={request.name: list(request.indices)}, log_samples=True,
