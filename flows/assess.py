@@ -66,8 +66,8 @@ def contamination_rows(ctx: RunContext, items: dict[str, dict]) -> list[dict]:
     (every family's code and every instance ever admitted): ``set_name`` 'task_pool', metric
     'contaminated_items'.  A scientist LLM that writes benchmark questions from memory shows
     up here."""
-    pool = [f["code"] for f in ctx.db.task_families()]
-    pool += [i["instructions"] for f in ctx.db.task_families() for i in f["instances"].values()]
+    families = ctx.db.task_families()
+    pool = [f["code"] for f in families] + [i["instructions"] for f in families for i in f["instances"].values()]
     grams = BenchmarkNgrams(pool)
     rows = []
     for name, spec in items.items():
