@@ -10,7 +10,7 @@ import numpy as np
 from prefect import get_run_logger, task
 from safetensors import safe_open
 
-from acdc_core.assessment.selection import sample_choices
+from acdc_core.assessment.selection import choice_probabilities, sample_choices
 from acdc_core.backends.lm_eval_runner import BenchmarkRequest, LMEvalModel
 from acdc_core.hashing import stable_hash
 from acdc_core.weights import content_hash
@@ -114,8 +114,7 @@ def _sample_mc(ctx: RunContext, model_id: str, name: str, doc_ids: list[int], sa
     draws = sample_choices(logliks, samples, a.sample_temperature, rng)
     rows = []
     for j, d in enumerate(docs):
-        z = np.asarray(logliks[j]) / a.sample_temperature
-        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        p = choice_probabilities(logliks[j], a.sample_temperature)
         for k in range(samples):
             choice = int(draws[k, j])
             rows.append({"model_id": model_id, "benchmark": name, "doc_id": d, "sample": k + 1,

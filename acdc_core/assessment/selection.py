@@ -121,13 +121,19 @@ def choose_sets(model_ids: list[str], solved: np.ndarray, fitness: np.ndarray, s
     return sets
 
 
+def choice_probabilities(logliks: list[float], temperature: float = 1.0) -> np.ndarray:
+    """The model's distribution over one item's choices: softmax(log-likelihood / temperature),
+    shape (n_choices,)."""
+    z = np.asarray(logliks, dtype=float) / temperature
+    p = np.exp(z - z.max())
+    return p / p.sum()
+
+
 def sample_choices(logliks: list[list[float]], n: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``n`` answers per multiple-choice item from the model's own distribution over the
-    choices, softmax(log-likelihood / temperature): what sampling the model at that temperature
-    would pick.  Returns (n, n_items) int choice indices."""
+    """Draw ``n`` answers per multiple-choice item from :func:`choice_probabilities`: what
+    sampling the model at that temperature would pick.  Returns (n, n_items) int choice indices."""
     out = np.zeros((n, len(logliks)), dtype=int)
     for j, lls in enumerate(logliks):
-        z = np.asarray(lls, dtype=float) / temperature
-        p = np.exp(z - z.max())
-        out[:, j] = rng.choice(len(p), size=n, p=p / p.sum())
+        p = choice_probabilities(lls, temperature)
+        out[:, j] = rng.choice(len(p), size=n, p=p)
     return out

@@ -6,9 +6,10 @@ Items come back as rows of the ``benchmark_items`` table (see storage/schema/004
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from acdc_core.assessment.selection import choice_probabilities
 
 LM_EVAL_MODEL = {"hf": "hf", "vllm": "vllm", "openai": "local-completions"}
 
@@ -16,7 +17,7 @@ LM_EVAL_MODEL = {"hf": "hf", "vllm": "vllm", "openai": "local-completions"}
 @dataclass(frozen=True)
 class BenchmarkRequest:
     """Items of one benchmark to answer: lm-eval doc indices (positions in the task's data),
-    ``kind`` mc or gen, and ``samples``: 0 for greedy, k > 0 for the k-th temperature sample."""
+    ``kind`` mc or gen, and ``sample``: 0 for greedy, k > 0 for the k-th temperature sample."""
 
     name: str
     kind: str
@@ -101,9 +102,7 @@ class LMEvalModel:
         if request.kind == "mc":
             lls = [float(r[0]) for r in s["filtered_resps"]]
             best = max(range(len(lls)), key=lambda i: lls[i])
-            top = max(lls)
-            probs = [math.exp(v - top) for v in lls]
-            row.update(correct=bool(s["acc"]), answer=str(best), confidence=probs[best] / sum(probs),
+            row.update(correct=bool(s["acc"]), answer=str(best), confidence=float(choice_probabilities(lls)[best]),
                        choice_logliks=lls, choices=[a[1].strip() for a in s["arguments"]])
         else:
             row.update(correct=bool(s["exact_match"]), answer=str(s["filtered_resps"][0]).strip(),
