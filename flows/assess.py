@@ -11,9 +11,8 @@ from prefect import flow, get_run_logger
 
 from acdc_core.assessment.best_of_n import Candidate
 from acdc_core.assessment.decontamination import BenchmarkNgrams
-from acdc_core.assessment.results import benchmark_results, correct_matrix, pooled_results
+from acdc_core.assessment.results import benchmark_results, pooled_results
 from acdc_core.assessment.selection import choose_sets
-from acdc_core.assessment.statistics import solved_by_any
 from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_matrix, skill_vector
 from tasks.assessment import benchmark_model, prepare_benchmarks, reference_model
@@ -101,10 +100,9 @@ def assess_flow(run_dir: str) -> dict:
     seed_ids = models.loc[models["operator"] == "seed", "model_id"].tolist()
     pool = list(dict.fromkeys(ctx.db.ever_archived() + seed_ids))
     pairs = fill_global_skills(run_dir, ctx, pool, generation)
-    log.info("global skill vectors: %d models x %d tasks (%d pairs evaluated now)", len(pool),
-             len(ctx.db.task_history()), pairs)
-
     task_ids = [t["task_id"] for t in ctx.db.task_history()]
+    log.info("global skill vectors: %d models x %d tasks (%d pairs evaluated now)", len(pool), len(task_ids), pairs)
+
     scores = skill_matrix(ctx.db.all_scores(pool, task_ids), pool, task_ids)
     solved = skill_vector(scores, ctx.config.evaluation.solved_threshold).astype(bool)
     sets = choose_sets(pool, solved, scores.mean(axis=1), seed_ids, a.set_sizes,
@@ -129,12 +127,10 @@ def assess_flow(run_dir: str) -> dict:
     per_benchmark, oracles = {}, {}
     for name, spec in items.items():
         answers, questions = _answers(ctx, name, spec["kind"], spec["doc_ids"], list(paths))
-        per_benchmark[name] = benchmark_results(
+        per_benchmark[name], oracles[name] = benchmark_results(
             name, spec["doc_ids"], sets, answers, a.best_of_n, questions, judge.chat if judge else None,
             judge_sets, a.n_boot, a.seed,
         )
-        oracles[name] = {s["set_name"]: solved_by_any(correct_matrix(s, answers, spec["doc_ids"])).astype(float)
-                         for s in sets}
     if judge is None and any(m.startswith(("judge", "pairwise")) for m in a.best_of_n):
         log.info("best-of-N judge methods skipped: judge.backend is none")
     results = [r for rows in per_benchmark.values() for r in rows]

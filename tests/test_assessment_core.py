@@ -170,7 +170,7 @@ def test_benchmark_results_rows_for_a_small_table():
                for src, vals in truth.items()}
     assert sources(sets[2]) == [("s", 1), ("s", 2)]
     assert compared_to(sets[1], sets) == "task_force_greedy_2" and compared_to(sets[0], sets) is None
-    rows = benchmark_results("b", [0, 1, 2, 3], sets, answers, ["majority_vote", "judge_pick"], n_boot=500)
+    rows, oracle = benchmark_results("b", [0, 1, 2, 3], sets, answers, ["majority_vote", "judge_pick"], n_boot=500)
     got = {(r["set_name"], r["metric"]): r for r in rows}
     assert got[("task_force_greedy_2", "coverage")]["value"] == 0.75
     assert got[("task_force_greedy_2", "coverage")]["p_value"] is None
@@ -181,7 +181,7 @@ def test_benchmark_results_rows_for_a_small_table():
     assert got[("task_force_greedy_2", "best_single")]["value"] == 0.5
     assert ("task_force_greedy_2", "bon_majority_vote") in got
     assert not any(m.startswith("bon_judge") for _, m in got)  # no chat: judge methods skipped
-    oracles = {"b": {s["set_name"]: np.array([1.0, 1, 1, 0]) for s in sets}}
-    pooled = pooled_results({"b": rows}, sets, oracles, n_boot=200)
+    assert oracle["task_force_greedy_2"].tolist() == [1.0, 1.0, 1.0, 0.0]
+    pooled = pooled_results({"b": rows}, sets, {"b": oracle}, n_boot=200)
     assert {r["set_name"] for r in pooled} == {s["set_name"] for s in sets}
     assert all(r["benchmark"] == "all" for r in pooled)

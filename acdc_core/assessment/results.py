@@ -34,14 +34,17 @@ def compared_to(s: dict, sets: list[dict]) -> str | None:
 
 def correct_matrix(s: dict, answers: dict, doc_ids: list[int]) -> np.ndarray:
     """(n_sources, n_items) bool; an item a source did not answer counts wrong."""
-    return np.array([[answers.get(src, {}).get(d, (False, None))[0] for d in doc_ids] for src in sources(s)],
-                    dtype=bool).reshape(len(sources(s)), len(doc_ids))
+    srcs = sources(s)
+    return np.array([[answers.get(src, {}).get(d, (False, None))[0] for d in doc_ids] for src in srcs],
+                    dtype=bool).reshape(len(srcs), len(doc_ids))
 
 
 def benchmark_results(benchmark: str, doc_ids: list[int], sets: list[dict], answers: dict,
                       methods: list[str], questions: list[str] | None = None, chat=None,
-                      judge_sets: set[str] | None = None, n_boot: int = 2000, seed: int = 0) -> list[dict]:
-    """Every result row of one benchmark (columns of ``assessment_results`` minus generation).
+                      judge_sets: set[str] | None = None, n_boot: int = 2000,
+                      seed: int = 0) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Every result row of one benchmark (columns of ``assessment_results`` minus generation),
+    and per set name its (n_items,) solved-by-any vector (the input of :func:`pooled_results`).
 
     Metrics per set: ``coverage`` (oracle: solved by any source, with CI and, for baselines, the
     p-value that the task force beats it), ``best_single`` (best source alone), ``unique:<id>``
@@ -50,7 +53,8 @@ def benchmark_results(benchmark: str, doc_ids: list[int], sets: list[dict], answ
     """
     rng = np.random.default_rng(seed)
     idx = bootstrap_indices(len(doc_ids), n_boot, rng)
-    oracle = {s["set_name"]: solved_by_any(correct_matrix(s, answers, doc_ids)).astype(float) for s in sets}
+    matrices = {s["set_name"]: correct_matrix(s, answers, doc_ids) for s in sets}
+    oracle = {name: solved_by_any(m).astype(float) for name, m in matrices.items()}
     rows = []
 
     def row(s, metric, values, p=None):
@@ -59,7 +63,7 @@ def benchmark_results(benchmark: str, doc_ids: list[int], sets: list[dict], answ
                      "ci_low": lo, "ci_high": hi, "p_value": p, "n_items": len(doc_ids)})
 
     for s in sets:
-        correct = correct_matrix(s, answers, doc_ids)
+        correct = matrices[s["set_name"]]
         ref = compared_to(s, sets)
         p = p_greater(oracle[ref], oracle[s["set_name"]], idx) if ref else None
         row(s, "coverage", oracle[s["set_name"]], p)
@@ -79,7 +83,7 @@ def benchmark_results(benchmark: str, doc_ids: list[int], sets: list[dict], answ
                 continue
             picks = select(method, items, questions, chat if judged else None)
             row(s, f"bon_{method}", correct[picks, np.arange(len(doc_ids))].astype(float))
-    return rows
+    return rows, oracle
 
 
 def pooled_results(per_benchmark: dict[str, list[dict]], sets: list[dict], oracles: dict[str, dict[str, np.ndarray]],
@@ -89,7 +93,7 @@ def pooled_results(per_benchmark: dict[str, list[dict]], sets: list[dict], oracl
 
     Args:
         per_benchmark: the rows of :func:`benchmark_results` by benchmark.
-        oracles: per benchmark, per set name, the (n_items,) solved-by-any vector.
+        oracles: per benchmark, the solved-by-any vectors :func:`benchmark_results` returned.
     """
     rng = np.random.default_rng(seed)
     out = []
