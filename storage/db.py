@@ -279,11 +279,8 @@ class RunDB:
         columns = [*TABLE_COLUMNS["evaluations"], "source"] if table == "evaluations" else ASSESSMENT_COLUMNS[table]
         if not rows:
             return 0
-        df = pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
         with self.connect() as con:
-            con.register("_rows", df)
-            con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _rows")
-            con.unregister("_rows")
+            _insert(con, table, columns, rows, "INSERT OR IGNORE")
         return len(rows)
 
     def answered_docs(self, model_id: str, benchmark: str, sample: int) -> set[int]:
@@ -321,10 +318,7 @@ class RunDB:
                 for table, rows in (("assessment_sets", sets), ("assessment_results", results)):
                     con.execute(f"DELETE FROM {table} WHERE generation = ?", [generation])
                     if rows:
-                        cols = ASSESSMENT_COLUMNS[table]
-                        con.register("_rows", pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols))
-                        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
-                        con.unregister("_rows")
+                        _insert(con, table, ASSESSMENT_COLUMNS[table], rows, "INSERT")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -352,10 +346,7 @@ class RunDB:
                                 [commit.deactivate])
                 for table, rows in commit.tables().items():
                     if rows:
-                        df = pd.DataFrame(rows, columns=TABLE_COLUMNS[table])
-                        con.register("_rows", df)
-                        con.execute(f"INSERT OR IGNORE INTO {table} BY NAME SELECT * FROM _rows")
-                        con.unregister("_rows")
+                        _insert(con, table, TABLE_COLUMNS[table], rows, "INSERT OR IGNORE")
                 con.execute(
                     "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?)",
                     [commit.generation, _now(), commit.n_candidates, commit.n_gibberish,
@@ -392,6 +383,14 @@ class GenerationCommit:
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLE_COLUMNS}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], verb: str) -> None:
+    """``verb`` (INSERT or INSERT OR IGNORE) ``rows`` into ``table`` by name, as ``columns``: a
+    listed key a row lacks is NULL; a table column not listed takes its default."""
+    con.register("_rows", pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns))
+    con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _rows")
+    con.unregister("_rows")
 
 
 def _now() -> datetime:

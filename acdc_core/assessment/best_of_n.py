@@ -86,6 +86,19 @@ def _distinct(cands: list[Candidate]) -> list[int]:
     return keep or list(seen.values())
 
 
+def _contested(items: list[list[Candidate]], out: list[int]) -> list[tuple[int, list[int]]]:
+    """(item index, distinct candidate indices) of the items whose candidates disagree; an
+    item with one distinct answer gets it in ``out`` here and costs no judge call."""
+    contested = []
+    for j, cands in enumerate(items):
+        keep = _distinct(cands)
+        if len(keep) == 1:
+            out[j] = keep[0]
+        else:
+            contested.append((j, keep))
+    return contested
+
+
 def _conversation(question: str, shown: list[tuple[str, str]], ask: str) -> list[dict]:
     nonce = secrets.token_hex(6)
     body = [f"Question:\n{question}\n"]
@@ -104,18 +117,14 @@ def _last_line(reply: str, pattern: re.Pattern) -> str | None:
 def judge_pick(chat, questions: list[str], items: list[list[Candidate]]) -> list[int]:
     """The judge sees all distinct candidates at once and names the best (``CHOICE: k``)."""
     out = majority_vote(items)
-    pending, convs = [], []
-    for j, cands in enumerate(items):
-        keep = _distinct(cands)
-        if len(keep) == 1:
-            out[j] = keep[0]
-            continue
-        shown = [(str(k + 1), cands[i].text) for k, i in enumerate(keep)]
-        convs.append(_conversation(
-            questions[j], shown,
+    pending = _contested(items, out)
+    convs = [
+        _conversation(
+            questions[j], [(str(k + 1), items[j][i].text) for k, i in enumerate(keep)],
             f"Which candidate answers the question correctly? End with 'CHOICE: <number 1-{len(keep)}>'.",
-        ))
-        pending.append((j, keep))
+        )
+        for j, keep in pending
+    ]
     for (j, keep), reply in zip(pending, chat.complete(convs) if convs else []):
         label = _last_line(reply, _CHOICE)
         if label and label.isdigit() and 1 <= int(label) <= len(keep):
@@ -157,18 +166,12 @@ def judge_score(chat, questions: list[str], items: list[list[Candidate]]) -> lis
     """The judge scores each distinct candidate alone from 1 to 10 (``SCORE: n``); the highest
     wins, ties to the more common answer then the first.  Unreadable scores count 0."""
     out = majority_vote(items)
-    asks, convs = [], []
-    for j, cands in enumerate(items):
-        keep = _distinct(cands)
-        if len(keep) == 1:
-            out[j] = keep[0]
-            continue
-        for i in keep:
-            convs.append(_conversation(
-                questions[j], [("1", cands[i].text)],
-                "How likely is this candidate to be a correct answer? End with 'SCORE: <1-10>'.",
-            ))
-            asks.append((j, i))
+    asks = [(j, i) for j, keep in _contested(items, out) for i in keep]
+    convs = [
+        _conversation(questions[j], [("1", items[j][i].text)],
+                      "How likely is this candidate to be a correct answer? End with 'SCORE: <1-10>'.")
+        for j, i in asks
+    ]
     scores: dict[int, dict[int, int]] = {}
     for (j, i), reply in zip(asks, chat.complete(convs) if convs else []):
         s = _last_line(reply, _SCORE)
