@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 DEFAULT_RUN_DIR = "runs/default"
 
@@ -112,7 +113,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
     changes = {}
     if args.config:
-        changes.update((yaml.safe_load(open(args.config)) or {}).get("assessment", {}))
+        changes.update((yaml.safe_load(Path(args.config).read_text()) or {}).get("assessment", {}))
     for key in ("benchmarks", "limit", "set_sizes"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
