@@ -1,44 +1,36 @@
 """Task adaptation, the pure part (ALGORITHM.md step 7): which tasks go, which parents are
-rewritten how, which tasks the pool cap prunes, and which tasks discriminate between models.
+rewritten how, how the pool is refilled and capped, and which tasks discriminate between models.
 
-``scores`` everywhere are (model_id, task_id, score) rows, one per instance, as stored in the
-``evaluations`` table; a model *solves* a task when its mean score over the task's instances is
-at least ``solved_threshold``.
+``scores`` everywhere are score rows ``(model_id, task_id, instance_id, score)`` as stored in the
+``evaluations`` table (see :mod:`acdc_core.skills`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
 from acdc_core.scientist.base import TaskRequest
+from acdc_core.skills import Granularity, ScoreRow, skill_table
 
 
-def solved_matrix(scores: list[tuple[str, str, float]], model_ids: list[str], task_ids: list[str],
-                  solved_threshold: float = 0.5) -> np.ndarray:
-    """Boolean (len(model_ids), len(task_ids)): model i solves task j.  A (model, task) pair
-    with no rows counts as unsolved."""
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
-    for m, t, s in scores:
-        acc = sums[(m, t)]
-        acc[0] += s
-        acc[1] += 1
-    out = np.zeros((len(model_ids), len(task_ids)), dtype=bool)
-    for i, m in enumerate(model_ids):
-        for j, t in enumerate(task_ids):
-            total, n = sums.get((m, t), (0.0, 0))
-            out[i, j] = n > 0 and total / n >= solved_threshold
-    return out
+def pass_rates(scores: list[ScoreRow], model_ids: list[str], task_ids: list[str],
+               solved_threshold: float = 0.5, granularity: Granularity = "instance") -> dict[str, float]:
+    """Per task family, how often ``model_ids`` solve it (0.0 with no models or no rows).
 
-
-def pass_rates(scores: list[tuple[str, str, float]], model_ids: list[str], task_ids: list[str],
-               solved_threshold: float = 0.5) -> dict[str, float]:
-    """Per task: the fraction of ``model_ids`` that solve it (0.0 with no models)."""
-    solved = solved_matrix(scores, model_ids, task_ids, solved_threshold)
-    rates = solved.mean(axis=0) if len(model_ids) else np.zeros(len(task_ids))
-    return {t: float(r) for t, r in zip(task_ids, rates)}
+    ``instance``: the share of (model, instance) pairs scored >= ``solved_threshold`` (the
+    family's instances are those with a row); ``family``: the share of models whose mean over
+    the family's instances is >= ``solved_threshold``.
+    """
+    if not model_ids:
+        return {t: 0.0 for t in task_ids}
+    table, columns = skill_table(scores, model_ids, task_ids, granularity)
+    solved = table >= solved_threshold
+    per_task: dict[str, list[int]] = {t: [] for t in task_ids}
+    for j, col in enumerate(columns):
+        per_task[col.split("/", 1)[0]].append(j)
+    return {t: float(solved[:, cols].mean()) if cols else 0.0 for t, cols in per_task.items()}
 
 
 def discriminating_share(rates: dict[str, float]) -> float:
@@ -55,45 +47,130 @@ def choose_operation(pass_rate: float, rng: np.random.Generator, harder_above: f
         return "harder"
     if pass_rate < easier_below:
         return "easier"
+    return _novel(rng, novel_new_share)
+
+
+def _novel(rng: np.random.Generator, novel_new_share: float) -> str:
     return "novel_new" if rng.random() < novel_new_share else "novel_related"
+
+
+def unsolved_streaks(unsolved_events: list[tuple[int, str]], previous_adaptations: list[int]) -> dict[str, int]:
+    """How many adaptations in a row, ending with the latest previous one, found each task
+    unsolved and kept it.
+
+    Args:
+        unsolved_events: (generation, task_id) of every ``unsolved`` task event.
+        previous_adaptations: the generations of earlier adaptations, in any order.
+    """
+    seen = set(unsolved_events)
+    streaks: dict[str, int] = {}
+    for task_id in {t for _, t in unsolved_events}:
+        n = 0
+        for g in sorted(previous_adaptations, reverse=True):
+            if (g, task_id) not in seen:
+                break
+            n += 1
+        if n:
+            streaks[task_id] = n
+    return streaks
 
 
 @dataclass(frozen=True)
 class AdaptationPlan:
-    """What one adaptation asks for: ``dropped`` task ids (nobody solves them) and one
-    :class:`TaskRequest` per sampled parent."""
+    """What one adaptation asks for.
+
+    Attributes:
+        dropped: task ids nobody solves, for ``drop_unsolved_after`` adaptations in a row; they
+            leave the pool unless :func:`settle_pool` needs them to hold its floor.
+        unsolved_kept: task ids nobody solves yet, kept for now (their streak is shorter).
+        requests: one :class:`TaskRequest` per sampled parent, then the refill requests (novel
+            tasks asked for because drops would shrink the pool below its floor).
+    """
 
     dropped: list[str]
+    unsolved_kept: list[str]
     requests: list[TaskRequest]
 
 
 def plan_adaptation(active: list[dict], rates: dict[str, float], n_parents: int, rng: np.random.Generator,
                     generation: int, known_names: list[str], harder_above: float = 0.5,
-                    easier_below: float = 0.0, novel_new_share: float = 0.2) -> AdaptationPlan:
-    """Drop unsolved tasks, sample ``n_parents`` parents among the rest (without replacement
-    while the pool lasts) and pick each one's operation.
+                    easier_below: float = 0.0, novel_new_share: float = 0.2,
+                    streaks: dict[str, int] | None = None, drop_after: int = 1, min_pool: int = 0) -> AdaptationPlan:
+    """Drop long-unsolved tasks, sample ``n_parents`` parents among the rest (without
+    replacement while the pool lasts), pick each one's operation, and ask for one novel task
+    more per task that the drops take below ``min_pool``.
 
     Args:
         active: active families [{"task_id", "name", "code", "description", "capability",
             "domain"}], in a stable order.
         rates: pass rate over the archive per task id (missing: 0).
+        streaks: earlier adaptations in a row that found a task unsolved (see
+            :func:`unsolved_streaks`); a task unsolved now is dropped when its streak + 1
+            reaches ``drop_after`` (1: at once, the reference rule).
+        min_pool: the pool's floor (0: none).
     """
+    streaks = streaks or {}
     rate = {t["task_id"]: rates.get(t["task_id"], 0.0) for t in active}
-    dropped = [t["task_id"] for t in active if rate[t["task_id"]] == 0.0]
-    pool = [t for t in active if rate[t["task_id"]] > 0.0]
+    unsolved = [t["task_id"] for t in active if rate[t["task_id"]] == 0.0]
+    dropped = [t for t in unsolved if streaks.get(t, 0) + 1 >= drop_after]
+    kept = [t for t in unsolved if t not in dropped]
+    pool = [t for t in active if t["task_id"] not in dropped]
     if not pool:
-        return AdaptationPlan(dropped, [])
-    picks = rng.choice(len(pool), size=n_parents, replace=n_parents > len(pool))
+        return AdaptationPlan(dropped, kept, [])
+    refill = max(0, min_pool - len(pool))
+    n = n_parents + refill
+    picks = rng.choice(len(pool), size=n, replace=n > len(pool))
     requests = []
     for i, j in enumerate(picks):
         parent = {**pool[int(j)], "pass_rate": rate[pool[int(j)]["task_id"]]}
-        op = choose_operation(parent["pass_rate"], rng, harder_above, easier_below, novel_new_share)
+        if i < n_parents:
+            op = choose_operation(parent["pass_rate"], rng, harder_above, easier_below, novel_new_share)
+        else:
+            op = _novel(rng, novel_new_share)
         requests.append(TaskRequest(
             request_id=f"g{generation}-r{i}", operation=op,  # type: ignore[arg-type]
             parent={k: parent[k] for k in ("task_id", "name", "code", "description", "capability", "domain", "pass_rate")},
             seed=int(rng.integers(2**31)), known_names=tuple(known_names),
         ))
-    return AdaptationPlan(dropped, requests)
+    return AdaptationPlan(dropped, kept, requests)
+
+
+@dataclass(frozen=True)
+class PoolChanges:
+    """How an adaptation settles the active pool.
+
+    Attributes:
+        dropped: dropped tasks that leave the pool.
+        held: dropped tasks kept because the pool would fall below its floor (newest first).
+        pruned: tasks over the pool cap, oldest first.
+    """
+
+    dropped: list[str]
+    held: list[str]
+    pruned: list[str]
+
+
+def settle_pool(active: list[tuple[str, int]], dropped: list[str], replaced: list[str],
+                admitted: list[tuple[str, int]], min_pool: int, pool_cap: int) -> PoolChanges:
+    """Decide which dropped tasks really leave and which tasks the cap prunes.
+
+    The pool after the adaptation is the active pool minus dropped and replaced tasks plus the
+    admitted ones.  While it would hold fewer than ``min(min_pool, pool_cap)`` tasks, the
+    newest dropped tasks stay; then the oldest are pruned down to ``pool_cap``.
+
+    Args:
+        active: (task_id, created_generation) of the pool before the adaptation.
+        dropped: task ids the plan drops; replaced: parents retired by an admitted rewrite.
+        admitted: (task_id, created_generation) of the admitted tasks, in admission order.
+    """
+    gone = set(dropped) | set(replaced)
+    remaining = [a for a in active if a[0] not in gone] + admitted
+    room = max(0, min(min_pool, pool_cap) - len(remaining))
+    created = dict(active)
+    newest_first = sorted((t for t in dropped if t not in replaced), key=lambda t: -created.get(t, 0))
+    held = newest_first[:room]
+    kept = [a for a in active if a[0] not in gone or a[0] in held] + admitted
+    return PoolChanges([t for t in dropped if t not in held], held, prune_oldest(kept, pool_cap))
 
 
 def prune_oldest(active: list[tuple[str, int]], cap: int) -> list[str]:

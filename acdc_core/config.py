@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -52,7 +52,7 @@ class ExpertSpec(_Section):
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    skill: Literal["math", "code"]
+    skill: Literal["math", "code", "strings", "lists", "logic", "sequences"]
     examples: int = Field(640, ge=1)
     replay_share: float = Field(0.2, ge=0.0, lt=1.0)
     data_seed: int = 0
@@ -90,8 +90,17 @@ class PopulationSection(_Section):
     children_per_generation: int = Field(4, ge=1)
 
 
+MergeMethod = Literal["linear", "slerp", "task_arithmetic", "ties", "dare_ties"]
+
+
 class CrossoverSection(_Section):
-    method: Literal["linear", "slerp", "task_arithmetic", "ties", "dare_ties"] = "linear"
+    """Crossover (ALGORITHM.md step 2).  Each child is merged with ``method``, or, when
+    ``method_mix`` is given, with a method drawn from it (relative weights, e.g.
+    ``{linear: 2, ties: 1, dare_ties: 1}``).  Merge weights are drawn N(weight_mean,
+    weight_std) per parent, made positive and normalised to sum 1."""
+
+    method: MergeMethod = "linear"
+    method_mix: dict[MergeMethod, float] = Field(default_factory=dict, description="method -> relative weight")
     parents: int = Field(2, ge=2)
     weight_mean: float = 1.0
     weight_std: float = Field(0.01, ge=0.0)
@@ -128,6 +137,10 @@ class EvaluationSection(_Section):
     instances_per_task: int = Field(3, ge=1)
     torch_threads: int = Field(2, ge=1)
     solved_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    skill_granularity: Literal["instance", "family"] = Field(
+        "instance", description="skill-vector columns for DNS, coverage, pass rates and task forces: one per "
+                                "task instance (the reference: one per prompt) or one per family (mean >= threshold)"
+    )
     prompt_template: str = "{instructions}\n\nReply with the final answer only, as 'Answer: <answer>'."
     use_chat_template: bool = True
 
@@ -210,6 +223,13 @@ class AdaptationSection(_Section):
     novel_new_share: float = Field(0.2, ge=0.0, le=1.0, description="share of novel variants that are completely new")
     reflection_rounds: int = Field(3, ge=0)
     pool_cap: int = Field(250, ge=1, description="active tasks kept; the oldest are pruned first")
+    drop_unsolved_after: int = Field(
+        1, ge=1, description="drop a task nobody solves after this many adaptations in a row (1: at once)"
+    )
+    min_pool: Annotated[int, Field(ge=0)] | Literal["initial"] = Field(
+        "initial", description="floor of the active pool: refill requests ask for novel tasks and unsolved "
+                               "tasks stay until replaced; 'initial': the seed task set's size; 0: no floor"
+    )
     min_instances: int = Field(2, ge=1, description="a family must yield at least this many instances")
 
 
@@ -312,6 +332,11 @@ class RunConfig(_Section):
         c = self.crossover
         if c.method == "slerp" and c.parents != 2:
             raise ValueError(f"crossover.method: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
+        if c.method_mix:
+            if any(w < 0 for w in c.method_mix.values()) or sum(c.method_mix.values()) <= 0:
+                raise ValueError("crossover.method_mix: weights must be >= 0 with a positive sum")
+            if c.method_mix.get("slerp", 0) > 0 and c.parents != 2:
+                raise ValueError(f"crossover.method_mix: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
         if c.slerp_t_low > c.slerp_t_high:
             raise ValueError("crossover.slerp_t_low must be <= crossover.slerp_t_high")
         if self.gibberish.method == "llm_judge" and self.judge.backend == "none":

@@ -97,16 +97,39 @@ def _forced_mutation(cfg: MutationSection) -> MutationSection:
     return cfg if cfg.method != "none" else cfg.model_copy(update={"method": "gaussian"})
 
 
-def propose_initial_mutants(base: str, n: int, mutation: MutationSection, rng: np.random.Generator) -> list[ChildRecipe]:
-    """Generation 0's ``n`` mutants of the base model (Gaussian when mutation is off)."""
+def propose_initial_mutants(seeds: list[str], n: int, mutation: MutationSection,
+                            rng: np.random.Generator) -> list[ChildRecipe]:
+    """Generation 0's ``n`` mutants (Gaussian when mutation is off), spread over ``seeds``:
+    every seed gets one before any gets a second, in an order shuffled per round.
+
+    Raises:
+        ValueError: when ``n > 0`` and there is no seed.
+    """
+    if n and not seeds:
+        raise ValueError("initial mutants need at least one seed model")
     mut = _forced_mutation(mutation)
-    return [ChildRecipe(generation=0, index=i, source=base, mutation=draw_mutation(mut, rng)) for i in range(n)]
+    sources: list[str] = []
+    while len(sources) < n:
+        sources += [seeds[int(i)] for i in rng.permutation(len(seeds))]
+    return [ChildRecipe(generation=0, index=i, source=src, mutation=draw_mutation(mut, rng))
+            for i, src in enumerate(sources[:n])]
+
+
+def draw_method(cfg: CrossoverSection, rng: np.random.Generator) -> str:
+    """The merge method of one child: ``cfg.method``, or a draw from ``cfg.method_mix``
+    (no random draw is consumed without a mix)."""
+    if not cfg.method_mix:
+        return cfg.method
+    methods = sorted(cfg.method_mix)
+    p = np.array([cfg.method_mix[m] for m in methods], dtype=float)
+    return methods[int(rng.choice(len(methods), p=p / p.sum()))]
 
 
 def draw_merge(
-    parents: list[str], cfg: CrossoverSection, base: str | None, rng: np.random.Generator
+    parents: list[str], cfg: CrossoverSection, base: str | None, rng: np.random.Generator,
+    method: str | None = None,
 ) -> MergeRecipe:
-    """A merge recipe of ``parents`` per ``cfg``.
+    """A merge recipe of ``parents`` per ``cfg``, with ``method`` (default ``cfg.method``).
 
     Weights are drawn w_i ~ N(weight_mean, weight_std) and normalised to sum 1 (ALGORITHM.md step
     2); with normalised weights a linear merge equals base + sum_i w_i (theta_i - base), the
@@ -115,9 +138,10 @@ def draw_merge(
     Raises:
         ValueError: for a task-vector method without ``base``, or slerp with != 2 parents.
     """
-    if cfg.method in _NEEDS_BASE and base is None:
-        raise ValueError(f"crossover.method {cfg.method} needs a base model")
-    if cfg.method == "slerp":
+    method = method or cfg.method
+    if method in _NEEDS_BASE and base is None:
+        raise ValueError(f"crossover.method {method} needs a base model")
+    if method == "slerp":
         if len(parents) != 2:
             raise ValueError("slerp merges exactly 2 parents")
         t = float(rng.uniform(cfg.slerp_t_low, cfg.slerp_t_high))
@@ -125,11 +149,11 @@ def draw_merge(
     w = np.abs(rng.normal(cfg.weight_mean, cfg.weight_std, size=len(parents)))
     w = w / w.sum() if w.sum() > 0 else np.full(len(parents), 1.0 / len(parents))
     return MergeRecipe(
-        method=cfg.method,
+        method=method,
         parents=tuple(parents),
         weights=tuple(round(float(x), 8) for x in w),
-        density=cfg.density if cfg.method in {"ties", "dare_ties"} else None,
-        base=base if cfg.method in _NEEDS_BASE else None,
+        density=cfg.density if method in {"ties", "dare_ties"} else None,
+        base=base if method in _NEEDS_BASE else None,
         seed=int(rng.integers(0, 2**31 - 1)),
     )
 
@@ -174,7 +198,7 @@ def propose_children(
             out.append(ChildRecipe(generation=generation, index=i, source=source, mutation=mut))
             continue
         parents = select_parents(archive_ids, crossover.parents, rng)
-        merge = draw_merge(parents, crossover, base, rng)
+        merge = draw_merge(parents, crossover, base, rng, draw_method(crossover, rng))
         out.append(ChildRecipe(generation=generation, index=i, merge=merge, mutation=draw_mutation(mutation, rng)))
     return out
 

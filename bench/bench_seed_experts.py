@@ -1,14 +1,18 @@
-"""Build the default family's seed experts from scratch and measure what they are worth.
+"""Build a family's seed experts from scratch and measure what they are worth.
 
-    .venv/bin/python bench/bench_seed_experts.py [--family smollm2] [--held-out 100]
+    .venv/bin/python bench/bench_seed_experts.py [--family smollm2] [--skills math,code,strings,lists]
+                                                 [--held-out 60] [--steps 40]
 
-1. ``acdc seeds build`` in a fresh run folder with an empty cache (timed as a user sees it).
+1. ``acdc seeds build`` in a fresh run folder with an empty cache (timed as a user sees it),
+   with one expert per skill (default: the default preset's experts).
 2. The base, every expert, and merges of the first two experts (mergekit linear and ties),
-   evaluated side by side in this one run on: held-out items of each expert skill (same
-   generators, another seed, disjoint from all training items) and all instances of the 22
-   seed task families.
-3. Printed: pass rates and differences to the base, skill vectors on the seed families, and
-   the items a merge solves that neither parent solves.  Nothing is asserted.
+   evaluated side by side in this one run on: held-out items of every expert skill and of the
+   ``general`` replay questions (same generators, another seed, disjoint from all training
+   items), and all instances of the 22 seed task families, per capability.
+3. Printed: pass rates and differences to the base; per expert its gain on its own held-out
+   skill and its worst loss anywhere else (the bar: +15 and no worse than -10 points); skill
+   vectors on the seed families; the items a merge solves that neither parent solves.
+   Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import yaml
 from acdc_core.backends.hf import HFBackend
 from acdc_core.config import EvaluationSection, load_config
 from acdc_core.evaluation import evaluate
-from acdc_core.expert_data import SKILLS, held_out, score_response, training_items
+from acdc_core.expert_data import REPLAY_ONLY, SKILLS, held_out, score_response, training_items
 from acdc_core.merging import merge_models
 from acdc_core.recipes import MergeRecipe
 from acdc_core.sandbox import Sandbox
@@ -36,16 +40,23 @@ from acdc_core.skills import skill_matrix, skill_vector
 from acdc_core.taskfamily import seed_families
 from storage.db import RunDB
 
+GAIN_BAR, LOSS_BAR = 15.0, -10.0
+
 
 def solved_items(path: str, held: dict, tasks: list[dict], ev: EvaluationSection, threads: int) -> dict[str, float]:
     """item key -> score for every held-out item and every seed-family instance."""
-    backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads)
+    backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads,
+                        use_chat_template=ev.use_chat_template)
     try:
         out = {}
-        for skill, items in held.items():
-            gens = backend.generate([ev.prompt_template.format(instructions=i.instructions) for i in items],
-                                    ev.max_new_tokens)
-            out |= {f"{skill}:{k}": score_response(i, g.text) for k, (i, g) in enumerate(zip(items, gens))}
+        keys, prompts, items = [], [], []
+        for skill, its in held.items():
+            for k, i in enumerate(its):
+                keys.append(f"{skill}:{k}")
+                prompts.append(ev.prompt_template.format(instructions=i.instructions))
+                items.append(i)
+        gens = backend.generate(prompts, ev.max_new_tokens)
+        out |= {k: score_response(i, g.text) for k, i, g in zip(keys, items, gens)}
         for row in evaluate(backend, tasks, Sandbox(), ev.prompt_template, ev.max_new_tokens):
             out[f"seed:{row['task_id']}:{row['instance_id']}"] = row["score"]
     finally:
@@ -56,12 +67,21 @@ def solved_items(path: str, held: dict, tasks: list[dict], ev: EvaluationSection
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--family", default="smollm2")
-    ap.add_argument("--held-out", type=int, default=100, help="held-out items per expert skill")
+    ap.add_argument("--skills", help="comma-separated expert skills (default: the default preset's experts)")
+    ap.add_argument("--steps", type=int, help="training steps per expert (default: the preset's)")
+    ap.add_argument("--held-out", type=int, default=60, help="held-out items per skill")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-merges", action="store_true", help="skip the merges of the first two experts")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="acdc-bench-experts-"))
     cfg = load_config().model_dump(mode="json")
     cfg["models"]["family"] = args.family
+    template = cfg["models"]["experts"][0]
+    if args.skills:
+        cfg["models"]["experts"] = [{**template, "name": s, "skill": s} for s in args.skills.split(",")]
+    cfg["evaluation"]["torch_threads"] = args.threads
+    if args.steps:
+        cfg["models"]["experts"] = [{**e, "steps": args.steps} for e in cfg["models"]["experts"]]
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "ACDC_CACHE_DIR": str(work / "cache")}
 
@@ -71,35 +91,40 @@ def main() -> None:
     wall = time.perf_counter() - t0
     db = RunDB(work / "run" / "acdc.duckdb")
     experts = db.seed_experts()
+    order = [e["name"] for e in cfg["models"]["experts"]]
+    experts = experts.set_index("name").loc[order].reset_index()
     base_dir = str(work / "run" / "blobs" / "models" / experts.base_model_id.iloc[0])
     print(f"\n== build ({args.family}): acdc seeds build wall {wall:.0f} s (GGUF conversion included); per expert:")
     for r in experts.itertuples():
-        print(f"   {r.name:6s} {r.skill:5s} {len(r.loss_curve)} steps  loss {r.loss_curve[0]:.3f} -> "
+        print(f"   {r.name:9s} {r.skill:9s} {len(r.loss_curve)} steps  loss {r.loss_curve[0]:.3f} -> "
               f"{r.loss_curve[-1]:.3f}  {r.train_seconds:.0f} s (replay answers + training + save)")
     print(f"   experts total: {experts.train_seconds.sum():.0f} s")
 
     # held-out items: another seed, disjoint from every item any expert trained on (own or replay)
-    ev = EvaluationSection(batch_size=96)
-    used = {s: [] for s in SKILLS}
+    ev = EvaluationSection(**cfg["evaluation"])
+    kinds = list(SKILLS) + list(REPLAY_ONLY)
+    used: dict[str, list] = {s: [] for s in kinds}
     for r in experts.itertuples():
         rec = json.loads(r.recipe)["data"]
         own, replay = training_items(r.skill, rec["examples"], rec["replay_share"], rec["seed"])
         for item in own + replay:
             used[item.skill].append(item)
-    held = {s: held_out(s, args.held_out, used[s]) for s in SKILLS}
-    for s in SKILLS:
+    held = {s: held_out(s, args.held_out, used[s]) for s in kinds}
+    for s in kinds:
         assert not {i.instructions for i in held[s]} & {i.instructions for i in used[s]}
     sandbox = Sandbox()
     tasks = [{"task_id": f.name, "name": f.name, "code": f.code, "capability": f.capability,
               "instances": sandbox.instances(f.code, 8)} for f in seed_families()]
-    print(f"held-out: {args.held_out} items per skill {list(SKILLS)}; seed families: {len(tasks)} x 8 instances")
+    print(f"held-out: {args.held_out} items per kind {kinds}; seed families: {len(tasks)} x 8 instances")
 
     dirs = {"base": base_dir} | {r.name: str(work / "run" / "blobs" / "models" / r.model_id) for r in experts.itertuples()}
-    a, b = list(experts.name)[:2]
-    for method, recipe in (("linear", MergeRecipe(method="linear", parents=(a, b), weights=(0.5, 0.5))),
-                           ("ties", MergeRecipe(method="ties", parents=(a, b), weights=(0.5, 0.5), density=0.5, base="base"))):
-        merge_models(recipe, dirs, work / f"merge-{method}", "bfloat16")
-        dirs[f"{method}({a},{b})"] = str(work / f"merge-{method}")
+    a, b = order[:2]
+    if not args.no_merges and len(order) >= 2:
+        for method, recipe in (("linear", MergeRecipe(method="linear", parents=(a, b), weights=(0.5, 0.5))),
+                               ("ties", MergeRecipe(method="ties", parents=(a, b), weights=(0.5, 0.5), density=0.5,
+                                                    base="base"))):
+            merge_models(recipe, dirs, work / f"merge-{method}", "bfloat16")
+            dirs[f"{method}({a},{b})"] = str(work / f"merge-{method}")
 
     scores = {}
     for name, path in dirs.items():
@@ -108,22 +133,33 @@ def main() -> None:
         print(f"evaluated {name} in {time.perf_counter() - t:.0f} s")
 
     caps = sorted({t["capability"] for t in tasks})
-    def rate(name: str, prefix: str) -> float:
-        vals = [v for k, v in scores[name].items() if k.startswith(prefix)]
-        return 100 * float(np.mean(vals))
     cap_of = {t["task_id"]: t["capability"] for t in tasks}
-    def cap_rate(name: str, cap: str) -> float:
-        return 100 * float(np.mean([v for k, v in scores[name].items() if k.startswith("seed:") and cap_of[k.split(":")[1]] == cap]))
 
-    cols = [f"held-out {s}" for s in SKILLS] + ["seed all"] + [f"seed {c}" for c in caps]
+    def rate(name: str, col: str) -> float:
+        if col.startswith("seed "):
+            cap = col.removeprefix("seed ")
+            vals = [v for k, v in scores[name].items() if k.startswith("seed:")
+                    and (cap == "all" or cap_of[k.split(":")[1]] == cap)]
+        else:
+            vals = [v for k, v in scores[name].items() if k.startswith(f"{col.removeprefix('held-out ')}:")]
+        return 100 * float(np.mean(vals))
+
+    cols = [f"held-out {s}" for s in kinds] + ["seed all"] + [f"seed {c}" for c in caps]
+    table = {name: {c: rate(name, c) for c in cols} for name in scores}
     print("\n== pass rate (%) and difference to the base, points")
-    print(f"{'model':24s}" + "".join(f"{c:>18s}" for c in cols))
-    def row(name: str) -> list[float]:
-        return [rate(name, f"{s}:") for s in SKILLS] + [rate(name, "seed:")] + [cap_rate(name, c) for c in caps]
-    base_vals = row("base")
-    for name in scores:
-        vals = row(name)
-        print(f"{name:24s}" + "".join(f"{v:8.1f} ({v - bv:+6.1f})  " for v, bv in zip(vals, base_vals)))
+    print(f"{'model':22s}" + "".join(f"{c:>20s}" for c in cols))
+    for name, vals in table.items():
+        print(f"{name:22s}" + "".join(f"{v:7.1f} ({v - table['base'][c]:+6.1f})    " for c, v in vals.items()))
+
+    print(f"\n== expert verdicts (bar: own held-out >= {GAIN_BAR:+.0f}, nothing else below {LOSS_BAR:+.0f} points)")
+    print(f"{'expert':10s} {'skill':10s} {'own gain':>9s} {'worst elsewhere':>28s}  verdict")
+    for r in experts.itertuples():
+        own = f"held-out {r.skill}"
+        gain = table[r.name][own] - table["base"][own]
+        others = {c: table[r.name][c] - table["base"][c] for c in cols if c not in (own, "seed all")}
+        worst = min(others, key=others.get)
+        ok = gain >= GAIN_BAR and others[worst] >= LOSS_BAR
+        print(f"{r.name:10s} {r.skill:10s} {gain:+9.1f} {others[worst]:+10.1f} ({worst:>15s})  {'meets' if ok else 'FAILS'}")
 
     print("\n== skill vectors on the seed families (solved = mean score >= 0.5)")
     names = list(scores)
@@ -131,9 +167,11 @@ def main() -> None:
     matrix = skill_vector(skill_matrix(rows, names, [t["task_id"] for t in tasks]))
     vectors = {n: "".join(map(str, matrix[i])) for i, n in enumerate(names)}
     for name, vec in vectors.items():
-        print(f"  {name:24s} {vec}  ({vec.count('1')} solved)")
+        print(f"  {name:22s} {vec}  ({vec.count('1')} solved)")
     same = [(x, y) for i, x in enumerate(names) for y in names[i + 1:] if vectors[x] == vectors[y]]
     print(f"  identical pairs: {same or 'none'}")
+    inst = {n: "".join("1" if scores[n][k] >= 0.5 else "0" for k in sorted(scores["base"])) for n in names}
+    print(f"  distinct instance-level vectors over all {len(scores['base'])} items: {len(set(inst.values()))} of {len(names)}")
 
     print("\n== items a merge solves that neither parent solves (held-out + seed instances)")
     for merged in [n for n in names if "(" in n]:

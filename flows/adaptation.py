@@ -15,7 +15,7 @@ import json
 import numpy as np
 from prefect import flow, get_run_logger
 
-from acdc_core.adaptation import pass_rates, plan_adaptation, prune_oldest
+from acdc_core.adaptation import pass_rates, plan_adaptation, settle_pool, unsolved_streaks
 from acdc_core.taskfamily import task_set_hash
 from tasks.adaptation import (
     ask_scientist,
@@ -43,11 +43,14 @@ def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dic
 
 
 @flow(name="acdc-task-adaptation", flow_run_name="tasks-after-generation-{generation}")
-def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_embeddings: list[dict]) -> dict:
+def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_embeddings: list[dict],
+                rates: dict[str, float]) -> dict:
     """Adapt the task pool against the archive ``archive_ids`` (after this generation's update).
 
     Args:
         history_embeddings: ``task_embeddings`` rows of every task of the history.
+        rates: pass rate of every active task over ``archive_ids``, this generation's admitted
+            children included (see :func:`acdc_core.adaptation.pass_rates`).
 
     Returns:
         {"task_families", "task_instances", "task_embeddings", "task_proposals", "task_events",
@@ -56,15 +59,18 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     log = get_run_logger()
     ctx = RunContext.load(run_dir)
     cfg, a = ctx.config, ctx.config.adaptation
-    thr = cfg.evaluation.solved_threshold
+    thr, granularity = cfg.evaluation.solved_threshold, cfg.evaluation.skill_granularity
     active = ctx.db.active_tasks()
     history = ctx.db.task_history()
-    rates = pass_rates(ctx.db.evaluation_scores(archive_ids), archive_ids, [t["task_id"] for t in active], thr)
+    streaks = unsolved_streaks(ctx.db.task_events("unsolved"), list(range(a.every, generation, a.every)))
+    min_pool = ctx.db.initial_task_count() if a.min_pool == "initial" else a.min_pool
     rng = np.random.default_rng([cfg.run.seed, generation, 7])
     plan = plan_adaptation(active, rates, a.parents, rng, generation, [h["name"] for h in history],
-                           a.harder_above, a.easier_below, a.novel_new_share)
-    log.info("adapting tasks: %d active, %d dropped as unsolved, %d requests", len(active), len(plan.dropped),
-             len(plan.requests))
+                           a.harder_above, a.easier_below, a.novel_new_share, streaks, a.drop_unsolved_after,
+                           min_pool)
+    log.info("adapting tasks: %d active, %d unsolved (%d to drop), %d requests (%d to refill the pool to %d)",
+             len(active), len(plan.dropped) + len(plan.unsolved_kept), len(plan.dropped), len(plan.requests),
+             len(plan.requests) - min(a.parents, len(plan.requests)), min_pool)
 
     vectors = {e["task_id"]: e["embedding"] for e in history_embeddings}
     codes = {h["task_id"]: h["code"] for h in history}
@@ -100,8 +106,8 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
             set_hash = task_set_hash([c["task_id"] for c in cands])
             for mid in archive_ids:
                 rows += evaluate_model(run_dir, mid, set_hash, cands)
-        cand_rates = pass_rates([(r["model_id"], r["task_id"], r["score"]) for r in rows], archive_ids,
-                                [c["task_id"] for c in cands], thr)
+        cand_rates = pass_rates([(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in rows],
+                                archive_ids, [c["task_id"] for c in cands], thr, granularity)
         retry = []
         tried |= {c["name"] for c in checked if c["name"]}  # rejected names are not to be proposed again
         for i, (req, reply, c) in enumerate(zip(pending, replies, checked)):
@@ -140,21 +146,28 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
             deactivate.append(task_id)
             events.append({"generation": generation, "task_id": task_id, "event": event, "detail": detail})
 
-    for tid in plan.dropped:
-        retire(tid, "dropped_unsolved", "no archive model solves it")
+    replaced = []
     for ad in admitted:
         req = ad["request"]
         if req["operation"] in ("harder", "easier"):
+            replaced.append(req["parent"]["task_id"])
             retire(req["parent"]["task_id"], "replaced", f"{req['operation']} child {ad['task']['name']}")
+    pool = settle_pool([(t["task_id"], t["created_generation"]) for t in active], plan.dropped, replaced,
+                       [(ad["task"]["task_id"], generation) for ad in admitted], min_pool, a.pool_cap)
+    for tid in pool.dropped:
+        retire(tid, "dropped_unsolved", "no archive model solves it")
+    for tid in plan.unsolved_kept + pool.held:
+        if tid not in deactivate:
+            why = (f"kept: the pool's floor is {min_pool}" if tid in pool.held else
+                   f"kept: unsolved {streaks.get(tid, 0) + 1} of {a.drop_unsolved_after} adaptations in a row")
+            events.append({"generation": generation, "task_id": tid, "event": "unsolved", "detail": why})
     by_id = {r["request_id"]: r for r in requests}
     for req_id, status in final.items():
         req = by_id[req_id]
         if status == "impossible" and req["operation"] in ("harder", "easier"):
             events.append({"generation": generation, "task_id": req["parent"]["task_id"], "event": "restored",
                            "detail": f"its {req['operation']} child was impossible"})
-    pool = [(t["task_id"], t["created_generation"]) for t in active if t["task_id"] not in deactivate]
-    pool += [(ad["task"]["task_id"], generation) for ad in admitted]
-    for tid in prune_oldest(pool, a.pool_cap):
+    for tid in pool.pruned:
         retire(tid, "pruned", f"pool cap {a.pool_cap}")
 
     families, instances = task_rows([ad["task"] for ad in admitted], generation)
@@ -168,7 +181,9 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         "tasks_rejected_not_novel": counts["not_novel"] + counts["not_interesting"],
         "tasks_rejected_impossible": counts["impossible"],
         "tasks_reflections": sum(1 for p in proposals if p["round"] > 0),
-        "tasks_dropped_unsolved": len(plan.dropped),
+        "tasks_dropped_unsolved": len(pool.dropped),
+        "tasks_unsolved_kept": len(plan.unsolved_kept) + len(pool.held),
+        "tasks_refill_requests": len(plan.requests) - min(a.parents, len(plan.requests)),
         "tasks_replaced": sum(1 for e in events if e["event"] == "replaced"),
         "tasks_pruned": sum(1 for e in events if e["event"] == "pruned"),
     }

@@ -14,7 +14,7 @@ from acdc_core.assessment.decontamination import BenchmarkNgrams
 from acdc_core.assessment.results import benchmark_results, pooled_results
 from acdc_core.assessment.selection import choose_sets
 from acdc_core.hashing import stable_hash
-from acdc_core.skills import skill_matrix, skill_vector
+from acdc_core.skills import skill_table, skill_vector
 from tasks.assessment import benchmark_model, prepare_benchmarks, reference_model
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model
@@ -103,8 +103,9 @@ def assess_flow(run_dir: str) -> dict:
     task_ids = [t["task_id"] for t in ctx.db.task_history()]
     log.info("global skill vectors: %d models x %d tasks (%d pairs evaluated now)", len(pool), len(task_ids), pairs)
 
-    scores = skill_matrix(ctx.db.all_scores(pool, task_ids), pool, task_ids)
-    solved = skill_vector(scores, ctx.config.evaluation.solved_threshold).astype(bool)
+    e = ctx.config.evaluation
+    scores, _ = skill_table(ctx.db.all_scores(pool, task_ids), pool, task_ids, e.skill_granularity)
+    solved = skill_vector(scores, e.solved_threshold).astype(bool)
     sets = choose_sets(pool, solved, scores.mean(axis=1), seed_ids, a.set_sizes,
                        np.random.default_rng(a.seed), a.max_combinations)
     paths = {m: str(ctx.model_dir(m)) for s in sets for m in s["members"]}

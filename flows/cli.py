@@ -20,7 +20,7 @@ def _print_table(title: str, rows: list[tuple[str, object]]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for k, v in rows:
-        table.add_row(k, f"{v:.3f}" if isinstance(v, float) else str(v))
+        table.add_row(k, "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
     Console().print(table)
 
 
@@ -28,7 +28,11 @@ def _print_summary(summary: dict) -> None:
     _print_table("AC/DC run", [
         ("generations done", f"{summary['generations_done']} of {summary['generations_target']}"),
         ("archive size", summary["archive_size"]),
+        ("distinct skill vectors in the archive", summary["distinct_skill_vectors"]),
         ("best fitness", summary["best_fitness"]),
+        ("coverage of the whole task history", summary["coverage_history"]),
+        ("coverage of the active pool", summary["coverage_active"]),
+        ("instances solved by a child and no parent", summary["children_new_instances"]),
         ("active tasks", summary["tasks"]),
         ("tasks ever admitted", summary["tasks_history"]),
         ("task Vendi score (cumulative)", summary["vendi_cumulative"]),
@@ -71,8 +75,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         ).df()
     if not df.empty:
         wide = df.pivot(index="generation", columns="name", values="value")
-        cols = [c for c in ("archive_size", "best_fitness", "mean_fitness", "task_coverage",
-                            "distinct_skill_vectors", "n_candidates", "n_gibberish", "n_admitted", "seconds")
+        cols = [c for c in ("archive_size", "distinct_skill_vectors", "best_fitness", "mean_fitness",
+                            "coverage_history", "coverage_active", "children_new_instances", "n_candidates",
+                            "n_gibberish", "n_admitted", "tasks_active", "seconds")
                 if c in wide.columns]
         print(wide[cols].round(3).to_string())
     return 0

@@ -24,6 +24,7 @@ from tasks.archive import (
     archive_metrics,
     archive_rows,
     candidate_rows,
+    child_effect_rows,
     commit_generation,
     task_rows,
     update_archive,
@@ -64,13 +65,17 @@ def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: l
 
 
 def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict], kept: list[str],
-               evaluations: list[dict]) -> dict:
+               score_rows: list[tuple], evaluations: list[dict]) -> dict:
     """The task half of a generation: the seed task rows (generation 0), task adaptation when
-    due, embeddings, the task archive's diversity and the share of active tasks that the kept
-    archive ``kept`` splits.
+    due, embeddings, the task archive's diversity, the share of active tasks that the kept
+    archive ``kept`` splits, and its coverage of the active pool and of the whole task history.
 
     Args:
-        tasks: the task set the generation evaluated on; evaluations: its uncommitted rows.
+        tasks: the task set the generation evaluated on.
+        score_rows: (model_id, task_id, instance_id, score) of the archive before the update and
+            of this generation's children on ``tasks``: the kept archive's rows are among them,
+            committed or not, so adaptation sees the children it just admitted.
+        evaluations: the generation's uncommitted evaluation rows.
 
     Returns:
         The generation's task rows ({"task_families", "task_instances", "task_embeddings",
@@ -78,21 +83,26 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
         archive on admitted tasks)}) and "metrics" {name: value}.
     """
     cfg = ctx.config
+    thr, granularity = cfg.evaluation.solved_threshold, cfg.evaluation.skill_granularity
     history = _history_embeddings(run_dir, ctx, generation, tasks)
     families, instances = task_rows(tasks, generation) if generation == 0 else ([], [])
     adapted: dict = {"task_embeddings": [], "task_proposals": [], "task_events": [], "deactivate": [],
                      "evaluations": [], "stats": {}}
     every = cfg.adaptation.every
     if every and generation > 0 and generation % every == 0:
-        adapted = adapt_tasks(run_dir, generation, kept, history)
+        rates = pass_rates(score_rows, kept, [t["task_id"] for t in tasks], thr, granularity)
+        adapted = adapt_tasks(run_dir, generation, kept, history, rates)
         families, instances = adapted["task_families"], adapted["task_instances"]
     active_ids = [t["task_id"] for t in tasks if t["task_id"] not in adapted["deactivate"]]
     active_ids += [f["task_id"] for f in families if f["active"] and generation > 0]
     vectors = {e["task_id"]: e["embedding"] for e in history + adapted["task_embeddings"]}
     diversity = task_diversity(run_dir, generation, vectors, active_ids)
-    fresh = evaluations + adapted["evaluations"]
-    scores = ctx.db.all_scores(kept, active_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in fresh]
-    rates = pass_rates(scores, kept, active_ids, cfg.evaluation.solved_threshold)
+    fresh = [(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations + adapted["evaluations"]]
+    scores = ctx.db.all_scores(kept, active_ids) + fresh
+    rates = pass_rates(scores, kept, active_ids, thr, granularity)
+    solved, n_history = ctx.db.history_coverage_counts(kept, thr) if generation > 0 else (set(), 0)
+    solved |= {f"{t}/{i}" for m, t, i, s in fresh if m in kept and s >= thr}
+    n_history += len(instances)
     new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
     return {
         "task_families": families, "task_instances": instances,
@@ -100,7 +110,8 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
         "task_proposals": adapted["task_proposals"], "task_events": adapted["task_events"],
         "task_clusters": diversity["clusters"], "deactivate": adapted["deactivate"],
         "evaluations": adapted["evaluations"],
-        "metrics": {**diversity["metrics"], **adapted["stats"], "discriminating_share": discriminating_share(rates)},
+        "metrics": {**diversity["metrics"], **adapted["stats"], "discriminating_share": discriminating_share(rates),
+                    "coverage_history": len(solved) / n_history if n_history else 0.0},
     }
 
 
@@ -162,12 +173,20 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         step.tick(f"{mid} mean score {np.mean([r['score'] for r in rows]):.3f}")
 
     population = archive_ids + new_ids
-    score_rows = ctx.db.evaluation_scores(archive_ids) + [(r["model_id"], r["task_id"], r["score"]) for r in evaluations]
+    score_rows = ctx.db.evaluation_scores(archive_ids) + [
+        (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
     update = update_archive(run_dir, population, score_rows, task_ids)
 
+    children = [c for c in made if c["model_id"] in survivors]
+    parent_ids = sorted({p for c in children for p in c["parents"]})
+    effects, effect_metrics = child_effect_rows(
+        generation, children,
+        ctx.db.answers(parent_ids, task_ids)
+        + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
+        cfg.evaluation.solved_threshold)
     n_gibberish = len(made) - len(survivors)
     n_admitted = len(set(update["kept"]) & set(survivors))
-    side = _task_side(run_dir, ctx, generation, tasks, update["kept"], evaluations)
+    side = _task_side(run_dir, ctx, generation, tasks, update["kept"], score_rows, evaluations)
     seconds = time.perf_counter() - t0
     model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
     commit = GenerationCommit(
@@ -177,17 +196,21 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         evaluations=[{**r, "generation": generation} for r in evaluations + side["evaluations"]],
         archive=archive_rows(generation, update),
         metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds)
-        + [{"generation": generation, "name": k, "value": float(v)} for k, v in side["metrics"].items()],
+        + [{"generation": generation, "name": k, "value": float(v)}
+           for k, v in {**side["metrics"], **effect_metrics}.items()],
         task_embeddings=side["task_embeddings"], task_proposals=side["task_proposals"],
         task_events=side["task_events"], task_clusters=side["task_clusters"], deactivate=side["deactivate"],
+        child_effects=effects,
     )
     committed = commit_generation(run_dir, commit)
     best = max(update["fitness"][m] for m in update["kept"])
     log.info(
-        "%s committed: %d candidates, %d gibberish, %d admitted; archive %d, best fitness %.3f, "
-        "task coverage %.2f; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
-        prefix, len(made), n_gibberish, n_admitted, len(update["kept"]), best, update["coverage"],
-        side["metrics"]["tasks_active"], 100 * side["metrics"]["discriminating_share"],
+        "%s committed: %d candidates, %d gibberish, %d admitted, %d instances solved by a child and no parent; "
+        "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history, %.2f of "
+        "the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
+        prefix, len(made), n_gibberish, n_admitted, effect_metrics.get("children_new_instances", 0),
+        len(update["kept"]), update["distinct"], best, side["metrics"]["coverage_history"],
+        update["coverage_instances"], side["metrics"]["tasks_active"], 100 * side["metrics"]["discriminating_share"],
         side["metrics"]["vendi_cumulative"], seconds,
     )
     return {

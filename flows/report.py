@@ -34,6 +34,7 @@ TITLES = {
     "fitness_coverage": "Fitness and task coverage per generation",
     "vendi": "Task diversity (Vendi score) per generation",
     "admitted": "Models proposed and admitted per generation",
+    "exploration": "What the children found: distinct skill vectors and new instances per generation",
     "lineage": "Evolution tree of the models",
     "skill_heatmap": "Skills of the final archive by task cluster",
     "task_map": "Task archive map (embeddings, t-SNE)",
@@ -101,13 +102,23 @@ def summary_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ("task instances in the history", _scalar(con, "SELECT count(*) FROM task_instances")),
         ("final best fitness", _fmt(_scalar(con, "SELECT max(fitness) FROM archive WHERE generation = ?", last))),
         ("final cumulative Vendi score", _fmt(vendi)),
-        ("final global synthetic coverage", _fmt(cov["coverage"].iloc[-1] if len(cov) else None)),
+        ("final global synthetic coverage (whole task history)", _fmt(cov["coverage"].iloc[-1] if len(cov) else None)),
+        ("final coverage of the active pool (instances)", _fmt(_scalar(
+            con, "SELECT max(value) FROM metrics WHERE generation = ? AND name = 'coverage_active'", last))),
+        ("final distinct skill vectors in the archive", _fmt_int(_scalar(
+            con, "SELECT max(value) FROM metrics WHERE generation = ? AND name = 'distinct_skill_vectors'", last))),
+        ("instances solved by a child and no parent (all generations)", _fmt_int(_scalar(
+            con, "SELECT sum(value) FROM metrics WHERE name = 'children_new_instances'"))),
     ]
     return pd.DataFrame(rows, columns=["item", "value"]).astype(str)
 
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _fmt_int(value: float | None) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.0f}"
 
 
 def global_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float | None = None) -> pd.DataFrame:
@@ -151,9 +162,10 @@ def metrics_frame(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataFr
 
 
 def fitness_coverage_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per generation: ``best_fitness``, ``mean_fitness``, ``task_coverage`` (metrics, active
-    pool, per task family) and ``global_coverage`` (:func:`global_coverage_frame`), all 0-1."""
-    metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "task_coverage"])
+    """Per generation: ``best_fitness``, ``mean_fitness``, ``coverage_active`` (instances) and
+    ``task_coverage`` (families) of the active pool (metrics), and ``global_coverage`` of the
+    task history (:func:`global_coverage_frame`), all 0-1."""
+    metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "coverage_active", "task_coverage"])
     cov = global_coverage_frame(con)[["generation", "coverage"]].rename(columns={"coverage": "global_coverage"})
     if metrics.empty:
         return cov
@@ -305,11 +317,33 @@ def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
     fig = _generation_lines(df, {
         "best_fitness": ("best fitness (archive, active tasks)", "tab:blue", "-"),
         "mean_fitness": ("mean fitness (archive, active tasks)", "tab:blue", "--"),
-        "task_coverage": ("coverage of active task families", "tab:orange", "-"),
+        "coverage_active": ("coverage of the active pool's instances", "tab:orange", "-"),
+        "task_coverage": ("coverage of active task families", "tab:orange", ":"),
         "global_coverage": ("global coverage: task-history instances solved\nby >= 1 archive model",
                             "tab:green", "-"),
     }, TITLES["fitness_coverage"], "share (0-1)")
     fig.axes[0].set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def exploration_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per generation: ``distinct_skill_vectors`` (archive), ``children_new_instances``
+    (instances solved by a child and none of its parents), ``children_finding_new`` and
+    ``n_candidates``; empty for a run that recorded none of them."""
+    df = metrics_frame(con, ["distinct_skill_vectors", "children_new_instances", "children_finding_new", "n_candidates"])
+    return df if {"children_new_instances", "distinct_skill_vectors"} & set(df.columns) else pd.DataFrame()
+
+
+def plot_exploration(df: pd.DataFrame) -> Figure:
+    """Counts per generation: distinct skill vectors of the archive, instances found by a child
+    and no parent, children that found any, children bred."""
+    fig = _generation_lines(df, {
+        "distinct_skill_vectors": ("distinct skill vectors in the archive", "tab:purple", "-"),
+        "children_new_instances": ("instances solved by a child and none of its parents", "tab:green", "-"),
+        "children_finding_new": ("children that solve such an instance", "tab:green", "--"),
+        "n_candidates": ("children bred", "tab:gray", ":"),
+    }, TITLES["exploration"], "count")
     fig.tight_layout()
     return fig
 
@@ -580,7 +614,8 @@ def build_sections(con: duckdb.DuckDBPyConnection, run_dir: Path) -> list[Sectio
     bon = best_of_n_frame(con)
     return [
         _section("fitness_coverage", fc, plot_fitness_coverage,
-                 "Fitness and coverage of the active pool are the run's own metrics (per task family). "
+                 "Fitness and coverage of the active pool are the run's own metrics (instances; the dotted line "
+                 "counts task families solved on average). "
                  f"Global coverage counts every instance of every task family admitted up to that generation, "
                  f"solved when a model of that generation's archive scored >= {thr:g} on it." + cov_note,
                  "no generation committed yet"),
@@ -592,6 +627,10 @@ def build_sections(con: duckdb.DuckDBPyConnection, run_dir: Path) -> list[Sectio
                  "Children bred per generation, those the gibberish filter rejected, and those the DNS "
                  "archive admitted (generation 0: the initial mutants of the seeds).",
                  "no generation committed yet"),
+        _section("exploration", exploration_frame(con), plot_exploration,
+                 "Children are compared with their parents on the instances all of them answered: an instance "
+                 "a child solves and none of its parents solves is what merging and mutation are for (table "
+                 "child_effects has them per child).", "not recorded by this run"),
         Section("lineage", "Every model created, placed at its generation; edges join parents to children.",
                 figure=plot_lineage(nodes, edges) if len(nodes) else None, note="no models recorded"),
         _section("skill_heatmap", skill_cluster_frame(con), plot_skill_heatmap,

@@ -24,8 +24,11 @@ def target_generation(last: int | None, configured: int, more: int | None) -> in
 
 
 def run_summary(run_dir: str) -> dict:
-    """Where the run stands: generations done, archive, best fitness, tasks (active, ever,
-    cumulative Vendi score, HDBSCAN clusters, share that discriminates), file locations."""
+    """Where the run stands: generations done, archive (size, distinct skill vectors, best
+    fitness), coverage of the whole task history and of the active pool (instances solved by
+    >= 1 archive model), instances children found that their parents did not (summed over
+    generations), tasks (active, ever, cumulative Vendi score, HDBSCAN clusters, share that
+    discriminates), file locations.  Metrics a run older than them lacks are None."""
     ctx = RunContext.load(run_dir)
     last = ctx.db.last_generation()
     with ctx.db.connect(read_only=True) as con:
@@ -37,8 +40,11 @@ def run_summary(run_dir: str) -> dict:
         n_history = con.execute("SELECT count(*) FROM task_families").fetchall()[0][0]
         task_metrics = dict(con.execute(
             "SELECT name, value FROM metrics WHERE generation = ? AND name IN "
-            "('vendi_cumulative', 'hdbscan_clusters', 'discriminating_share')", [last]
+            "('vendi_cumulative', 'hdbscan_clusters', 'discriminating_share', 'coverage_history', "
+            "'coverage_active', 'distinct_skill_vectors')", [last]
         ).fetchall())
+        new_instances = con.execute(
+            "SELECT sum(value) FROM metrics WHERE name = 'children_new_instances'").fetchall()[0][0]
     return {
         "run_dir": str(ctx.run_dir),
         "run_id": ctx.run_id,
@@ -46,6 +52,10 @@ def run_summary(run_dir: str) -> dict:
         "generations_target": ctx.config.run.generations,
         "archive_size": len(ctx.db.archive_ids(last)) if last is not None else 0,
         "best_fitness": best,
+        "distinct_skill_vectors": task_metrics.get("distinct_skill_vectors"),
+        "coverage_history": task_metrics.get("coverage_history"),
+        "coverage_active": task_metrics.get("coverage_active"),
+        "children_new_instances": new_instances,
         "tasks": n_tasks,
         "tasks_history": n_history,
         "vendi_cumulative": task_metrics.get("vendi_cumulative"),

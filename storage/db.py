@@ -46,6 +46,10 @@ TABLE_COLUMNS = {
     ],
     "task_events": ["generation", "task_id", "event", "detail"],
     "task_clusters": ["generation", "task_id", "cluster"],
+    "child_effects": [
+        "generation", "model_id", "parents", "operator", "n_compared", "differ_share", "n_new_solved",
+        "n_lost_solved", "new_solved",
+    ],
 }
 
 # Tables `acdc assess` writes (schema 004), outside the generation commits.
@@ -211,23 +215,57 @@ class RunDB:
         keys = ("task_id", "name", "code", "active", "created_generation", "embedding")
         return [dict(zip(keys, r)) for r in rows]
 
-    def all_scores(self, model_ids: list[str], task_ids: list[str]) -> list[tuple[str, str, float]]:
-        """(model_id, task_id, score) rows of ``model_ids`` on ``task_ids``, active or not."""
+    def all_scores(self, model_ids: list[str], task_ids: list[str]) -> list[tuple[str, str, str, float]]:
+        """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on ``task_ids``,
+        active or not."""
         with self.connect() as con:
             return con.execute(
-                "SELECT model_id, task_id, score FROM evaluations "
+                "SELECT model_id, task_id, instance_id, score FROM evaluations "
                 "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
                 [model_ids, task_ids],
             ).fetchall()
 
-    def evaluation_scores(self, model_ids: list[str]) -> list[tuple[str, str, float]]:
-        """(model_id, task_id, score) rows of ``model_ids`` on the active task families."""
+    def evaluation_scores(self, model_ids: list[str]) -> list[tuple[str, str, str, float]]:
+        """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on the active
+        task families."""
         with self.connect() as con:
             return con.execute(
-                "SELECT e.model_id, e.task_id, e.score FROM evaluations e JOIN task_families f "
+                "SELECT e.model_id, e.task_id, e.instance_id, e.score FROM evaluations e JOIN task_families f "
                 "USING (task_id) WHERE f.active AND list_contains(?, e.model_id)",
                 [model_ids],
             ).fetchall()
+
+    def answers(self, model_ids: list[str], task_ids: list[str]) -> list[tuple[str, str, str, str | None, float]]:
+        """(model_id, task_id, instance_id, submission, score) of ``model_ids`` on ``task_ids``."""
+        with self.connect() as con:
+            return con.execute(
+                "SELECT model_id, task_id, instance_id, submission, score FROM evaluations "
+                "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
+                [model_ids, task_ids],
+            ).fetchall()
+
+    def history_coverage_counts(self, model_ids: list[str], solved_threshold: float) -> tuple[set[str], int]:
+        """Instances of the whole task history solved by at least one of ``model_ids``
+        ("task_id/instance_id" keys) and the number of instances in the history."""
+        with self.connect() as con:
+            solved = con.execute(
+                "SELECT DISTINCT task_id || '/' || instance_id FROM evaluations "
+                "WHERE list_contains(?, model_id) AND score >= ?", [model_ids, solved_threshold],
+            ).fetchall()
+            total = con.execute("SELECT count(*) FROM task_instances").fetchall()[0][0]
+        return {r[0] for r in solved}, total
+
+    def task_events(self, event: str) -> list[tuple[int, str]]:
+        """(generation, task_id) of every task event named ``event``."""
+        with self.connect() as con:
+            return con.execute(
+                "SELECT generation, task_id FROM task_events WHERE event = ? ORDER BY generation, task_id", [event]
+            ).fetchall()
+
+    def initial_task_count(self) -> int:
+        """The number of task families admitted at generation 0 (the seed task set)."""
+        with self.connect() as con:
+            return con.execute("SELECT count(*) FROM task_families WHERE created_generation = 0").fetchall()[0][0]
 
     def count(self, table: str) -> int:
         if table not in TABLE_COLUMNS and table not in ASSESSMENT_COLUMNS and table not in (
@@ -379,6 +417,7 @@ class GenerationCommit:
     task_proposals: list[dict] = field(default_factory=list)
     task_events: list[dict] = field(default_factory=list)
     task_clusters: list[dict] = field(default_factory=list)
+    child_effects: list[dict] = field(default_factory=list)
     deactivate: list[str] = field(default_factory=list)  # task ids leaving the active pool
 
     def tables(self) -> dict[str, list[dict]]:

@@ -8,57 +8,90 @@ import numpy as np
 from prefect import task
 
 from acdc_core.dns import dominated_novelty_search
-from acdc_core.skills import skill_matrix, skill_vector, task_coverage
+from acdc_core.exploration import child_effects
+from acdc_core.skills import ScoreRow, distinct_vectors, skill_table, skill_vector, task_coverage
 from storage.db import GenerationCommit
 from tasks.context import RunContext
 
 
 @task(name="update-archive")
-def update_archive(
-    run_dir: str, population: list[str], score_rows: list[tuple[str, str, float]], task_ids: list[str]
-) -> dict:
-    """Dominated Novelty Search over ``population`` (archive + surviving children).
+def update_archive(run_dir: str, population: list[str], score_rows: list[ScoreRow], task_ids: list[str]) -> dict:
+    """Dominated Novelty Search over ``population`` (archive + surviving children), on skill
+    vectors at the run's ``evaluation.skill_granularity``.
 
     Args:
         population: candidate model ids.
-        score_rows: (model_id, task_id, score) per evaluated instance.
-        task_ids: the active task families (skill-vector columns).
+        score_rows: (model_id, task_id, instance_id, score) per evaluated instance.
+        task_ids: the active task families.
 
     Returns:
         {"kept": ids best first, "fitness": {id: float}, "competition": {id: float},
-         "skills": {id: [0/1 per task]}, "coverage": share of tasks solved by the kept set}.
+         "skills": {id: [0/1 per skill-vector column]}, "distinct": distinct skill vectors among
+         the kept, "coverage_instances" / "coverage_families": share of the active instances /
+         families solved by the kept set}.
     """
     cfg = RunContext.load(run_dir).config
-    thr = cfg.evaluation.solved_threshold
-    scores = skill_matrix(score_rows, population, task_ids)
+    thr, granularity = cfg.evaluation.solved_threshold, cfg.evaluation.skill_granularity
+    scores, _ = skill_table(score_rows, population, task_ids, granularity)
     res = dominated_novelty_search(population, scores, cfg.population.archive_size, cfg.archive.k_nearest, thr)
-    kept_rows = scores[[population.index(m) for m in res.kept]]
+    kept = [population.index(m) for m in res.kept]
+    views = {g: skill_table(score_rows, population, task_ids, g)[0] if g != granularity else scores
+             for g in ("instance", "family")}
     return {
         "kept": res.kept,
         "fitness": res.fitness,
         "competition": res.competition,
         "skills": {m: skill_vector(scores[i], thr).tolist() for i, m in enumerate(population)},
-        "coverage": task_coverage(kept_rows, thr),
+        "distinct": distinct_vectors(scores[kept], thr),
+        "coverage_instances": task_coverage(views["instance"][kept], thr),
+        "coverage_families": task_coverage(views["family"][kept], thr),
     }
 
 
 def archive_metrics(generation: int, update: dict, n_candidates: int, n_gibberish: int, n_admitted: int, seconds: float) -> list[dict]:
-    """The per-generation metric rows derived from an archive update."""
+    """The per-generation metric rows derived from an archive update.
+
+    ``coverage_active``: share of the active pool's instances solved by >= 1 archive model;
+    ``task_coverage``: the same over families (solved = mean >= threshold; a report view).
+    """
     kept = update["kept"]
     fit = np.array([update["fitness"][m] for m in kept])
-    distinct = len({tuple(update["skills"][m]) for m in kept})
     values = {
         "archive_size": len(kept),
         "best_fitness": float(fit.max()) if len(fit) else 0.0,
         "mean_fitness": float(fit.mean()) if len(fit) else 0.0,
-        "task_coverage": update["coverage"],
-        "distinct_skill_vectors": distinct,
+        "coverage_active": update["coverage_instances"],
+        "task_coverage": update["coverage_families"],
+        "distinct_skill_vectors": update["distinct"],
         "n_candidates": n_candidates,
         "n_gibberish": n_gibberish,
         "n_admitted": n_admitted,
         "seconds": seconds,
     }
     return [{"generation": generation, "name": k, "value": float(v)} for k, v in values.items()]
+
+
+def child_effect_rows(generation: int, children: list[dict], answers: list[tuple], solved_threshold: float) -> tuple[list[dict], dict]:
+    """``child_effects`` rows for the evaluated ``children`` ([{"model_id", "parents",
+    "operator"}]) from ``answers`` ((model_id, task_id, instance_id, submission, score) of the
+    children and their parents), and the generation's metrics: ``children_new_instances``
+    (distinct instances solved by a child that none of its parents solves), ``children_finding_new``
+    (children that solve at least one) and ``children_differ_share`` (mean share of answers that
+    differ from every parent's)."""
+    effects = child_effects({c["model_id"]: tuple(dict.fromkeys(c["parents"])) for c in children}, answers,
+                            solved_threshold)
+    ops = {c["model_id"]: c["operator"] for c in children}
+    rows = [{
+        "generation": generation, "model_id": e.model_id, "parents": list(e.parents), "operator": ops[e.model_id],
+        "n_compared": e.n_compared, "differ_share": e.differ_share, "n_new_solved": len(e.new_solved),
+        "n_lost_solved": len(e.lost_solved), "new_solved": list(e.new_solved),
+    } for e in effects]
+    metrics = {
+        "children_new_instances": len({k for e in effects for k in e.new_solved}),
+        "children_finding_new": sum(1 for e in effects if e.new_solved),
+        "children_differ_share": float(np.mean([e.differ_share for e in effects])) if effects else 0.0,
+    } if effects else {}
+    return rows, metrics
 
 
 @task(name="commit-generation", retries=3, retry_delay_seconds=[1, 5, 15])

@@ -17,14 +17,14 @@ from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_inp
 def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str) -> list[dict]:
     """Select parents and draw the generation's child recipes (pure, seeded by the generation).
 
-    Generation 0 proposes ``models.initial_mutants`` mutants of the base model instead.
-    Returns the recipes as JSON-ready dicts.
+    Generation 0 proposes ``models.initial_mutants`` mutants spread over the seeds
+    (``archive_ids`` then holds the seed models) instead.  Returns the recipes as JSON-ready dicts.
     """
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
     rng = generation_rng(cfg.run.seed, generation)
     if generation == 0:
-        recipes = propose_initial_mutants(base_id, cfg.models.initial_mutants, cfg.mutation, rng)
+        recipes = propose_initial_mutants(archive_ids, cfg.models.initial_mutants, cfg.mutation, rng)
     else:
         recipes = propose_children(
             archive_ids, cfg.population.children_per_generation, generation,

@@ -9,12 +9,14 @@ from acdc_core.gibberish import compression_ratio, judge_model, judge_response, 
 from acdc_core.recipes import (
     ChildRecipe,
     draw_merge,
+    draw_method,
     generation_rng,
     mergekit_config,
     propose_children,
     propose_initial_mutants,
 )
-from acdc_core.skills import skill_matrix, skill_vector, task_coverage
+from acdc_core.exploration import child_effects, normalise_answer
+from acdc_core.skills import distinct_vectors, skill_matrix, skill_table, skill_vector, task_coverage
 
 THRESHOLDS = dict(max_repeat_ratio=0.6, min_compression_ratio=0.25, max_non_text_ratio=0.3)
 
@@ -89,11 +91,35 @@ def test_propose_children_distinct_parents_and_fallback():
         propose_children([], 1, 1, CrossoverSection(), MutationSection(), "a", rng)
 
 
-def test_initial_mutants_are_seeded_mutations_of_the_base():
-    kids = propose_initial_mutants("base", 3, MutationSection(method="none"), generation_rng(0, 0))
-    assert [k.operator for k in kids] == ["mutate:gaussian"] * 3 and {k.source for k in kids} == {"base"}
+def test_initial_mutants_are_seeded_mutations_spread_over_the_seeds():
+    seeds = ["base", "math", "code"]
+    kids = propose_initial_mutants(seeds, 3, MutationSection(method="none"), generation_rng(0, 0))
+    assert [k.operator for k in kids] == ["mutate:gaussian"] * 3 and {k.source for k in kids} == set(seeds)
     assert len({k.mutation.seed for k in kids}) == 3
-    assert kids == propose_initial_mutants("base", 3, MutationSection(method="none"), generation_rng(0, 0))
+    assert kids == propose_initial_mutants(seeds, 3, MutationSection(method="none"), generation_rng(0, 0))
+    # every seed gets one before any gets a second
+    many = [k.source for k in propose_initial_mutants(seeds, 7, MutationSection(), generation_rng(0, 1))]
+    assert sorted(many[:3]) == sorted(seeds) and sorted(many[3:6]) == sorted(seeds)
+    assert propose_initial_mutants(["base"], 2, MutationSection(), generation_rng(0, 0))[1].source == "base"
+    with pytest.raises(ValueError, match="at least one seed"):
+        propose_initial_mutants([], 1, MutationSection(), generation_rng(0, 0))
+
+
+def test_method_mix_draws_each_method_in_proportion():
+    cfg = CrossoverSection(method_mix={"linear": 2.0, "ties": 1.0, "dare_ties": 1.0})
+    rng = generation_rng(0, 2)
+    drawn = [draw_method(cfg, rng) for _ in range(4000)]
+    assert drawn.count("linear") / 4000 == pytest.approx(0.5, abs=0.03)
+    assert drawn.count("ties") / 4000 == pytest.approx(0.25, abs=0.03)
+    kids = propose_children(["a", "b", "c"], 40, 3, cfg, MutationSection(method="none"), "base", generation_rng(1, 3))
+    methods = {k.merge.method for k in kids}
+    assert methods == {"linear", "ties", "dare_ties"}
+    assert all(k.merge.base == "base" for k in kids if k.merge.method != "linear")
+    assert all(k.merge.density == 0.5 for k in kids if k.merge.method in ("ties", "dare_ties"))
+    # without a mix no draw is consumed: the plain method, the same recipes as before
+    rng = generation_rng(0, 0)
+    assert draw_method(CrossoverSection(method="ties"), rng) == "ties"
+    assert rng.random() == generation_rng(0, 0).random()
 
 
 def test_recipe_key_ignores_slot_only():
@@ -112,3 +138,39 @@ def test_skill_matrix_vector_coverage():
     assert skill_vector(s).tolist() == [[1, 1, 0], [0, 0, 0]]
     assert task_coverage(s) == pytest.approx(2 / 3)
     assert task_coverage(np.zeros((2, 0))) == 0.0
+
+
+ROWS = [("m1", "t1", "0", 1.0), ("m1", "t1", "1", 0.0), ("m1", "t2", "0", 1.0),
+        ("m2", "t1", "0", 0.0), ("m2", "t1", "1", 1.0), ("m2", "t2", "0", 1.0), ("m3", "t9", "0", 1.0)]
+
+
+def test_skill_table_per_instance_resolves_what_the_family_mean_hides():
+    fam, fcols = skill_table(ROWS, ["m1", "m2"], ["t1", "t2"], "family")
+    assert fcols == ["t1", "t2"] and fam.tolist() == [[0.5, 1.0], [0.5, 1.0]]
+    assert distinct_vectors(fam) == 1  # per family m1 and m2 look the same
+    inst, icols = skill_table(ROWS, ["m1", "m2"], ["t1", "t2"], "instance")
+    assert icols == ["t1/0", "t1/1", "t2/0"]
+    assert inst.tolist() == [[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]
+    assert distinct_vectors(inst) == 2  # per instance they solve different prompts
+    assert task_coverage(inst) == 1.0
+    # a model without rows scores 0 on every column; tasks outside task_ids are ignored
+    inst, icols = skill_table(ROWS, ["m1", "m3"], ["t1"], "instance")
+    assert icols == ["t1/0", "t1/1"] and inst[1].tolist() == [0.0, 0.0]
+
+
+def test_child_effects_count_answers_that_differ_and_instances_no_parent_solves():
+    rows = [
+        ("p1", "t", "0", "Paris", 1.0), ("p1", "t", "1", "4", 0.0), ("p1", "t", "2", "x", 0.0), ("p1", "t", "3", "a", 1.0),
+        ("p2", "t", "0", "paris.", 1.0), ("p2", "t", "1", "5", 0.0), ("p2", "t", "2", "y", 0.0), ("p2", "t", "3", "b", 0.0),
+        ("c", "t", "0", " PARIS ", 1.0), ("c", "t", "1", "6", 1.0), ("c", "t", "2", "x", 0.0), ("c", "t", "3", "c", 0.0),
+        ("c", "t", "4", "z", 1.0),  # no parent answered instance 4: not compared
+    ]
+    (e,) = child_effects({"c": ("p1", "p2")}, rows)
+    assert e.n_compared == 4
+    assert e.differ_share == pytest.approx(2 / 4)  # t/1 and t/3 differ from both; t/0 equals after normalising
+    assert e.new_solved == ("t/1",) and e.lost_solved == ("t/3",)
+    (m,) = child_effects({"c": ("p1",)}, rows)  # a mutant of p1 alone
+    assert m.new_solved == ("t/1",) and m.differ_share == pytest.approx(2 / 4)
+    (none,) = child_effects({"q": ("p1",)}, rows)
+    assert none.n_compared == 0 and none.differ_share == 0.0
+    assert normalise_answer("  'Hello   World'. ") == "hello world" and normalise_answer(None) == ""

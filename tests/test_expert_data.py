@@ -63,10 +63,56 @@ def test_held_out_is_disjoint_from_training():
 
 
 def test_training_items_mix_replay_from_the_other_skills():
-    own, replay = training_items("math", 80, 0.2, data_seed=1)
-    assert len(own) == 80 and all(i.skill == "math" for i in own)
-    assert len(replay) == 20 and {i.skill for i in replay} == {"code"}
+    own, replay = training_items("math", 96, 0.2, data_seed=1)
+    assert len(own) == 96 and all(i.skill == "math" for i in own)
+    # 24 replay prompts, 4 from each other skill and 4 general questions
+    assert len(replay) == 24
+    assert {s: sum(i.skill == s for i in replay) for s in {i.skill for i in replay}} == \
+        {"code": 4, "strings": 4, "lists": 4, "logic": 4, "sequences": 4, "general": 4}
     assert training_items("code", 80, 0.0, data_seed=1)[1] == []
+
+
+@pytest.mark.parametrize("skill", ["strings", "lists", "logic", "sequences", "general"])
+def test_new_skills_answer_their_own_questions(skill):
+    """The reference completion scores 1 and a wrong one 0; answers are computed, not guessed."""
+    items = generate(skill, 300, seed=5)
+    assert len({i.instructions for i in items}) == 300
+    for item in items:
+        assert item.completion.rsplit("\n", 1)[-1] == f"Answer: {item.answer}"
+        assert score_response(item, item.completion) == 1.0
+        assert score_response(item, "Answer: zzz 999") == 0.0
+
+
+def test_string_list_logic_and_sequence_answers_are_right():
+    for item in generate("strings", 200, seed=1):
+        word = re.findall(r"'([a-z]+)'", item.instructions)[0]
+        if "backwards" in item.instructions:
+            assert item.answer == word[::-1]
+        elif "upper case" in item.instructions:
+            assert item.answer == word.upper()
+        elif "Count the letters" in item.instructions:
+            assert item.answer == str(len(word))
+    for item in generate("lists", 200, seed=1):
+        xs = [int(x) for x in re.findall(r"\[(.*?)\]", item.instructions)[0].split(", ")]
+        if "biggest" in item.instructions:
+            assert item.answer == str(max(xs))
+        elif "Add up" in item.instructions:
+            assert item.answer == str(sum(xs))
+        elif "increasing" in item.instructions:
+            assert item.answer == ", ".join(map(str, sorted(xs)))
+    for item in generate("logic", 200, seed=1):
+        if "odd or even" in item.instructions:
+            n = int(re.findall(r"\d+", item.instructions)[0])
+            assert item.answer == ("odd" if n % 2 else "even")
+        elif "smaller than" in item.instructions:
+            a, b = map(int, re.findall(r"\d+", item.instructions)[:2])
+            assert item.answer == ("yes" if a < b else "no")
+    for item in generate("sequences", 200, seed=1):
+        if item.instructions.startswith("Give the term after"):
+            seq = [int(x) for x in re.findall(r"-?\d+", item.instructions)]
+            diffs = {b - a for a, b in zip(seq, seq[1:])}
+            if len(diffs) == 1:  # arithmetic
+                assert int(item.answer) == seq[-1] + diffs.pop()
 
 
 def test_training_data_never_contains_a_seed_task_instance():
@@ -82,14 +128,20 @@ def test_training_data_never_contains_a_seed_task_instance():
 
 
 @pytest.mark.parametrize("item, response, expected", [
-    (ExpertItem("math", "q", "12", ""), "7 + 5 = 12.\nAnswer: 12", 1.0),
-    (ExpertItem("math", "q", "1012", ""), "Answer: 1,012", 1.0),
-    (ExpertItem("math", "q", "12", ""), "7 + 5 = 12.\nAnswer: 13", 0.0),
-    (ExpertItem("math", "q", "12", ""), "I cannot say", 0.0),
-    (ExpertItem("code", "q", "HONEY", ""), "Answer: `HONEY`", 1.0),
-    (ExpertItem("code", "q", "HONEY", ""), "Answer: honey", 0.0),
-    (ExpertItem("code", "q", "[1, 2]", ""), "Answer: [1, 2]", 1.0),
-    (ExpertItem("code", "q", "5", ""), "The program prints 5 and more", 0.0),
+    (ExpertItem("math", "q", "12", "", "number"), "7 + 5 = 12.\nAnswer: 12", 1.0),
+    (ExpertItem("math", "q", "1012", "", "number"), "Answer: 1,012", 1.0),
+    (ExpertItem("math", "q", "12", "", "number"), "7 + 5 = 12.\nAnswer: 13", 0.0),
+    (ExpertItem("math", "q", "12", "", "number"), "I cannot say", 0.0),
+    (ExpertItem("code", "q", "HONEY", "", "exact_case"), "Answer: `HONEY`", 1.0),
+    (ExpertItem("code", "q", "HONEY", "", "exact_case"), "Answer: honey", 0.0),
+    (ExpertItem("code", "q", "[1, 2]", "", "exact_case"), "Answer: [1, 2]", 1.0),
+    (ExpertItem("code", "q", "5", "", "exact_case"), "The program prints 5 and more", 0.0),
+    (ExpertItem("strings", "q", "m-a-p", "", "exact"), "Answer: 'M-A-P'.", 1.0),
+    (ExpertItem("strings", "q", "map", "", "exact"), "Answer: maps", 0.0),
+    (ExpertItem("lists", "q", "1, 3, 5", "", "numbers"), "Answer: [1, 3, 5]", 1.0),
+    (ExpertItem("lists", "q", "1, 3, 5", "", "numbers"), "Answer: 1, 5, 3", 0.0),
+    (ExpertItem("general", "q", "kitten", "", "word"), "Answer: A kitten.", 1.0),
+    (ExpertItem("general", "q", "kitten", "", "word"), "Answer: kittens", 0.0),
 ])
 def test_score_response(item, response, expected):
     assert score_response(item, response) == expected

@@ -10,7 +10,8 @@ from acdc_core.adaptation import (
     pass_rates,
     plan_adaptation,
     prune_oldest,
-    solved_matrix,
+    settle_pool,
+    unsolved_streaks,
 )
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import nearest, novel_mask
@@ -20,16 +21,20 @@ from acdc_core.scientist.replies import extract_code
 from acdc_core.taskfamily import TaskFamilyError, family_from_code
 from acdc_core.validation import calls_judge, validate_family
 
-SCORES = [("a", "t1", 1.0), ("a", "t1", 0.0), ("b", "t1", 1.0), ("b", "t1", 1.0),
-          ("a", "t2", 0.0), ("b", "t2", 0.0), ("a", "t3", 1.0), ("b", "t3", 1.0)]
+SCORES = [("a", "t1", "0", 1.0), ("a", "t1", "1", 0.0), ("b", "t1", "0", 1.0), ("b", "t1", "1", 1.0),
+          ("a", "t2", "0", 0.0), ("b", "t2", "0", 0.0), ("a", "t3", "0", 1.0), ("b", "t3", "0", 1.0)]
 
 
-def test_solved_matrix_and_pass_rates():
-    m = solved_matrix(SCORES, ["a", "b", "c"], ["t1", "t2", "t3"], 0.5)
-    assert m.tolist() == [[True, False, True], [True, False, True], [False, False, False]]
-    rates = pass_rates(SCORES, ["a", "b"], ["t1", "t2", "t3"], 0.75)
-    assert rates == {"t1": 0.5, "t2": 0.0, "t3": 1.0}
-    assert discriminating_share(rates) == pytest.approx(1 / 3)
+def test_pass_rates_per_family_and_per_instance():
+    fam = pass_rates(SCORES, ["a", "b"], ["t1", "t2", "t3"], 0.75, "family")
+    assert fam == {"t1": 0.5, "t2": 0.0, "t3": 1.0}  # a's mean on t1 is 0.5 < 0.75
+    inst = pass_rates(SCORES, ["a", "b"], ["t1", "t2", "t3"], 0.75, "instance")
+    assert inst == {"t1": 0.75, "t2": 0.0, "t3": 1.0}  # 3 of 4 (model, instance) pairs of t1
+    # a model without rows fails every instance; no models: 0
+    assert pass_rates(SCORES, ["a", "b", "c"], ["t3"], 0.5, "instance") == {"t3": pytest.approx(2 / 3)}
+    assert pass_rates(SCORES, [], ["t1"]) == {"t1": 0.0}
+    assert pass_rates(SCORES, ["a"], ["t9"]) == {"t9": 0.0}
+    assert discriminating_share(fam) == pytest.approx(1 / 3)
     assert discriminating_share({}) == 0.0
 
 
@@ -65,6 +70,49 @@ def test_plan_drops_unsolved_and_samples_only_solved_parents():
     two = plan_adaptation(active, rates, 2, np.random.default_rng(0), 5, [])
     assert {r.parent["task_id"] for r in two.requests} == {"id-easy", "id-mid"}
     assert plan_adaptation(active, {}, 4, np.random.default_rng(0), 5, []).requests == []
+
+
+def test_unsolved_tasks_are_dropped_only_after_k_adaptations_in_a_row():
+    active = [_family(n) for n in ("easy", "new", "old")]
+    rates = {"id-easy": 0.8, "id-new": 0.0, "id-old": 0.0}
+    streaks = unsolved_streaks([(2, "id-old"), (4, "id-old"), (2, "id-gone")], previous_adaptations=[2, 4])
+    assert streaks == {"id-old": 2}  # id-gone was solved at 4: its streak broke
+    plan = plan_adaptation(active, rates, 4, np.random.default_rng(1), 6, [], streaks=streaks, drop_after=3)
+    assert plan.dropped == ["id-old"] and plan.unsolved_kept == ["id-new"]
+    # a kept unsolved task may be a parent; with easier_below on it is rewritten easier
+    plan = plan_adaptation(active, rates, 3, np.random.default_rng(1), 6, [], easier_below=0.2,
+                           streaks=streaks, drop_after=3)
+    assert {r.parent["task_id"] for r in plan.requests} == {"id-easy", "id-new"}
+    assert all(r.operation == "easier" for r in plan.requests if r.parent["task_id"] == "id-new")
+    # the reference rule: dropped at once
+    assert plan_adaptation(active, rates, 2, np.random.default_rng(1), 6, []).dropped == ["id-new", "id-old"]
+
+
+def test_drops_below_the_floor_ask_for_novel_refills():
+    active = [_family(n) for n in ("a", "b", "c", "d")]
+    rates = {"id-a": 0.7, "id-b": 0.0, "id-c": 0.0, "id-d": 0.3}
+    plan = plan_adaptation(active, rates, 3, np.random.default_rng(2), 4, [], min_pool=4)
+    assert plan.dropped == ["id-b", "id-c"]
+    assert len(plan.requests) == 5
+    assert all(r.operation in ("novel_related", "novel_new") for r in plan.requests[3:])
+    assert all(r.parent["task_id"] in ("id-a", "id-d") for r in plan.requests)
+    assert len(plan_adaptation(active, rates, 3, np.random.default_rng(2), 4, [], min_pool=0).requests) == 3
+
+
+def test_settle_pool_holds_the_floor_and_caps_the_pool():
+    active = [("s1", 0), ("s2", 0), ("n1", 2), ("n2", 4)]
+    # two drops, one admitted: the floor of 4 keeps the newest dropped task
+    c = settle_pool(active, dropped=["s1", "n1"], replaced=[], admitted=[("x", 6)], min_pool=4, pool_cap=10)
+    assert c.held == ["n1"] and c.dropped == ["s1"] and c.pruned == []
+    # enough admitted: every drop goes
+    c = settle_pool(active, ["s1", "n1"], [], [("x", 6), ("y", 6)], min_pool=4, pool_cap=10)
+    assert c.held == [] and c.dropped == ["s1", "n1"]
+    # a replaced parent is gone whatever the floor; the cap prunes the oldest, and the floor
+    # never exceeds the cap
+    c = settle_pool(active, [], ["n2"], [("x", 6), ("y", 6), ("z", 6)], min_pool=0, pool_cap=4)
+    assert c.pruned == ["s1", "s2"]
+    c = settle_pool(active, ["s1", "s2", "n1"], [], [], min_pool=10, pool_cap=3)
+    assert c.held == ["n1", "s1"] and c.dropped == ["s2"] and c.pruned == []
 
 
 def test_prune_oldest_first():
