@@ -1,10 +1,11 @@
 """One AC/DC generation as a Prefect flow (ALGORITHM.md "One generation").
 
 Generation 0 builds the initial population (seed models, the experts fine-tuned from the base,
-mutants of the base, the task set);
-every later generation breeds children from the archive.  Both then run the same line:
-gibberish filter -> evaluation -> DNS archive update -> task adaptation (every
-``adaptation.every`` generations) -> task-archive diversity -> one commit.
+mutants spread over the seeds, the task set); every later generation breeds children from the
+archive.  Both then run the same line: each child's gibberish screen and evaluation in one
+model load -> DNS archive update on skill vectors -> children compared with their parents ->
+task adaptation (every ``adaptation.every`` generations, on pass rates that include the
+children just admitted) -> task-archive diversity and coverage -> one commit.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tasks.archive import (
 from tasks.adaptation import embed_tasks, task_diversity
 from tasks.breeding import make_child, propose
 from tasks.context import RunContext
-from tasks.evaluation import evaluate_model, gibberish_filter
+from tasks.evaluation import evaluate_model, screen_and_evaluate
 
 
 def _gibberish_prompts(tasks: list[dict], n: int, template: str, rng: np.random.Generator) -> list[str]:
@@ -128,7 +129,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     log = get_run_logger()
     prefix = f"[gen {generation}/{cfg.run.generations}]"
 
-    trusted: list[dict] = []  # seed models: evaluated without the gibberish filter
+    trusted: list[dict] = []  # seed models: evaluated without the gibberish screen
     if generation == 0:
         seeds, tasks = seed_population(run_dir)
         base_id = next(s["model_id"] for s in seeds if s["is_base"])
@@ -139,6 +140,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         tasks = ctx.db.active_tasks()
         base_id = ctx.db.base_model_id()
         archive_ids = ctx.db.archive_ids(generation - 1)
+        seed_ids = []
         parents_pool = archive_ids
     recipes = propose(run_dir, generation, parents_pool, base_id)
 
@@ -153,24 +155,25 @@ def generation_flow(run_dir: str, generation: int) -> dict:
             made.append(child)
         step.tick(f"{child['operator']} -> {child['model_id']}")
 
-    verdicts = {}
-    if made:
-        g_rng = np.random.default_rng([cfg.run.seed, generation, 1])
-        prompts = _gibberish_prompts(tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
-        step = StepProgress(log, prefix, "gibberish filter", len(made))
-        for c in made:
-            verdicts[c["model_id"]] = gibberish_filter(run_dir, c["model_id"], prompts)
-            step.tick("gibberish" if verdicts[c["model_id"]]["is_gibberish"] else "ok")
-    survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
-
     task_ids = [t["task_id"] for t in tasks]
-    new_ids = (seed_ids if generation == 0 else []) + survivors
+    set_hash = task_set_hash(task_ids)
     evaluations: list[dict] = []
-    step = StepProgress(log, prefix, "evaluate", len(new_ids))
-    for mid in new_ids:
-        rows = evaluate_model(run_dir, mid, task_set_hash(task_ids), tasks)
+    step = StepProgress(log, prefix, "evaluate seed", len(seed_ids))
+    for mid in seed_ids:
+        rows = evaluate_model(run_dir, mid, set_hash, tasks)
         evaluations += rows
         step.tick(f"{mid} mean score {np.mean([r['score'] for r in rows]):.3f}")
+    verdicts = {}
+    g_rng = np.random.default_rng([cfg.run.seed, generation, 1])
+    prompts = _gibberish_prompts(tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
+    step = StepProgress(log, prefix, "screen + evaluate child", len(made))
+    for c in made:
+        verdicts[c["model_id"]] = res = screen_and_evaluate(run_dir, c["model_id"], set_hash, tasks, prompts)
+        evaluations += res["rows"]
+        step.tick(f"{c['model_id']} gibberish" if res["is_gibberish"] else
+                  f"{c['model_id']} mean score {np.mean([r['score'] for r in res['rows']]):.3f}")
+    survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
+    new_ids = seed_ids + survivors
 
     population = archive_ids + new_ids
     score_rows = ctx.db.evaluation_scores(archive_ids) + [

@@ -1,4 +1,5 @@
-"""Steps that run models: the gibberish filter and the full evaluation on the task set."""
+"""Steps that run models: a new model's gibberish screen and evaluation in one load, and the
+evaluation of known models on a task set."""
 
 from __future__ import annotations
 
@@ -9,36 +10,45 @@ from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
 
 @task(
-    name="gibberish-filter",
+    name="screen-and-evaluate",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
-    cache_key_fn=cache_key("gibberish", "model_id", "prompts"),
+    cache_key_fn=cache_key("screen-evaluate", "model_id", "task_set", "prompts"),
     persist_result=True,
 )
-def gibberish_filter(run_dir: str, model_id: str, prompts: list[str]) -> dict:
-    """Gibberish check of a new model on a few sampled instructions: the heuristic, or the
-    run's LLM judge (``gibberish.method: llm_judge``).
+def screen_and_evaluate(run_dir: str, model_id: str, task_set: str, tasks: list[dict], prompts: list[str]) -> dict:
+    """A new model in one load: the gibberish screen on a few sampled instructions (the
+    heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``; skipped with
+    ``none``), then, if it passes, every instance of ``tasks`` (identified by ``task_set``).
 
-    Returns {"model_id", "is_gibberish", "reason", "responses"}; always passes when
-    ``gibberish.method`` is ``none``.
+    Returns {"model_id", "is_gibberish", "reason", "responses" (the screen's), "rows" (evaluation
+    rows as :func:`evaluate_model` returns them; empty for a gibberish model)}.
     """
     ctx = RunContext.load(run_dir)
-    g = ctx.config.gibberish
-    if g.method == "none":
-        return {"model_id": model_id, "is_gibberish": False, "reason": None, "responses": []}
+    g, e = ctx.config.gibberish, ctx.config.evaluation
     backend = ctx.backend(model_id)
     try:
-        verdict, texts = gibberish_check(
-            backend, prompts, ctx.config.evaluation.max_new_tokens,
-            judge=ctx.judge() if g.method == "llm_judge" else None,
-            max_repeat_ratio=g.max_repeat_ratio, min_compression_ratio=g.min_compression_ratio,
-            max_non_text_ratio=g.max_non_text_ratio,
-        )
+        verdict, texts = None, []
+        if g.method != "none":
+            verdict, texts = gibberish_check(
+                backend, prompts, e.max_new_tokens,
+                judge=ctx.judge() if g.method == "llm_judge" else None,
+                max_repeat_ratio=g.max_repeat_ratio, min_compression_ratio=g.min_compression_ratio,
+                max_non_text_ratio=g.max_non_text_ratio,
+            )
+        rows = [] if verdict and verdict.is_gibberish else evaluate(
+            backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
     finally:
         backend.close()
-    if verdict.is_gibberish:
-        get_run_logger().info("model %s discarded as gibberish: %s", model_id, verdict.reason)
-    return {"model_id": model_id, "is_gibberish": verdict.is_gibberish, "reason": verdict.reason, "responses": texts}
+    log = get_run_logger()
+    if verdict and verdict.is_gibberish:
+        log.info("model %s discarded as gibberish: %s", model_id, verdict.reason)
+    else:
+        log.info("model %s: mean score %.3f over %d instances", model_id,
+                 sum(r["score"] for r in rows) / max(1, len(rows)), len(rows))
+    return {"model_id": model_id, "is_gibberish": bool(verdict and verdict.is_gibberish),
+            "reason": verdict.reason if verdict else None, "responses": texts,
+            "rows": [{**r, "model_id": model_id} for r in rows]}
 
 
 @task(
