@@ -10,6 +10,7 @@ The run has two pico seeds and three task families written for it:
 - ``always_solved``: any answer passes.
 
 Adaptation runs after generations 1 and 2 with ``drop_unsolved_after: 2`` and no pool floor.
+A second, one-generation run keeps the default floor (the seed set's size) and drops at once.
 """
 
 from __future__ import annotations
@@ -187,3 +188,35 @@ def test_coverage_of_the_history_and_of_the_active_pool(discovery_run):
         pytest.approx(4 / 12)
     out = discovery_run["out"]
     assert "coverage of the whole task history" in out and "distinct skill vectors" in out
+
+
+def test_the_pool_never_shrinks_below_its_initial_size(tmp_path, pico_family):
+    families = tmp_path / "families"
+    families.mkdir()
+    for name, value in (("never_solved", 0.0), ("always_solved", 1.0)):
+        (families / f"{name}.py").write_text(_CONSTANT.format(name=name, value=value))
+    cfg = {
+        "run": {"name": "floor", "seed": 3, "generations": 1},
+        "models": {"family": None, "seeds": [{"path": str(pico_family["base"]), "name": "pico"}],
+                   "initial_mutants": 2, "storage_dtype": "float32"},
+        "population": {"archive_size": 3, "children_per_generation": 1},
+        "mutation": {"method": "gaussian", "gaussian_std": 0.5},
+        "gibberish": {"method": "none"},
+        "evaluation": {"max_new_tokens": 4, "instances_per_task": 4, "batch_size": 64, "torch_threads": 1},
+        "tasks": {"include": ["never_solved", "always_solved"], "extra_dirs": [str(families)]},
+        "adaptation": {"every": 1, "parents": 1, "reflection_rounds": 0},  # min_pool: initial, drop at once
+    }
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    res = acdc(["run", "--config", str(tmp_path / "cfg.yaml"), "--run-dir", str(tmp_path / "run")], acdc_env(tmp_path))
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    m = dict(table(run_dir, "SELECT name, value FROM metrics WHERE generation = 1"))
+    # never_solved is due to go: one novel task more is asked for to take its place
+    assert m["tasks_refill_requests"] == 1 and m["tasks_proposed"] == 2
+    assert table(run_dir, "SELECT count(*) FROM task_families WHERE active")[0][0] >= 2
+    never = table(run_dir, "SELECT task_id, active FROM task_families WHERE name = 'never_solved'")[0]
+    events = dict(table(run_dir, f"SELECT event, detail FROM task_events WHERE task_id = '{never[0]}'"))
+    if m["tasks_admitted"] == 0:  # no refill made it: the floor keeps the unsolved task
+        assert never[1] and "floor" in events["unsolved"] and "dropped_unsolved" not in events
+    else:
+        assert not never[1] and "dropped_unsolved" in events

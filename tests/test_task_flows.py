@@ -44,7 +44,7 @@ def scripted_scientist():
 def llm_run(tmp_path_factory, pico_family):
     root = tmp_path_factory.mktemp("task-flows")
     cfg = pico_config(pico_family["base"], generations=2)
-    cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 1, "pool_cap": 9}
+    cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 1, "pool_cap": 9, "min_pool": 0}
     env = acdc_env(root)
     env["ACDC_TEST_SCIENTIST_KEY"] = "sk-local-test"
     with OpenAIServer(replies=scripted_scientist(), api_key="sk-local-test", model="scientist-72b") as srv:
