@@ -97,7 +97,7 @@ def main() -> None:
     print(f"\n== build ({args.family}): acdc seeds build wall {wall:.0f} s (GGUF conversion included); per expert:")
     for r in experts.itertuples():
         print(f"   {r.name:9s} {r.skill:9s} {len(r.loss_curve)} steps  loss {r.loss_curve[0]:.3f} -> "
-              f"{r.loss_curve[-1]:.3f}  {r.train_seconds:.0f} s (replay answers + training + save)")
+              f"{r.loss_curve[-1]:.3f}  {r.train_seconds:.0f} s (training + save; replay answers are shared)")
     print(f"   experts total: {experts.train_seconds.sum():.0f} s")
 
     # held-out items: another seed, disjoint from every item any expert trained on (own or replay)

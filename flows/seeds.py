@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from acdc_core.hashing import stable_hash
 from tasks.context import RunContext, choose_config, init_run
-from tasks.experts import build_expert
+from tasks.experts import build_expert, is_built, replay_answers, replay_prompts
 from tasks.seeding import load_task_set, prepare_seeds
 
 
@@ -21,8 +22,17 @@ def seed_population(run_dir: str) -> tuple[list[dict], list[dict]]:
     tasks = load_task_set(run_dir)
     base_id = next(s["model_id"] for s in seeds if s["is_base"])
     exclude = sorted({inst["instructions"] for t in tasks for inst in t["instances"].values()})
-    experts = [build_expert(run_dir, base_id, spec.model_dump(mode="json"), exclude)
-               for spec in ctx.config.models.experts]
+    specs = ctx.config.models.experts
+    prompts = replay_prompts(specs, exclude, ctx.config.evaluation.prompt_template)
+    replay_set = stable_hash(prompts)
+    replay: dict[str, dict] = {}
+    if prompts and not all(is_built(ctx, s, base_id, exclude, replay_set) for s in specs):
+        replay = dict(zip(prompts, replay_answers(run_dir, base_id, prompts)))
+    experts = []
+    for spec in specs:
+        mine = set(replay_prompts([spec], exclude, ctx.config.evaluation.prompt_template)) if replay else set()
+        experts.append(build_expert(run_dir, base_id, spec.model_dump(mode="json"), exclude, replay_set,
+                                    {p: replay[p] for p in mine}))
     return seeds + experts, tasks
 
 

@@ -61,11 +61,20 @@ def test_one_generation_on_smollm2(tmp_path):
     # or impossible for every archive model, and every admitted one was answered by the archive
     final = q("""SELECT status FROM task_proposals p WHERE round = (SELECT max(round) FROM task_proposals q
                  WHERE q.request_id = p.request_id)""")
-    assert len(final) == 4 and {s for (s,) in final} <= {"admitted", "not_novel", "impossible"}
+    proposed = q("SELECT value FROM metrics WHERE generation = 1 AND name = 'tasks_proposed'")[0][0]
+    assert len(final) == proposed >= 4 and {s for (s,) in final} <= {"admitted", "not_novel", "impossible"}
+    # the pool floor (the seed set's size) holds
+    assert q("SELECT count(*) FROM task_families WHERE active")[0][0] >= 6
     assert q("SELECT count(*) FROM task_proposals WHERE status = 'invalid'") == [(0,)]
     assert q("SELECT count(*) FROM task_embeddings")[0][0] == q("SELECT count(*) FROM task_families")[0][0]
     for (tid,) in q("SELECT task_id FROM task_families WHERE created_generation = 1"):
         assert q(f"SELECT count(DISTINCT model_id) FROM evaluations WHERE task_id = '{tid}'") == \
             q("SELECT count(*) FROM archive WHERE generation = 1")
     assert q("SELECT value FROM metrics WHERE generation = 1 AND name = 'vendi_cumulative'")[0][0] > 1
+    # children were compared with their parents on every instance they all answered
+    effects = q("SELECT n_compared, differ_share FROM child_effects WHERE generation = 1")
+    assert len(effects) == sum(1 for c in children if not c[1]) and all(n == 12 for n, _ in effects)
+    m = dict(q("SELECT name, value FROM metrics WHERE generation = 1"))
+    assert 0 < m["coverage_history"] <= 1 and 0 < m["coverage_active"] <= 1
+    assert m["distinct_skill_vectors"] >= 1
     con.close()

@@ -215,6 +215,8 @@ def test_seeds_build_registers_reuses_and_seeds_the_run(tmp_path, pico_family):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "seed experts" in res.stdout and "final loss" in res.stdout
     assert "expert m: step 3/3" in res.stdout + res.stderr  # the progress line
+    # the base answered both experts' replay prompts in one session
+    assert (res.stdout + res.stderr).count("replay prompts for the experts") == 1
     experts = table(run_a, "SELECT name, skill, base_model_id, uri, recipe, loss_curve FROM seed_experts ORDER BY name")
     assert [(e[0], e[1]) for e in experts] == [("c", "code"), ("m", "math")]
     for name, skill, base_id, uri, recipe, curve in experts:
@@ -231,7 +233,7 @@ def test_seeds_build_registers_reuses_and_seeds_the_run(tmp_path, pico_family):
     res = acdc(["seeds", "build", "--config", str(path), "--run-dir", str(run_b)], env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (res.stdout + res.stderr).count("reusing the build") == 2
-    assert "step 3/3" not in res.stdout + res.stderr
+    assert "step 3/3" not in res.stdout + res.stderr and "replay prompts" not in res.stdout + res.stderr
     assert {p.name: p.stat().st_mtime for p in (tmp_path / "cache" / "experts").iterdir()} == built
     assert table(run_b, "SELECT model_id FROM seed_experts ORDER BY name") == [(e[0],) for e in
                                                                               table(run_a, "SELECT model_id FROM seed_experts ORDER BY name")]
