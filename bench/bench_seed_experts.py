@@ -172,6 +172,14 @@ def main() -> None:
     print(f"  identical pairs: {same or 'none'}")
     inst = {n: "".join("1" if scores[n][k] >= 0.5 else "0" for k in sorted(scores["base"])) for n in names}
     print(f"  distinct instance-level vectors over all {len(scores['base'])} items: {len(set(inst.values()))} of {len(names)}")
+    print("  resolution bought by instances per seed family (the first k of 8, as a run loads them):")
+    for k in (2, 3, 4, 6, 8):
+        keys = [key for key in sorted(scores["base"]) if key.startswith("seed:") and int(key.rsplit(":", 1)[1]) < k]
+        vecs = {n: tuple(scores[n][key] >= 0.5 for key in keys) for n in names}
+        pairs = [(x, y) for i, x in enumerate(names) for y in names[i + 1:]]
+        apart = np.mean([sum(a != b for a, b in zip(vecs[x], vecs[y])) for x, y in pairs]) if pairs else 0.0
+        print(f"    k={k}: {len(keys)} columns, {len(set(vecs.values()))} distinct vectors of {len(names)}, "
+              f"mean Hamming distance between models {apart:.1f}, coverage {np.mean([any(v) for v in zip(*vecs.values())]):.3f}")
 
     print("\n== items a merge solves that neither parent solves (held-out + seed instances)")
     for merged in [n for n in names if "(" in n]:

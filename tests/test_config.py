@@ -38,6 +38,14 @@ def test_presets_validate():
     ({"novelty": {"embedder": "no-such-embedder"}}, "novelty.embedder: 'no-such-embedder' is not installed"),
     ({"novelty": {"max_similarity": 1.5}}, "novelty.max_similarity"),
     ({"adaptation": {"novel_new_share": -0.1}}, "adaptation.novel_new_share"),
+    ({"adaptation": {"drop_unsolved_after": 0}}, "adaptation.drop_unsolved_after"),
+    ({"adaptation": {"min_pool": -1}}, "adaptation.min_pool"),
+    ({"adaptation": {"min_pool": "half"}}, "adaptation.min_pool"),
+    ({"evaluation": {"skill_granularity": "task"}}, "evaluation.skill_granularity"),
+    ({"crossover": {"method_mix": {"ties": -1.0, "linear": 2.0}}}, "crossover.method_mix: weights must be >= 0"),
+    ({"crossover": {"method_mix": {"ties": 0.0}}}, "with a positive sum"),
+    ({"crossover": {"method_mix": {"frankenmerge": 1.0}}}, "crossover.method_mix.frankenmerge"),
+    ({"crossover": {"method_mix": {"slerp": 1.0}, "parents": 3}}, "crossover.method_mix: slerp merges exactly 2"),
 ])
 def test_bad_configs_name_the_key(data, message):
     with pytest.raises(ConfigError) as err:
