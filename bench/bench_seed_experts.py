@@ -4,7 +4,8 @@
                                                  [--held-out 60] [--steps 40]
 
 1. ``acdc seeds build`` in a fresh run folder with an empty cache (timed as a user sees it),
-   with one expert per skill (default: the default preset's experts).
+   with one expert per skill (default: the default preset's experts); ``--cache-dir`` reuses
+   earlier builds instead (their training seconds are the recorded ones).
 2. The base, every expert, and merges of the first two experts (mergekit linear and ties),
    evaluated side by side in this one run on: held-out items of every expert skill and of the
    ``general`` replay questions (same generators, another seed, disjoint from all training
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--held-out", type=int, default=60, help="held-out items per skill")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-merges", action="store_true", help="skip the merges of the first two experts")
+    ap.add_argument("--cache-dir", help="reuse the builds in this ACDC_CACHE_DIR (default: a new, empty one)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="acdc-bench-experts-"))
     cfg = load_config().model_dump(mode="json")
@@ -83,7 +85,7 @@ def main() -> None:
     if args.steps:
         cfg["models"]["experts"] = [{**e, "steps": args.steps} for e in cfg["models"]["experts"]]
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "ACDC_CACHE_DIR": str(work / "cache")}
+    env = {**os.environ, "ACDC_CACHE_DIR": args.cache_dir or str(work / "cache")}
 
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "flows.cli", "seeds", "build", "--config", str(work / "config.yaml"),

@@ -1,8 +1,10 @@
 """Evaluation on a real (pico) transformers model: batching keeps order, bad families score 0."""
 
 import pytest
+import torch
 
 from acdc_core.backends import load_backend
+from acdc_core.backends.hf import HFBackend, format_prompt
 from acdc_core.evaluation import build_prompts, evaluate
 from acdc_core.sandbox import Sandbox, SandboxLimits
 
@@ -42,6 +44,32 @@ def test_batched_generation_keeps_input_order(backend):
     rev = backend.generate(prompts[::-1], max_new_tokens=5)
     assert [g.text for g in out] == [g.text for g in rev][::-1]
     assert all(1 <= g.tokens <= 5 and g.seconds > 0 for g in out)
+
+
+def test_greedy_decoding_drops_finished_rows_and_matches_transformers_generate(pico_family):
+    """Rows leave the batch when they stop; what each row says is what ``model.generate`` says."""
+    b = HFBackend(str(pico_family["base"]), batch_size=8, torch_threads=1)
+    prompts = ["a", "What is 12 + 30?", "Sort 3 1 2", "yes no true false yes", "The capital of France is",
+               "Reverse the word cat", "abc " * 6, "0 1 2 3"]
+    texts = [format_prompt(b.tokenizer, p, b.use_chat_template)[0] for p in prompts]
+    enc = b.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        free = b.model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=b.tokenizer.pad_token_id,
+                                eos_token_id=[])[:, enc["input_ids"].shape[1]:]
+    # stop on the token the rows say most often, so they finish at different steps
+    stop = int(torch.mode(free[:, 1:].flatten()).values)
+    b.model.generation_config.eos_token_id = stop
+    with torch.inference_mode():
+        ref = b.model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=b.tokenizer.pad_token_id,
+                               eos_token_id=stop)[:, enc["input_ids"].shape[1]:]
+    ours = b.generate(prompts, 12)
+    lengths = []
+    for row, g in zip(ref.tolist(), ours):
+        n = row.index(stop) + 1 if stop in row else len(row)
+        lengths.append(n)
+        assert g.tokens == n and g.text == b.tokenizer.decode(row[:n], skip_special_tokens=True)
+    assert len(set(lengths)) > 1 and min(lengths) < 12  # some rows did finish early
+    b.close()
 
 
 def test_unknown_backend_is_named():

@@ -1,4 +1,5 @@
-"""transformers backend: batched greedy generation with left padding on CPU or GPU."""
+"""transformers backend: batched greedy generation with left padding on CPU or GPU; rows leave
+the batch as soon as they finish."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import gc
 import time
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.utils import logging as hf_logging
 
 from acdc_core.backends.base import Generation
@@ -74,28 +75,54 @@ class HFBackend:
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
         out: list[Generation | None] = [None] * len(texts)
         eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
+        stops = torch.tensor(eos if isinstance(eos, list) else [eos], device=self.device)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             enc = self.tokenizer(
                 [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=special
             ).to(self.device)
             t0 = time.perf_counter()
-            gen = self.model.generate(
-                **enc,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id,
-            )
+            rows = self._greedy(enc["input_ids"], enc["attention_mask"], max_new_tokens, stops)
             dt = (time.perf_counter() - t0) / len(idx)
-            new = gen[:, enc["input_ids"].shape[1] :]
-            for row, i in zip(new, idx):
-                n = _len_until_eos(row, eos)
-                out[i] = Generation(self.tokenizer.decode(row[:n], skip_special_tokens=True), n, dt)
+            for row, i in zip(rows, idx):
+                out[i] = Generation(self.tokenizer.decode(row, skip_special_tokens=True), len(row), dt)
         return out  # type: ignore[return-value]
+
+    def _greedy(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
+                stops: torch.Tensor) -> list[list[int]]:
+        """Greedy decoding of a left-padded batch that drops each row from the batch (and its
+        KV cache) once it has produced a stop token, so finished answers cost nothing more.
+
+        Returns the generated token ids per row, up to and including the first stop token.
+        """
+        cache = DynamicCache(config=self.model.config)
+        alive = torch.arange(input_ids.shape[0], device=self.device)
+        out: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
+        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
+                            cache=cache, use_cache=True, logits_to_keep=1).logits
+        for step in range(max_new_tokens):
+            token = logits[:, -1].argmax(-1)
+            for row, t in zip(alive.tolist(), token.tolist()):
+                out[row].append(t)
+            done = torch.isin(token, stops)
+            if step == max_new_tokens - 1 or bool(done.all()):
+                break
+            if bool(done.any()):
+                keep = (~done).nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                alive, token, attention_mask = alive[keep], token[keep], attention_mask[keep]
+            attention_mask = torch.cat([attention_mask, attention_mask.new_ones((len(alive), 1))], dim=1)
+            positions = attention_mask.sum(-1, keepdim=True) - 1
+            logits = self.model(input_ids=token[:, None], attention_mask=attention_mask, position_ids=positions,
+                                cache=cache, use_cache=True, logits_to_keep=1).logits
+        return out
 
     def close(self) -> None:
         del self.model
         gc.collect()
+
+
 
 
 def _len_until_eos(row: torch.Tensor, eos: int | list[int] | None) -> int:
