@@ -49,6 +49,9 @@ SETTINGS: dict[str, tuple[dict | None, dict]] = {
     "linear + svd 1": ({"method": "linear"}, {"method": "svd", "svd_noise_std": 1.0}),
     "linear + svd 2": ({"method": "linear"}, {"method": "svd", "svd_noise_std": 2.0}),
     "svd 1 only (mutant of one parent)": (None, {"method": "svd", "svd_noise_std": 1.0}),
+    "linear + svd .5": ({"method": "linear"}, {"method": "svd", "svd_noise_std": 0.5}),
+    "svd .25 only (mutant of one parent)": (None, {"method": "svd", "svd_noise_std": 0.25}),
+    "dare_ties d=.5 + svd .5": ({"method": "dare_ties"}, {"method": "svd", "svd_noise_std": 0.5}),
 }
 
 
