@@ -54,9 +54,9 @@ class ExpertSpec(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
     skill: Literal["math", "code", "strings", "lists", "logic", "sequences"]
     examples: int = Field(640, ge=1)
-    replay_share: float = Field(0.2, ge=0.0, lt=1.0)
+    replay_share: float = Field(0.3, ge=0.0, lt=1.0)
     data_seed: int = 0
-    steps: int = Field(40, ge=1)
+    steps: int = Field(28, ge=1)
     batch_size: int = Field(16, ge=1)
     lr: float = Field(2e-3, gt=0.0)
     warmup: int = Field(5, ge=0)
@@ -66,8 +66,11 @@ class ExpertSpec(_Section):
     seed: int = 0
 
 
+DEFAULT_EXPERT_SKILLS = ("math", "code", "strings", "logic")
+
+
 def _default_experts() -> list[ExpertSpec]:
-    return [ExpertSpec(name="math", skill="math"), ExpertSpec(name="code", skill="code")]
+    return [ExpertSpec(name=s, skill=s) for s in DEFAULT_EXPERT_SKILLS]
 
 
 class ModelsSection(_Section):
@@ -78,8 +81,8 @@ class ModelsSection(_Section):
     base: str | None = Field(None, description="base model for task vectors; default: first seed")
     experts: list[ExpertSpec] = Field(
         default_factory=_default_experts,
-        description="experts fine-tuned from the base model; default math + code for a shipped "
-                    "family, none when `seeds` are given",
+        description="experts fine-tuned from the base model; default math, code, strings and "
+                    "logic for a shipped family, none when `seeds` are given",
     )
     initial_mutants: int = Field(3, ge=0, description="mutated copies of the seeds in generation 0")
     storage_dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"

@@ -87,9 +87,12 @@ def test_sets_are_chosen_on_the_synthetic_pool(assessed):
     # first archived generation, then seeds that were never archived
     ids = [r[0] for r in table(run_dir, "SELECT model_id FROM archive GROUP BY 1 ORDER BY min(generation), model_id")]
     ids += [r[0] for r in table(run_dir, "SELECT model_id FROM models WHERE operator = 'seed' ORDER BY model_id") if r[0] not in ids]
-    tasks = [r[0] for r in table(run_dir, "SELECT task_id FROM task_families ORDER BY task_id")]
-    mean = dict(((m, t), s) for m, t, s in table(run_dir, "SELECT model_id, task_id, avg(score) FROM evaluations GROUP BY 1, 2"))
-    solved = np.array([[mean.get((m, t), 0) >= 0.5 for t in tasks] for m in ids])
+    # skill vectors per instance (the default granularity): a column per (task, instance) that
+    # any pool model was scored on
+    score = {(m, t, i): s for m, t, i, s in table(run_dir, "SELECT model_id, task_id, instance_id, score FROM evaluations")
+             if m in ids}
+    columns = sorted({(t, i) for _, t, i in score})
+    solved = np.array([[score.get((m, t, i), 0) >= 0.5 for t, i in columns] for m in ids])
     for name in ("task_force_greedy_2", "task_force_exact_2", "seed_experts", "single_best"):
         members = [ids.index(m) for m in sets[name][3]]
         assert sets[name][4] == pytest.approx(coverage_of(solved, members))

@@ -53,9 +53,10 @@ def test_bad_configs_name_the_key(data, message):
     assert message in str(err.value)
 
 
-def test_experts_default_to_math_and_code_for_a_shipped_family(tmp_path):
-    assert [(e.name, e.skill) for e in parse_config({}).models.experts] == [("math", "math"), ("code", "code")]
-    assert len(parse_config({"models": {"family": "gemma3"}}).models.experts) == 2
+def test_experts_default_to_four_skills_for_a_shipped_family(tmp_path):
+    skills = ["math", "code", "strings", "logic"]
+    assert [(e.name, e.skill) for e in parse_config({}).models.experts] == [(s, s) for s in skills]
+    assert [e.skill for e in parse_config({"models": {"family": "gemma3"}}).models.experts] == skills
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
     seeded = parse_config({"models": {"seeds": [{"path": str(tmp_path / "m")}]}})
