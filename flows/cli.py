@@ -20,7 +20,10 @@ def _print_table(title: str, rows: list[tuple[str, object]]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for k, v in rows:
-        table.add_row(k, "-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
+        # metrics are stored as floats: whole ones are counts, printed as such
+        text = ("-" if v is None else f"{v:.0f}" if isinstance(v, float) and v.is_integer()
+                else f"{v:.3f}" if isinstance(v, float) else str(v))
+        table.add_row(k, text)
     Console().print(table)
 
 
