@@ -41,7 +41,7 @@ from acdc_core.weights import mutate_folder
 # name -> (crossover overrides, or None for mutation of the first parent only; mutation overrides)
 SETTINGS: dict[str, tuple[dict | None, dict]] = {
     "linear N(1,.01), no mutation": ({"method": "linear"}, {"method": "none"}),
-    "linear N(1,.01) + svd .25 (old default)": ({"method": "linear"}, {"method": "svd", "svd_noise_std": 0.25}),
+    "linear N(1,.01) + svd .25 (default)": ({"method": "linear"}, {"method": "svd", "svd_noise_std": 0.25}),
     "linear N(1,.3) + svd .25": ({"method": "linear", "weight_std": 0.3}, {"method": "svd", "svd_noise_std": 0.25}),
     "task_arithmetic + svd .25": ({"method": "task_arithmetic"}, {"method": "svd", "svd_noise_std": 0.25}),
     "ties d=.5 + svd .25": ({"method": "ties"}, {"method": "svd", "svd_noise_std": 0.25}),
