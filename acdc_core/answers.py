@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+RESPONSE_CHARS = 16_000
 _HASHES = re.compile(r"####\s*(.+)")
 _ANSWER = re.compile(r"answer\s*(?:is)?\s*[:：]\s*(.+)", re.IGNORECASE)
 
@@ -47,3 +48,14 @@ def submission_for(response: str) -> str:
     """What a task's ``score()`` receives: the extracted answer, else the whole stripped response."""
     answer = extract_answer(response)
     return answer if answer is not None else response.strip()
+
+
+def clean_output(text: str, max_chars: int = RESPONSE_CHARS) -> str:
+    """Model output made safe to score and store: lone surrogates (invalid UTF-8 from a remote
+    server) and NUL bytes become U+FFFD, and text over ``max_chars`` characters is cut there with
+    a ``[truncated: N more characters]`` marker.  Everything else, framing look-alikes included,
+    is kept as data."""
+    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
+    if len(text) > max_chars:
+        text = f"{text[:max_chars]}[truncated: {len(text) - max_chars} more characters]"
+    return text

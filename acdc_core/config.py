@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from acdc_core.sandbox.client import SandboxLimits
+
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -159,9 +161,24 @@ class ArchiveSection(_Section):
 
 
 class SandboxSection(_Section):
-    timeout_s: float = Field(10.0, gt=0)
+    """Limits of one sandbox call (see :class:`acdc_core.sandbox.SandboxLimits`)."""
+
+    timeout_s: float = Field(10.0, gt=0, description="wall-clock and CPU seconds of the task code per call")
     memory_mb: int = Field(1024, ge=64)
     max_processes: int = Field(8, ge=1)
+    disk_mb: int = Field(64, ge=1, description="size of the call's private scratch tmpfs")
+    max_files: int = Field(256, ge=8, description="files and folders in the scratch tmpfs")
+    judge_calls_per_item: int = Field(2, ge=0)
+    judge_s_per_item: float = Field(30.0, gt=0, description="judge seconds per scored item, added to the deadline")
+    allow_weak_isolation: bool = Field(False, description=(
+        "where namespaces are unavailable, run task code with rlimits and an audit hook alone "
+        "(false: refuse to run it)"))
+
+    def limits(self) -> SandboxLimits:
+        return SandboxLimits(timeout_s=self.timeout_s, memory_mb=self.memory_mb,
+                             max_processes=self.max_processes, disk_mb=self.disk_mb,
+                             max_files=self.max_files, judge_calls_per_item=self.judge_calls_per_item,
+                             judge_s_per_item=self.judge_s_per_item)
 
 
 class TasksSection(_Section):

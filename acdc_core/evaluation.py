@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from acdc_core.answers import submission_for
+from acdc_core.answers import clean_output, submission_for
 from acdc_core.backends import ModelBackend
 from acdc_core.gibberish import GibberishVerdict, judge_model
 from acdc_core.sandbox import Sandbox, SandboxError
@@ -32,7 +32,8 @@ def evaluate(
     """Answer every instance in one batched call, then score each family in the sandbox.
 
     Returns:
-        One row per instance: task_id, instance_id, score (0..1), response, submission, error
+        One row per instance: task_id, instance_id, score (0..1), response (cleaned by
+        :func:`acdc_core.answers.clean_output`), submission, error
         (None, or why the instance scored 0 without being judged), tokens, seconds.
         A family whose code fails in the sandbox scores 0 on all its instances, with the error
         logged and stored; the evaluation goes on.
@@ -41,9 +42,10 @@ def evaluate(
     gens = backend.generate([p for _, _, p in prompts], max_new_tokens)
     rows: dict[tuple[str, str], dict] = {}
     for (tid, iid, _), g in zip(prompts, gens):
+        text = clean_output(g.text)
         rows[(tid, iid)] = {
-            "task_id": tid, "instance_id": iid, "score": 0.0, "response": g.text,
-            "submission": submission_for(g.text), "error": None, "tokens": g.tokens, "seconds": g.seconds,
+            "task_id": tid, "instance_id": iid, "score": 0.0, "response": text,
+            "submission": submission_for(text), "error": None, "tokens": g.tokens, "seconds": g.seconds,
         }
 
     def score_family(t: dict) -> None:
@@ -72,7 +74,7 @@ def gibberish_check(
     """Generate answers to ``prompts`` and judge them: with the heuristic, or with ``judge``
     (an :class:`acdc_core.judge.Judge`) shown the (prompt, response) pairs.  Returns the verdict
     and the responses (kept for the record)."""
-    texts = [g.text for g in backend.generate(prompts, max_new_tokens)]
+    texts = [clean_output(g.text) for g in backend.generate(prompts, max_new_tokens)]
     if judge is not None:
         return judge.gibberish(list(zip(prompts, texts))), texts
     return judge_model(texts, **thresholds), texts

@@ -153,11 +153,13 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from acdc_core.config import load_config
+    from acdc_core.sandbox import describe_isolation
 
     cfg = load_config(args.config, preset=args.preset)
     print(f"config OK: {args.config or 'preset ' + args.preset} "
           f"({cfg.run.generations} generations, archive {cfg.population.archive_size}, "
           f"{cfg.crossover.method} crossover, {cfg.mutation.method} mutation)")
+    print(f"sandbox: {describe_isolation(cfg.sandbox.allow_weak_isolation)}")
     return 0
 
 

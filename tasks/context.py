@@ -19,7 +19,7 @@ from acdc_core.embedding import EmbedderError
 from acdc_core.finetune import TrainingDiverged
 from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
-from acdc_core.sandbox import Sandbox, SandboxLimits
+from acdc_core.sandbox import Sandbox
 from acdc_core.seeds import SeedError
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore
@@ -73,7 +73,7 @@ class RunContext:
         """A sandbox with the run's configured limits, answering ``eval_with_llm_judge`` calls
         through the run's judge when one is configured."""
         s = self.config.sandbox
-        return Sandbox(SandboxLimits(s.timeout_s, s.memory_mb, s.max_processes), judge=self.judge())
+        return Sandbox(s.limits(), judge=self.judge(), allow_weak_isolation=s.allow_weak_isolation)
 
     def judge(self) -> Judge | None:
         """The run's LLM judge, or None when ``judge.backend`` is none."""

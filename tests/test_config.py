@@ -12,6 +12,9 @@ def test_presets_validate():
     paper = load_config(preset="paper")  # hub ids: validated, never fetched
     assert [s.path for s in paper.models.seeds][0] == "Qwen/Qwen2.5-7B-Instruct"
     assert paper.population.archive_size == 16 and paper.population.children_per_generation == 8
+    assert not default.sandbox.allow_weak_isolation  # untrusted code needs namespaces unless allowed
+    limits = parse_config({"sandbox": {"disk_mb": 16, "judge_s_per_item": 5}}).sandbox.limits()
+    assert (limits.disk_mb, limits.judge_s_per_item, limits.timeout_s) == (16, 5.0, 10.0)
 
 
 @pytest.mark.parametrize("data, message", [
@@ -46,6 +49,8 @@ def test_presets_validate():
     ({"crossover": {"method_mix": {"ties": 0.0}}}, "with a positive sum"),
     ({"crossover": {"method_mix": {"frankenmerge": 1.0}}}, "crossover.method_mix.frankenmerge"),
     ({"crossover": {"method_mix": {"slerp": 1.0}, "parents": 3}}, "crossover.method_mix: slerp merges exactly 2"),
+    ({"sandbox": {"disk_mb": 0}}, "sandbox.disk_mb"),
+    ({"sandbox": {"allow_weak_isolation": "maybe"}}, "sandbox.allow_weak_isolation"),
 ])
 def test_bad_configs_name_the_key(data, message):
     with pytest.raises(ConfigError) as err:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -178,9 +179,14 @@ def test_bad_config_fails_before_any_work(tmp_path, workspace):
     assert not (tmp_path / "r").exists()
 
 
-def test_corrupt_seed_checkpoint_is_named(tmp_path, workspace, pico_family):
-    import shutil
+def test_validate_says_how_task_code_is_contained(workspace):
+    res = acdc(["validate", "--config", str(workspace["config"])], workspace["env"])
+    assert res.returncode == 0, res.stderr
+    line = next(x for x in res.stdout.splitlines() if x.startswith("sandbox: "))
+    assert ("namespaces" in line) if shutil.which("unshare") else ("REFUSED" in line)
 
+
+def test_corrupt_seed_checkpoint_is_named(tmp_path, workspace, pico_family):
     broken = tmp_path / "broken"
     shutil.copytree(pico_family["base"], broken)
     (broken / "model.safetensors").write_bytes(b"\x00\x01 not safetensors")

@@ -1,6 +1,5 @@
-"""The sandbox contains untrusted task-family code: time, memory, processes, network, crashes."""
-
-import os
+"""The sandbox runs honest task families and contains the plain failures: time, memory, processes,
+network, crashes.  Attacks on it are in test_sandbox_attacks."""
 
 import pytest
 
@@ -62,7 +61,8 @@ def test_instances_and_scores(sandbox):
 @pytest.mark.parametrize("body, match", [
     ("while True:\n    pass", "timed out"),
     ("x = bytearray(2 * 1024 ** 3)", "MemoryError"),
-    ("import os\nfor _ in range(64):\n    os.fork()", "BlockingIOError|Resource temporarily unavailable"),
+    ("import os\nfor _ in range(64):\n    os.fork()", r"not allowed in the sandbox \(os.fork\)"),
+    ("def f(n):\n    return f(n + 1)\nf(0)", "RecursionError"),
     ("raise ValueError('bad family')", "ValueError: bad family"),
     ("import os\nos._exit(3)", "died"),
 ])
@@ -71,14 +71,12 @@ def test_limits(sandbox, body, match):
         sandbox.instances(wrap(body), 1)
 
 
-def test_network_is_unreachable(sandbox):
-    body = "import socket\ns = socket.socket()\ns.settimeout(2)\ns.connect(('127.0.0.1', 9))"
-    with pytest.raises(SandboxError) as err:
+def test_sockets_meet_the_audit_hook(sandbox):
+    """``socket`` is importable in the sandbox, so the hook is what refuses it (the empty network
+    namespace behind it is tested in test_sandbox_attacks)."""
+    body = "import socket\ns = socket.socket()\ns.connect(('127.0.0.1', 9))"
+    with pytest.raises(SandboxError, match=r"not allowed in the sandbox \(socket"):
         sandbox.instances(wrap(body), 1)
-    # no namespace: blocked by the audit hook; with one: socket is not importable as nobody, or
-    # the connection is refused/unreachable inside the empty namespace
-    assert any(s in str(err.value) for s in ("network access is not allowed", "ModuleNotFoundError",
-                                              "Network is unreachable", "ConnectionRefused", "PermissionError"))
 
 
 def test_not_python_and_no_family(sandbox):
@@ -88,12 +86,3 @@ def test_not_python_and_no_family(sandbox):
         sandbox.instances("x = 1", 1)
     with pytest.raises(SandboxError, match="JSON|serializable"):
         sandbox.instances(FAMILY.replace('{"x": 2}', "{'x': object()}"), 1)
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop to nobody happens only when started as root")
-def test_cannot_write_outside_its_folder(sandbox, tmp_path):
-    target = tmp_path / "owned"
-    body = f"open({str(target)!r}, 'w').write('x')"
-    with pytest.raises(SandboxError, match="PermissionError|Permission denied"):
-        sandbox.instances(wrap(body), 1)
-    assert not target.exists()

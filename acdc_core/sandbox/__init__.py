@@ -1,5 +1,6 @@
-"""Sandboxed execution of untrusted task-family code (time, memory, process limits, no network)."""
+"""Sandboxed execution of untrusted task-family code (namespaces, limits, a validating parent)."""
 
-from acdc_core.sandbox.client import Sandbox, SandboxError, SandboxLimits
+from acdc_core.sandbox.client import (IsolationError, Sandbox, SandboxError, SandboxLimits,
+                                      describe_isolation)
 
-__all__ = ["Sandbox", "SandboxError", "SandboxLimits"]
+__all__ = ["IsolationError", "Sandbox", "SandboxError", "SandboxLimits", "describe_isolation"]

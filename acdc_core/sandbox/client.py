@@ -1,28 +1,43 @@
-"""Parent-process side of the sandbox: one short-lived subprocess per call.
+"""Parent-process side of the sandbox: one short-lived subprocess per call, and the trust boundary.
 
-Each call starts ``runner.py`` under a wall-clock timeout in its own process group, inside a new
-network namespace (``unshare -n`` as root, ``unshare -rn`` as a user where user namespaces are
-allowed).  The runner itself adds rlimits (CPU, address space, processes, file size), drops root
-to ``nobody`` and blocks sockets through an audit hook, which is the only network guard left on
-a machine without namespaces (a warning is logged once then).
+Each call starts ``runner.py`` with an allow-listed environment (nothing of this process's
+secrets) in fresh network, PID and mount namespaces (``unshare --net --pid --fork --mount
+--mount-proc --kill-child`` as root, with ``-r`` as a user where user namespaces are allowed).
+The runner is PID 1 there: when it exits or is killed, every process the task code started dies
+with it, and its scratch tmpfs is gone.  See ``runner.py`` for the limits it applies inside.
 
-Task code may call ``eval_with_llm_judge``: the request crosses to this process over the
-runner's stdout (one marked JSON line), this process asks the configured judge, and writes
-back one line with the verdict.  That line-per-call exchange is the only channel out; the time
-the judge takes does not count against the sandbox's wall-clock limit.
+Nothing the runner writes is trusted.  This process:
+
+- keeps one wall-clock deadline per call, ``timeout_s`` plus the judge budget, fixed at the start;
+- reads stdout and stderr in binary chunks with caps on line length and total bytes, and fails the
+  call when the task code writes more;
+- answers ``eval_with_llm_judge`` requests itself, counting calls (``judge_calls_per_item`` per
+  scored item), capping each field at ``JUDGE_FIELD_CHARS`` and spending at most
+  ``judge_s_per_item`` seconds of judge time per item;
+- validates every reply: the instance ids it asked for and no others, finite scores clamped to
+  [0, 1], instances of the documented shape.
+
+A forged or malformed reply fails that call with :class:`SandboxError` (its instances score 0),
+never the run.  Without namespaces, calls are refused with :class:`IsolationError` unless the
+weaker mode (rlimits, ``nobody``, an audit hook, a scratch folder removed afterwards) is allowed
+explicitly; that mode cannot stop a process the task code detaches from outliving the call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import math
 import os
 import queue
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -32,42 +47,158 @@ from typing import Callable
 
 log = logging.getLogger(__name__)
 _RUNNER = Path(__file__).with_name("runner.py")
+NOBODY = 65534
+JUDGE_FIELD_CHARS = 8000
+INSTRUCTION_CHARS = 20_000
+ERROR_CHARS = 500
+# The only environment the runner gets; nothing else of this process's environment crosses.
+RUNNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+_NAMESPACES = ("--net", "--pid", "--fork", "--mount", "--mount-proc", "--kill-child")
 
 
 class SandboxError(RuntimeError):
-    """The task-family code could not run at all (syntax error, no TaskFamily, timeout, crash)."""
+    """The task-family code could not run at all (syntax error, no TaskFamily, timeout, crash,
+    output over its caps, or a reply that fails validation)."""
+
+
+class IsolationError(RuntimeError):
+    """This machine cannot isolate task code (no namespaces) and the weaker mode is not allowed."""
 
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Limits of one sandbox call: wall/CPU seconds, address space in MiB, process count."""
+    """Limits of one sandbox call.
+
+    Attributes:
+        timeout_s: wall-clock (and CPU) seconds for the task code.
+        memory_mb: address space of the runner, MiB.
+        max_processes: RLIMIT_NPROC of the runner's user.
+        disk_mb / max_files: size and inode count of the call's scratch tmpfs (isolated mode);
+            every file is also capped at 16 MiB.
+        judge_calls_per_item / judge_s_per_item: judge calls and judge seconds per scored item;
+            the judge seconds are added to the call's deadline up front.
+        output_bytes: most bytes read from the runner's stdout (also the longest line).
+        stderr_bytes: most bytes read from its stderr (the task code's prints); its last lines
+            are kept for error messages.
+    """
 
     timeout_s: float = 10.0
     memory_mb: int = 1024
     max_processes: int = 8
+    disk_mb: int = 64
+    max_files: int = 256
     judge_calls_per_item: int = 2
+    judge_s_per_item: float = 30.0
+    output_bytes: int = 8 * 1024 * 1024
+    stderr_bytes: int = 1024 * 1024
+
 
 JudgeFn = Callable[[str, str, str], bool]
 """``(instructions, submission, criteria) -> passed``; raises on a judge failure."""
 
 
 @functools.cache
-def _netns_prefix() -> tuple[str, ...]:
-    for prefix in (("unshare", "-n"), ("unshare", "-rn")):
+def isolation_prefix() -> tuple[str, ...]:
+    """The ``unshare`` command line that isolates a call on this machine, or () if none works."""
+    for prefix in (("unshare", *_NAMESPACES), ("unshare", "-r", *_NAMESPACES)):
         try:
             ok = subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0
         except (OSError, subprocess.TimeoutExpired):
             ok = False
         if ok:
             return prefix
-    log.warning("no network namespace available: sandbox relies on an in-process socket block")
     return ()
 
 
-def _pump(stream, sink: Callable[[str], None]) -> None:
-    for line in stream:
-        sink(line)
-    sink("")  # end of stream
+def describe_isolation(allow_weak: bool) -> str:
+    """One line for logs and ``acdc validate``: how task code is contained here."""
+    prefix = isolation_prefix()
+    if prefix:
+        who = "as nobody" if os.geteuid() == 0 else "in a user namespace"
+        return (f"task code runs {who} in its own network, PID and mount namespaces "
+                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs")
+    if allow_weak:
+        return ("WEAK: no namespaces on this machine; task code runs with rlimits, an audit hook"
+                " and a scratch folder only (sandbox.allow_weak_isolation is true)")
+    return ("REFUSED: no namespaces on this machine, so task code will not run; set "
+            "sandbox.allow_weak_isolation: true to accept rlimits and an audit hook alone")
+
+
+class _Pipes:
+    """Reads the runner's stdout and stderr in threads, within caps.
+
+    Complete stdout lines (bytes) arrive on ``events`` as ("line", data); ("eof", "stdout") ends
+    them; ("overflow", message) means a cap was passed.  Of stderr only the last lines are kept.
+    """
+
+    def __init__(self, proc: subprocess.Popen, limits: SandboxLimits):
+        self.events: queue.Queue[tuple[str, object]] = queue.Queue()
+        self.err_tail: deque[str] = deque(maxlen=20)
+        for name, stream, cap in (("stdout", proc.stdout, limits.output_bytes),
+                                  ("stderr", proc.stderr, limits.stderr_bytes)):
+            threading.Thread(target=self._pump, args=(name, stream, cap), daemon=True).start()
+
+    def _pump(self, name: str, stream, cap: int) -> None:
+        """Until EOF (which closes the stream): lines within the cap; past it, one overflow event
+        and the rest drained unread so that the writer never blocks."""
+        buf, total = bytearray(), 0
+        with stream:
+            while chunk := os.read(stream.fileno(), 65536):
+                total += len(chunk)
+                if total > cap:
+                    if total - len(chunk) <= cap:
+                        self.events.put(("overflow", f"the task code wrote more than {cap} bytes to {name}"))
+                    continue
+                buf += chunk
+                if b"\n" not in chunk:
+                    continue
+                *lines, rest = buf.split(b"\n")
+                buf = bytearray(rest)
+                for line in lines:
+                    if name == "stdout":
+                        self.events.put(("line", bytes(line)))
+                    else:
+                        self.err_tail.append(line[:300].decode("utf-8", "replace"))
+        if name == "stderr" and buf:
+            self.err_tail.append(buf[-300:].decode("utf-8", "replace"))
+        self.events.put(("eof", name))
+
+    def last_error(self) -> str:
+        lines = [line.strip() for line in self.err_tail if line.strip()]
+        return lines[-1][:300] if lines else "no output"
+
+
+class _JudgeBudget:
+    """Judge calls and judge seconds one call may still spend."""
+
+    def __init__(self, judge: JudgeFn | None, n_items: int, limits: SandboxLimits):
+        self.judge = judge
+        self.calls_left = limits.judge_calls_per_item * n_items if judge else 0
+        self.seconds_left = limits.judge_s_per_item * n_items if judge else 0.0
+
+    def answer(self, body: bytes) -> dict:
+        if self.judge is None:
+            return {"error": "no LLM judge is configured"}
+        if self.calls_left <= 0:
+            return {"error": "no judge calls left in this sandbox call"}
+        if self.seconds_left <= 0:
+            return {"error": "the judge time budget of this sandbox call is spent"}
+        self.calls_left -= 1
+        try:
+            req = json.loads(body)
+            fields = [req[k] for k in ("instructions", "submission", "criteria")]
+        except (ValueError, KeyError, TypeError):
+            return {"error": "malformed judge request"}
+        if not all(isinstance(f, str) and len(f) <= JUDGE_FIELD_CHARS for f in fields):
+            return {"error": f"judge request fields must be strings of at most {JUDGE_FIELD_CHARS} characters"}
+        t0 = time.monotonic()
+        try:
+            return {"verdict": bool(self.judge(*fields))}
+        except Exception as exc:  # noqa: BLE001 - a judge failure fails this instance only
+            log.warning("LLM judge call failed: %s", exc)
+            return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        finally:
+            self.seconds_left -= time.monotonic() - t0
 
 
 class Sandbox:
@@ -75,109 +206,146 @@ class Sandbox:
 
     Args:
         limits: per-call limits.
-        judge: answers the task code's ``eval_with_llm_judge`` calls (at most
-            ``limits.judge_calls_per_item`` per scored item); None: such calls raise in the task
-            code, so the instance scores 0 with the error recorded.
+        judge: answers the task code's ``eval_with_llm_judge`` calls; None: such calls raise in
+            the task code, so the instance scores 0 with the error recorded.
+        allow_weak_isolation: run task code even where namespaces are unavailable (rlimits,
+            ``nobody`` and an audit hook only); False: such calls raise :class:`IsolationError`.
 
-    Methods raise :class:`SandboxError` when the family cannot be loaded or the process dies;
-    individual ``score()`` failures are not errors: they score 0 and come back in ``errors``.
+    Methods raise :class:`SandboxError` when the family cannot be loaded, the process dies, or
+    its reply fails validation; individual ``score()`` failures are not errors: they score 0 and
+    come back in ``errors``.
     """
 
-    def __init__(self, limits: SandboxLimits = SandboxLimits(), judge: JudgeFn | None = None):
+    def __init__(self, limits: SandboxLimits = SandboxLimits(), judge: JudgeFn | None = None,
+                 allow_weak_isolation: bool = False):
         self.limits = limits
         self.judge = judge
-
-    def _call(self, request: dict) -> dict:
-        nonce = secrets.token_hex(8)
-        n_items = len(request.get("items", [])) or 1
-        request = {
-            **request,
-            "nonce": nonce,
-            "limits": {
-                "cpu_s": self.limits.timeout_s,
-                "memory_mb": self.limits.memory_mb,
-                "max_processes": self.limits.max_processes,
-            },
-            "max_judge_calls": self.limits.judge_calls_per_item * n_items if self.judge else 0,
-        }
-        cmd = [*_netns_prefix(), sys.executable, "-I", "-S", str(_RUNNER)]
-        proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            text=True,
-        )
-        lines: queue.Queue[str] = queue.Queue()
-        err_tail: deque[str] = deque(maxlen=20)
-        threading.Thread(target=_pump, args=(proc.stdout, lines.put), daemon=True).start()
-        threading.Thread(target=_pump, args=(proc.stderr, err_tail.append), daemon=True).start()
-        try:
-            proc.stdin.write(json.dumps(request) + "\n")
-            proc.stdin.flush()
-            return self._converse(proc, nonce, lines, err_tail)
-        except BrokenPipeError:
-            proc.wait(timeout=self.limits.timeout_s)
-            raise SandboxError(f"sandbox process died ({proc.returncode}): {_last(err_tail)}") from None
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-    def _converse(self, proc: subprocess.Popen, nonce: str, lines: queue.Queue, err_tail: deque) -> dict:
-        """Read the runner's marked lines until its reply, answering judge requests meanwhile."""
-        deadline = time.monotonic() + self.limits.timeout_s
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise SandboxError(f"timed out after {self.limits.timeout_s:g} s") from None
-            if not line:
-                proc.wait(timeout=5)
-                raise SandboxError(f"sandbox process died ({proc.returncode}): {_last(err_tail)}")
-            if not line.startswith(nonce):
-                continue
-            body = line[len(nonce):]
-            if not body.startswith("J"):
-                reply = json.loads(body)
-                if "fatal" in reply:
-                    raise SandboxError(reply["fatal"].strip().splitlines()[-1])
-                return reply
-            t0 = time.monotonic()
-            proc.stdin.write(json.dumps(self._ask_judge(body[1:])) + "\n")
-            proc.stdin.flush()
-            deadline += time.monotonic() - t0  # the judge's time is not the task code's
-
-    def _ask_judge(self, body: str) -> dict:
-        try:
-            req = json.loads(body)
-            fields = [req[k] for k in ("instructions", "submission", "criteria")]
-            if not all(isinstance(f, str) for f in fields):
-                return {"error": "judge request fields must be strings"}
-        except (ValueError, KeyError, TypeError):
-            return {"error": "malformed judge request"}
-        if self.judge is None:
-            return {"error": "no LLM judge is configured"}
-        try:
-            return {"verdict": bool(self.judge(*fields))}
-        except Exception as exc:  # noqa: BLE001 - a judge failure fails this instance only
-            log.warning("LLM judge call failed: %s", exc)
-            return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        self.allow_weak_isolation = allow_weak_isolation
 
     def instances(self, code: str, max_instances: int) -> dict[str, dict]:
-        """Load a family: ``{instance_id: {"task": dict, "instructions": str}}`` for the first
-        ``max_instances`` instances (ids sorted)."""
-        return self._call({"code": code, "op": "instances", "max_instances": max_instances})["instances"]
+        """Load a family: ``{instance_id: {"task": JSON data, "instructions": str}}`` for the
+        first ``max_instances`` instances (ids sorted)."""
+        reply = self._call({"code": code, "op": "instances", "max_instances": max_instances}, n_items=1)
+        return _checked_instances(reply, max_instances)
 
     def score(self, code: str, items: list[dict]) -> tuple[dict[str, float], dict[str, str]]:
         """Score submissions. ``items``: [{"instance_id", "task", "submission"}].
 
-        Returns (scores in [0, 1] per instance id, error message per failed instance id)."""
-        reply = self._call({"code": code, "op": "score", "items": items, "max_instances": 0})
-        return reply["scores"], reply["errors"]
+        Returns (score in [0, 1] per instance id, error message per failed instance id)."""
+        reply = self._call({"code": code, "op": "score", "items": items, "max_instances": 0},
+                           n_items=len(items))
+        return _checked_scores(reply, [str(it["instance_id"]) for it in items])
+
+    def _call(self, request: dict, n_items: int) -> dict:
+        prefix = isolation_prefix()
+        if not prefix and not self.allow_weak_isolation:
+            raise IsolationError(describe_isolation(False))
+        if not prefix:
+            _warn_weak_once()
+        nonce = secrets.token_hex(8)
+        lim = self.limits
+        budget = _JudgeBudget(self.judge, max(1, n_items), lim)
+        scratch = None if prefix else _make_scratch()
+        request = {**request, "nonce": nonce, "isolated": bool(prefix), "scratch": scratch,
+                   "max_judge_calls": budget.calls_left,
+                   "limits": {"cpu_s": lim.timeout_s, "memory_mb": lim.memory_mb,
+                              "max_processes": lim.max_processes, "disk_mb": lim.disk_mb,
+                              "max_files": lim.max_files}}
+        deadline = time.monotonic() + lim.timeout_s + budget.seconds_left
+        proc = subprocess.Popen(
+            [*prefix, sys.executable, "-I", "-S", str(_RUNNER)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**RUNNER_ENV, "TMPDIR": scratch or "/tmp"}, start_new_session=True, cwd="/",
+        )
+        pipes = _Pipes(proc, lim)
+        try:
+            proc.stdin.write(json.dumps(request).encode() + b"\n")
+            proc.stdin.flush()
+            return self._converse(proc, nonce, pipes, budget, deadline)
+        except BrokenPipeError:
+            raise SandboxError(f"sandbox process died: {pipes.last_error()}") from None
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    def _converse(self, proc: subprocess.Popen, nonce: str, pipes: _Pipes, budget: _JudgeBudget,
+                  deadline: float) -> dict:
+        """Read the runner's marked lines until its reply, answering judge requests meanwhile."""
+        marker = nonce.encode()
+        while True:
+            try:
+                kind, data = pipes.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise SandboxError(f"timed out after {self.limits.timeout_s:g} s") from None
+            if kind == "overflow":
+                raise SandboxError(data)
+            if kind == "eof":
+                if data == "stdout":
+                    proc.wait(timeout=5)
+                    raise SandboxError(f"sandbox process died ({proc.returncode}): {pipes.last_error()}")
+                continue
+            if not data.startswith(marker):
+                continue
+            body = data[len(marker):]
+            if body.startswith(b"J"):
+                proc.stdin.write(json.dumps(budget.answer(body[1:])).encode() + b"\n")
+                proc.stdin.flush()
+                continue
+            try:
+                reply = json.loads(body)
+            except ValueError:
+                raise SandboxError("malformed reply from the sandbox") from None
+            if not isinstance(reply, dict):
+                raise SandboxError("malformed reply from the sandbox")
+            if "fatal" in reply:
+                lines = str(reply["fatal"]).strip().splitlines() or ["unknown failure"]
+                raise SandboxError(lines[-1][:ERROR_CHARS])
+            return reply
 
 
-def _last(err_tail: deque) -> str:
-    lines = [line.strip() for line in err_tail if line.strip()]
-    return lines[-1][:300] if lines else "no output"
+def _checked_scores(reply: dict, ids: list[str]) -> tuple[dict[str, float], dict[str, str]]:
+    """The reply's scores for exactly ``ids``, finite and clamped to [0, 1], and its error
+    strings for some of them.  Raises SandboxError for anything else."""
+    scores, errors = reply.get("scores"), reply.get("errors", {})
+    if not isinstance(scores, dict) or not isinstance(errors, dict):
+        raise SandboxError("malformed reply: scores and errors must be objects")
+    if set(scores) != set(ids) or not set(errors) <= set(ids):
+        raise SandboxError("malformed reply: instance ids differ from those asked for")
+    clean = {}
+    for iid in ids:
+        v = scores[iid]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise SandboxError(f"malformed reply: score of {iid[:50]!r} is not a finite number")
+        clean[iid] = min(1.0, max(0.0, float(v)))
+    return clean, {k: str(v)[:ERROR_CHARS] for k, v in errors.items()}
+
+
+def _checked_instances(reply: dict, max_instances: int) -> dict[str, dict]:
+    """The reply's instances if they have the documented shape; raises SandboxError otherwise."""
+    inst = reply.get("instances")
+    if not isinstance(inst, dict) or not 0 < len(inst) <= max_instances:
+        raise SandboxError(f"malformed reply: expected 1 to {max_instances} instances")
+    for iid, v in inst.items():
+        if (len(iid) > 200 or not isinstance(v, dict) or set(v) != {"task", "instructions"}
+                or not isinstance(v["instructions"], str) or len(v["instructions"]) > INSTRUCTION_CHARS):
+            raise SandboxError(f"malformed reply: instance {iid[:50]!r} is not "
+                               f"{{task, instructions (at most {INSTRUCTION_CHARS} characters)}}")
+    return inst
+
+
+def _make_scratch() -> str:
+    """Weak mode: a fresh folder the runner (as nobody, when started as root) may write to."""
+    path = tempfile.mkdtemp(prefix="acdc-sandbox-")
+    if os.geteuid() == 0:
+        os.chown(path, NOBODY, NOBODY)
+    return path
+
+
+@functools.cache
+def _warn_weak_once() -> None:
+    log.warning("sandbox: %s", describe_isolation(True))

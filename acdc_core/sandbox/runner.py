@@ -1,41 +1,100 @@
 """Child-process side of the sandbox: runs one untrusted task-family source under limits.
 
-Started by :mod:`acdc_core.sandbox.client` as ``python -I -S runner.py`` (stdlib only, no site),
-inside a fresh network namespace where the machine allows one.  It reads one JSON request on
-stdin, applies resource limits, drops root privileges, blocks sockets with an audit hook,
-executes the code, and writes one JSON reply on stdout after a nonce marker (the task code may
-print whatever it likes; only the marked line is read).
+Started by :mod:`acdc_core.sandbox.client` as ``python -I -S runner.py`` (stdlib only, no site)
+with an allow-listed environment, normally as PID 1 of fresh PID, mount and network namespaces
+(``isolated`` requests).  It reads one JSON request on stdin, then, while still privileged:
 
-Request (one line): {"nonce", "code", "op": "instances"|"score", "max_instances", "limits":
-{"cpu_s", "memory_mb", "max_processes"}, "max_judge_calls", "items": [{"instance_id", "task",
-"submission"}]}.
+1. (isolated only) makes every mount read-only, except a private tmpfs at ``/tmp`` capped at
+   ``disk_mb`` and ``max_files`` that is the call's scratch folder, and hides the host's
+   ``/var/tmp`` and ``/dev/shm`` under empty read-only tmpfs;
+2. imports the stdlib modules in ``PRELOADED`` (as nobody the interpreter's stdlib may be
+   unreadable), sets rlimits (CPU, address space, processes, file size, no core files);
+3. drops root to ``nobody``, enters the scratch folder, and installs an audit hook that refuses
+   sockets and process creation.
+
+Then it executes the code and writes one JSON reply on stdout after a nonce marker (whatever the
+task code prints goes to stderr), and exits at once: as PID 1 its exit kills every process the
+task code left behind, and the mount namespace (with the scratch tmpfs) goes with it.
+
+The hook is a first guard only (``ctypes`` gets past it); the namespaces, the read-only mounts and
+the uid are what contain.  Nothing here is trusted by the parent, which validates every reply.
+
+Request (one line): {"nonce", "code", "op": "instances"|"score", "max_instances", "isolated",
+"scratch" (a folder, when not isolated), "limits": {"cpu_s", "memory_mb", "max_processes",
+"disk_mb", "max_files"}, "max_judge_calls", "items": [{"instance_id", "task", "submission"}]}.
 Reply: {"instances": {id: {"task", "instructions"}}} or {"scores": {id: float}, "errors": {id: str}},
-or {"fatal": "message"} when the family could not be loaded at all.  Task code may import
-the stdlib modules in ``PRELOADED``; others may be unreadable once privileges are dropped.
+or {"fatal": "message"} when the family could not be loaded at all.
 
 The judge channel: ``score()`` may call ``eval_with_llm_judge(instructions, submission,
 criteria) -> bool`` (a global of the task code).  The sandbox has no network, so the call writes
 one line ``<nonce>J{"instructions", "submission", "criteria"}`` (each string capped at
 ``JUDGE_FIELD_CHARS``) and blocks on one line of stdin: ``{"verdict": bool}`` or
-``{"error": str}`` (raised as RuntimeError in the task code).  At most ``max_judge_calls`` per
-request; 0 (no judge configured) makes every call raise.
+``{"error": str}`` (raised as RuntimeError in the task code).
 """
 
 import json
 import os
 import resource
 import sys
-import tempfile
 import traceback
 
 NOBODY = 65534
 JUDGE_FIELD_CHARS = 8000
-# Imported before privileges drop (as nobody the interpreter's stdlib may be unreadable): the
-# modules task-family code may use.
+FILE_BYTES = 16 * 1024 * 1024
+# Imported before privileges drop: the modules task-family code may use.  ``socket`` is here so
+# that a socket attempt meets the audit hook (and the empty network namespace behind it).
 PRELOADED = (
     "bisect collections datetime decimal fractions functools hashlib heapq itertools json math "
-    "operator random re statistics string textwrap unicodedata"
+    "operator random re socket statistics string textwrap unicodedata"
 ).split()
+# Audit events the hook refuses: the network, and starting or replacing processes.
+BLOCKED_EVENTS = ("socket.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
+                  "os.forkpty", "subprocess.Popen", "pty.spawn")
+
+# mount(2) flags (linux/mount.h)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_RELATIME = 1024, 2048, 4096, 1 << 21
+
+
+def _mount_points():
+    """Mount points of this mount namespace (``/proc/self/mountinfo`` field 5, unescaped)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    unescape = (lambda p: p.encode().decode("unicode_escape").encode("latin-1").decode())
+    return list(dict.fromkeys(unescape(p) for p in points))
+
+
+def _isolate_filesystem(limits):
+    """Every mount read-only (its nosuid/nodev/noexec/atime flags kept, which a user namespace
+    requires), then the scratch tmpfs at /tmp and empty read-only tmpfs over /var/tmp, /dev/shm.
+    Raises OSError when a writable mount cannot be made read-only."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+
+    def mount(source, target, fstype, flags, data=None):
+        enc = (lambda s: None if s is None else s.encode())
+        if libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+    for point in _mount_points():
+        if point == "/proc" or point.startswith("/proc/"):
+            continue  # the call's own /proc (--mount-proc): a process may write only its own entries
+        try:
+            flags = os.statvfs(point).f_flag
+        except OSError:
+            continue  # hidden under another mount
+        if flags & os.ST_RDONLY:
+            continue
+        keep = flags & (os.ST_NOSUID | os.ST_NODEV | os.ST_NOEXEC | os.ST_NOATIME | os.ST_NODIRATIME)
+        keep |= MS_RELATIME if flags & os.ST_RELATIME else 0
+        mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+    scratch = f"size={int(limits['disk_mb'])}m,nr_inodes={int(limits['max_files'])},mode=1777"
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, scratch)
+    for hidden in ("/var/tmp", "/dev/shm"):
+        if os.path.isdir(hidden):
+            mount("tmpfs", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
 
 
 def _apply_limits(limits):
@@ -45,7 +104,7 @@ def _apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     cpu = int(limits["cpu_s"]) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024,) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     nproc = int(limits["max_processes"])
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
@@ -53,12 +112,11 @@ def _apply_limits(limits):
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
-    os.chdir(tempfile.mkdtemp(prefix="acdc-sandbox-"))
 
 
-def _block_network(event, args):
-    if event.startswith("socket.") and event != "socket.gethostname":
-        raise PermissionError(f"network access is not allowed in the sandbox ({event})")
+def _guard(event, args):
+    if event.startswith(BLOCKED_EVENTS) and event != "socket.gethostname":
+        raise PermissionError(f"not allowed in the sandbox ({event})")
 
 
 def _judge_function(nonce, channel, max_calls):
@@ -126,14 +184,18 @@ def main():
     real_stdout = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the task prints goes to stderr
     try:
+        if req["isolated"]:
+            _isolate_filesystem(req["limits"])
         _apply_limits(req["limits"])
-        sys.addaudithook(_block_network)
+        os.chdir("/tmp" if req["isolated"] else req["scratch"])
+        sys.addaudithook(_guard)
         judge = _judge_function(nonce, real_stdout, int(req.get("max_judge_calls", 0)))
         reply = _handle(req, judge)
     except BaseException:  # noqa: BLE001
         reply = {"fatal": traceback.format_exc(limit=3)[-1500:]}
     real_stdout.write(nonce + json.dumps(reply) + "\n")
     real_stdout.flush()
+    os._exit(0)  # at once: no waiting on threads the task code started
 
 
 if __name__ == "__main__":

@@ -1,0 +1,405 @@
+"""Hostile task families, run through the real sandbox as an attacker would.
+
+For every attack: the call returns or fails within its deadline; the score that comes back is 0,
+clamped, or the call fails (which scores 0); nothing is left outside the scratch folder; no
+process of the call is alive afterwards; the secret in this process's environment never comes
+back; and this process does not buffer what the task code floods it with.  The containment
+mechanisms are checked themselves (an empty network namespace, a PID namespace, read-only mounts),
+with ``ctypes`` to get past the audit hook the way a real attacker would.
+"""
+
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from acdc_core.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
+from acdc_core.sandbox.client import RUNNER_ENV
+
+pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")
+
+SECRET = "sk-" + secrets.token_hex(12)
+LIMITS = SandboxLimits(timeout_s=3, memory_mb=256, max_processes=8, disk_mb=64, max_files=128,
+                       judge_calls_per_item=2, judge_s_per_item=1.0)
+SLACK_S = 2.0  # process start and teardown on a loaded 2-core machine
+
+# The runner's judge function closes over the nonce and the reply channel: the attacker's way in.
+STEAL_CHANNEL = '''
+cells = [c.cell_contents for c in eval_with_llm_judge.__closure__]
+nonce = next(c for c in cells if isinstance(c, str))
+channel = next(c for c in cells if hasattr(c, "write"))
+'''
+
+
+def family(tasks_body: str = 'return {"a": {}, "b": {}}', score_body: str = "return 0.0", top: str = "") -> str:
+    """A family whose get_tasks() and score() run the given (4-space indented) bodies."""
+    ind = (lambda body: "\n".join("        " + line for line in body.strip("\n").splitlines()))
+    return f'''{top}
+class TaskFamily:
+    @staticmethod
+    def get_tasks():
+{ind(tasks_body)}
+    @staticmethod
+    def get_instructions(t):
+        return "x"
+    @staticmethod
+    def score(t, submission):
+{ind(score_body)}
+'''
+
+
+ITEMS = [{"instance_id": "a", "task": {}, "submission": "1"}, {"instance_id": "b", "task": {}, "submission": "2"}]
+
+
+@pytest.fixture(autouse=True)
+def secret_env(monkeypatch):
+    monkeypatch.setenv("ACDC_TEST_SECRET", SECRET)
+
+
+def attempt(call):
+    """Run ``call()``; returns (result or None, error text or None, seconds).  Asserts the secret
+    is in neither."""
+    t0 = time.monotonic()
+    try:
+        out, err = call(), None
+    except SandboxError as exc:
+        out, err = None, str(exc)
+    seconds = time.monotonic() - t0
+    assert SECRET not in repr(out) and SECRET not in str(err)
+    return out, err, seconds
+
+
+def alive_with_comm(marker: str) -> list[int]:
+    pids = []
+    for p in Path("/proc").glob("[0-9]*"):
+        try:
+            if (p / "comm").read_text().strip() == marker:
+                pids.append(int(p.name))
+        except OSError:
+            pass
+    return pids
+
+
+def assert_none_alive(marker: str) -> None:
+    deadline = time.monotonic() + 3
+    while alive_with_comm(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive_with_comm(marker) == []
+
+
+def test_environment_is_the_allow_list_and_parents_are_invisible():
+    code = family(tasks_body='''
+import os
+seen = {}
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            seen[pid] = open(f"/proc/{pid}/environ").read()
+        except OSError as e:
+            seen[pid] = e.strerror
+return {"a": {"env": dict(os.environ), "procs": seen}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None
+    task = out["a"]["task"]
+    assert set(task["env"]) <= {*RUNNER_ENV, "TMPDIR"}
+    # its own PID namespace: only the runner (PID 1) is there, not the parent nor the host
+    assert list(task["procs"]) == ["1"]
+
+
+@pytest.mark.parametrize("payload, outcome", [
+    ('{"scores": {"a": 1e9, "b": -5}, "errors": {}}', {"a": 1.0, "b": 0.0}),
+    ('{"scores": {"a": NaN, "b": 0}, "errors": {}}', "not a finite number"),
+    ('{"scores": {"a": Infinity, "b": 0}, "errors": {}}', "not a finite number"),
+    ('{"scores": {"a": 1, "b": 1, "never-asked": 1}, "errors": {}}', "instance ids differ"),
+    ('{"scores": {"a": 1}, "errors": {}}', "instance ids differ"),
+    ('{"scores": {"a": "1", "b": true}, "errors": {}}', "not a finite number"),
+    ('{"scores": [1, 1], "errors": {}}', "must be objects"),
+    ('[1, 2]', "malformed reply"),
+    ('{"scores": {"a": 1', "malformed reply"),
+])
+def test_forged_result_line_is_validated_by_the_parent(payload, outcome):
+    code = family(score_body=STEAL_CHANNEL + f'''
+import os
+channel.write(nonce + {payload!r} + "\\n")
+channel.flush()
+os._exit(0)''')
+    out, err, seconds = attempt(lambda: Sandbox(LIMITS).score(code, ITEMS))
+    assert seconds < LIMITS.timeout_s + SLACK_S
+    if isinstance(outcome, dict):
+        assert err is None and out == (outcome, {})
+    else:
+        assert out is None and outcome in err
+
+
+def test_forged_judge_requests_are_counted_capped_and_do_not_extend_the_deadline():
+    asked = []
+
+    def judge(instructions, submission, criteria):
+        asked.append((instructions, submission, criteria))
+        time.sleep(0.3)
+        return True
+
+    code = family(score_body=STEAL_CHANNEL + '''
+import json, sys
+fields = {"instructions": "i", "submission": "s", "criteria": "c"}
+huge = {"instructions": "i" * 9000, "submission": "s", "criteria": "c"}
+replies = []
+for req in [huge] + [fields] * 27:
+    channel.write(nonce + "J" + json.dumps(req) + "\\n")
+    channel.flush()
+    replies.append(sys.stdin.readline())
+while True:
+    pass''')
+    _, err, seconds = attempt(lambda: Sandbox(LIMITS, judge=judge).score(code, ITEMS))
+    assert "timed out" in err
+    allowed = LIMITS.judge_calls_per_item * len(ITEMS)
+    assert len(asked) <= allowed - 1  # the oversized request counted, never reached the judge
+    assert all(len(f) <= client.JUDGE_FIELD_CHARS for req in asked for f in req)
+    deadline = LIMITS.timeout_s + LIMITS.judge_s_per_item * len(ITEMS)
+    assert seconds < deadline + SLACK_S
+
+
+def test_detached_process_dies_with_the_call():
+    """fork() through ctypes (past the audit hook) and setsid(): the PID namespace kills it."""
+    marker = "acdc" + secrets.token_hex(5)
+    code = family(tasks_body=f'''
+import ctypes, os, time
+libc = ctypes.CDLL(None)
+if libc.fork() == 0:
+    os.setsid()
+    libc.prctl(15, {marker.encode()!r}, 0, 0, 0)  # PR_SET_NAME: what the test looks for
+    while True:
+        time.sleep(0.05)
+time.sleep(0.5)
+return {{"a": {{}}}}''')
+    out, err, seconds = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None and seconds < LIMITS.timeout_s + SLACK_S
+    assert_none_alive(marker)
+
+
+def test_process_creation_is_refused_by_the_hook(tmp_path):
+    target = tmp_path / "pwned"
+    for body in (f"import os\nos.system('touch {target}')", "import os\nos.fork()",
+                 "import subprocess\nsubprocess.run(['true'])", f"import os\nos.execv('/bin/touch', ['touch', '{target}'])"):
+        _, err, _ = attempt(lambda: Sandbox(LIMITS).instances(family(top=body), 1))
+        assert err is not None and ("not allowed in the sandbox" in err or "ModuleNotFoundError" in err)
+    assert not target.exists()
+
+
+def test_shell_through_ctypes_cannot_write_outside_scratch():
+    """At import time, past the hook: the shell runs, but a world-writable host folder is on a
+    read-only mount in the call's namespace."""
+    marker = "acdc-" + secrets.token_hex(6)
+    host_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/var/tmp")
+    top = (f"import ctypes\nRC = ctypes.CDLL(None).system("
+           f"b'touch /tmp/{marker} && touch {host_dir}/{marker} 2>/dev/null')")
+    code = family(top=top, tasks_body='import os\nreturn {"a": {"rc": RC, "scratch": os.listdir("/tmp")}}')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None and out["a"]["task"]["scratch"] == [marker]  # the shell ran, in the scratch
+    assert out["a"]["task"]["rc"] != 0
+    assert not (host_dir / marker).exists() and not (Path("/tmp") / marker).exists()
+
+
+def test_every_mount_but_the_scratch_is_read_only():
+    code = family(tasks_body='return {"a": {"mounts": open("/proc/self/mountinfo").read().splitlines()}}')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None
+    mounts = {line.split()[4]: line.split()[5].split(",") for line in out["a"]["task"]["mounts"]}
+    assert "rw" in mounts["/tmp"]
+    writable = [p for p, opts in mounts.items() if "ro" not in opts and p != "/tmp"
+                and p != "/proc" and not p.startswith("/proc/")]
+    assert writable == []
+
+
+def test_writes_land_only_in_the_private_scratch_and_vanish(tmp_path):
+    marker = "acdc-" + secrets.token_hex(6)
+    places = ["/tmp", "/var/tmp", "/dev/shm", str(tmp_path), str(Path.home()), os.getcwd(), "."]
+    code = family(tasks_body=f'''
+import os
+result = {{"cwd": os.getcwd()}}
+for place in {places!r}:
+    try:
+        with open(os.path.join(place, {marker!r}), "w") as f:
+            f.write("x")
+        result[place] = "written"
+    except OSError as e:
+        result[place] = e.strerror
+return {{"a": result}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None
+    result = out["a"]["task"]
+    assert result["cwd"] == "/tmp" and result["/tmp"] == result["."] == "written"
+    assert all(result[p] != "written" for p in places[1:-1])
+    for place in places:
+        assert not (Path(place) / marker).exists()
+
+
+def test_scratch_disk_and_file_count_are_capped():
+    code = family(tasks_body='''
+out = {}
+n = 0
+try:
+    while n < 64:
+        with open(f"big{n}", "wb") as f:
+            f.write(b"x" * (16 << 20))
+        n += 1
+except OSError as e:
+    out["big_error"] = e.strerror
+out["big_files"] = n
+n = 0
+try:
+    while n < 10000:
+        open(f"small{n}", "w").close()
+        n += 1
+except OSError as e:
+    out["small_error"] = e.strerror
+out["small_files"] = n
+try:
+    open("huge", "wb").write(b"x" * (17 << 20))
+except OSError as e:
+    out["huge_error"] = e.strerror
+return {"a": out}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None
+    r = out["a"]["task"]
+    assert r["big_files"] * 16 <= LIMITS.disk_mb and r["big_error"] == "No space left on device"
+    assert r["small_files"] < LIMITS.max_files and r["small_error"] == "No space left on device"
+    assert r["huge_error"] in ("File too large", "No space left on device")
+
+
+@pytest.mark.parametrize("body, stream", [
+    ("import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(300):\n    sys.stderr.write(chunk)", "stderr"),
+    ("print('y' * (50 << 20), end='')", "stderr"),
+    (STEAL_CHANNEL + "for _ in range(40):\n    channel.write('z' * (1 << 20))\nchannel.flush()", "stdout"),
+])
+def test_output_floods_are_capped_without_buffering(body, stream):
+    code = family(tasks_body=body + "\nreturn {'a': {}}")
+    tracemalloc.start()
+    try:
+        _, err, seconds = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err is not None and f"bytes to {stream}" in err
+    assert peak < 32 * 1024 * 1024  # the parent holds at most the caps (8 MiB stdout), not the flood
+    assert seconds < LIMITS.timeout_s + SLACK_S
+
+
+def test_network_namespace_has_no_route_and_the_hook_refuses_sockets():
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    code = family(tasks_body=f'''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.socket(2, 1, 0)
+addr = bytes([2, 0]) + ({port}).to_bytes(2, "big") + bytes([127, 0, 0, 1]) + bytes(8)
+rc = libc.connect(fd, addr, 16)
+out = {{"rc": rc, "errno": ctypes.get_errno()}}
+import socket
+try:
+    socket.socket()
+except PermissionError as e:
+    out["hook"] = str(e)
+return {{"a": out}}''')
+    try:
+        out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+    assert err is None
+    r = out["a"]["task"]
+    assert r["rc"] == -1 and os.strerror(r["errno"]) == "Network is unreachable"
+    assert "not allowed in the sandbox (socket" in r["hook"]
+
+
+def test_without_namespaces_untrusted_code_is_refused_unless_allowed(monkeypatch, caplog):
+    monkeypatch.setattr(client, "isolation_prefix", lambda: ())
+    monkeypatch.setattr(client, "_warn_weak_once", lambda: client.log.warning(
+        "sandbox: %s", client.describe_isolation(True)))
+    code = family(tasks_body='import os\nreturn {"a": {"cwd": os.getcwd(), "env": dict(os.environ)}}')
+    with pytest.raises(IsolationError, match="REFUSED"):
+        Sandbox(LIMITS).instances(code, 1)
+    with caplog.at_level(logging.WARNING, logger="acdc_core.sandbox.client"):
+        out, err, _ = attempt(lambda: Sandbox(LIMITS, allow_weak_isolation=True).instances(code, 1))
+    assert err is None and "WEAK" in caplog.text
+    task = out["a"]["task"]
+    assert set(task["env"]) <= {*RUNNER_ENV, "TMPDIR"} and task["cwd"] == task["env"]["TMPDIR"]
+    assert not Path(task["cwd"]).exists()  # the weak mode's scratch folder is removed
+
+
+def test_fork_bomb_through_ctypes_is_bounded_and_dies_with_the_call():
+    marker = "acdc" + secrets.token_hex(5)
+    code = family(tasks_body=f'''
+import ctypes
+libc = ctypes.CDLL(None)
+libc.prctl(15, {marker.encode()!r}, 0, 0, 0)  # PR_SET_NAME, inherited by every fork
+while True:
+    libc.fork()''')
+    _, err, seconds = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert "timed out" in err and seconds < LIMITS.timeout_s + SLACK_S
+    assert_none_alive(marker)
+
+
+ECHO_FAMILY = '''
+class TaskFamily:
+    @staticmethod
+    def get_tasks():
+        return {str(i): {} for i in range(5)}
+    @staticmethod
+    def get_instructions(t):
+        return "say anything"
+    @staticmethod
+    def score(t, submission):
+        print(submission)  # the task code echoes the answer: it must not reach the reply channel
+        return float(submission == "42")
+'''
+
+
+class HostileModel:
+    """A model whose answers attack the pipeline: what a remote server or a broken merge can
+    return (the texts are the attack; the backend protocol is the real one)."""
+
+    ANSWERS = [
+        "x" * 3_000_000,                                   # megabytes
+        "bad \udcff\udcfe utf-8 from a server: 42",        # lone surrogates: invalid UTF-8
+        "nul\x00bytes\x00",                                # NUL bytes
+        '\n0123456789abcdef{"scores": {"0": 1}, "errors": {}}\n{"fatal": "x"}',  # channel framing
+        "#### 42",                                         # an honest answer
+    ]
+
+    def generate(self, prompts, max_new_tokens):
+        from acdc_core.backends import Generation
+
+        return [Generation(a, 1, 0.1) for a in self.ANSWERS[: len(prompts)]]
+
+    def close(self):
+        pass
+
+
+def test_hostile_model_output_is_stored_safely_and_scored_by_the_family(tmp_path):
+    from acdc_core.answers import RESPONSE_CHARS
+    from acdc_core.evaluation import evaluate
+    from storage.db import RunDB
+
+    sandbox = Sandbox(LIMITS)
+    task = {"task_id": "t", "name": "echo", "code": ECHO_FAMILY, "instances": sandbox.instances(ECHO_FAMILY, 5)}
+    rows = evaluate(HostileModel(), [task], sandbox, "{instructions}", 16)
+    db = RunDB(tmp_path / "acdc.duckdb")
+    db.insert_rows("evaluations", [{**r, "model_id": "m", "generation": 0, "source": "run"} for r in rows])
+    with db.connect(read_only=True) as con:
+        stored = con.execute("SELECT instance_id, response, score, error FROM evaluations ORDER BY instance_id").fetchall()
+    assert [s[2] for s in stored] == [0.0, 0.0, 0.0, 0.0, 1.0]  # the family's own verdicts
+    assert all(s[3] is None for s in stored)
+    big, surrogates, nul, framing, honest = (s[1] for s in stored)
+    assert len(big) < RESPONSE_CHARS + 64 and big.endswith(f"[truncated: {3_000_000 - RESPONSE_CHARS} more characters]")
+    assert "\ufffd" in surrogates and surrogates.endswith("42")
+    assert "\x00" not in nul and nul.startswith("nul")
+    assert framing == HostileModel.ANSWERS[3] and honest == "#### 42"
