@@ -53,7 +53,7 @@ BLOCKED_EVENTS = ("socket.", "os.system", "os.exec", "os.posix_spawn", "os.spawn
 
 # mount(2) flags (linux/mount.h)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
-MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_RELATIME = 1024, 2048, 4096, 1 << 21
+MS_BIND, MS_RELATIME = 4096, 1 << 21  # nosuid, nodev, noexec, noatime, nodiratime: same bits as ST_*
 
 
 def _mount_points():
