@@ -252,12 +252,22 @@ class Sandbox:
                               "max_processes": lim.max_processes, "disk_mb": lim.disk_mb,
                               "max_files": lim.max_files}}
         deadline = time.monotonic() + lim.timeout_s + budget.seconds_left
-        proc = subprocess.Popen(
-            [*prefix, sys.executable, "-I", "-S", str(_RUNNER)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            env={**RUNNER_ENV, "TMPDIR": scratch or "/tmp"}, start_new_session=True, cwd="/",
-        )
-        pipes = _Pipes(proc, lim)
+        try:
+            proc = subprocess.Popen(
+                [*prefix, sys.executable, "-I", "-S", str(_RUNNER)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env={**RUNNER_ENV, "TMPDIR": scratch or "/tmp"}, start_new_session=True, cwd="/",
+            )
+            return self._run(proc, request, nonce, budget, deadline)
+        finally:
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run(self, proc: subprocess.Popen, request: dict, nonce: str, budget: _JudgeBudget,
+             deadline: float) -> dict:
+        """Send the request to the started runner and converse until its reply; the runner and
+        everything it started are dead when this returns."""
+        pipes = _Pipes(proc, self.limits)
         try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
             proc.stdin.flush()
@@ -270,8 +280,6 @@ class Sandbox:
             proc.wait()
             with contextlib.suppress(OSError):
                 proc.stdin.close()
-            if scratch:
-                shutil.rmtree(scratch, ignore_errors=True)
 
     def _converse(self, proc: subprocess.Popen, nonce: str, pipes: _Pipes, budget: _JudgeBudget,
                   deadline: float) -> dict:
