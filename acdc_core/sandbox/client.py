@@ -271,7 +271,12 @@ class Sandbox:
         try:
             proc.stdin.write(json.dumps(request).encode() + b"\n")
             proc.stdin.flush()
-            return self._converse(proc, nonce, pipes, budget, deadline)
+            reply = self._converse(proc, nonce, pipes, budget, deadline)
+            # the runner exits right after its reply: let unshare reap it, rather than kill
+            # unshare first and leave the runner a zombie for init (it counts against NPROC)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1)
+            return reply
         except BrokenPipeError:
             raise SandboxError(f"sandbox process died: {pipes.last_error()}") from None
         finally:
