@@ -148,6 +148,9 @@ class EvaluationSection(_Section):
     )
     prompt_template: str = "{instructions}\n\nReply with the final answer only, as 'Answer: <answer>'."
     use_chat_template: bool = True
+    resident_gb: float = Field(6.0, ge=0.0, description=(
+        "memory (GB) for loaded models kept resident between steps, so an archive model answers every "
+        "reflection round and later generation on one load; 0 loads each model for each step"))
 
     @model_validator(mode="after")
     def _template_has_slot(self) -> "EvaluationSection":

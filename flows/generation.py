@@ -32,7 +32,7 @@ from tasks.archive import (
 )
 from tasks.adaptation import embed_tasks, task_diversity
 from tasks.breeding import make_child, propose
-from tasks.context import RunContext
+from tasks.context import MODEL_POOL, RunContext
 from tasks.evaluation import evaluate_model, screen_and_evaluate
 
 
@@ -124,6 +124,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     "n_candidates", "n_gibberish", "n_admitted", "seconds"}.
     """
     t0 = time.perf_counter()
+    loads, reuses = MODEL_POOL.loads, MODEL_POOL.hits
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
     log = get_run_logger()
@@ -200,7 +201,8 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         archive=archive_rows(generation, update),
         metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds)
         + [{"generation": generation, "name": k, "value": float(v)}
-           for k, v in {**side["metrics"], **effect_metrics}.items()],
+           for k, v in {**side["metrics"], **effect_metrics, "archive_model_loads": MODEL_POOL.loads - loads,
+                        "archive_model_reuses": MODEL_POOL.hits - reuses}.items()],
         task_embeddings=side["task_embeddings"], task_proposals=side["task_proposals"],
         task_events=side["task_events"], task_clusters=side["task_clusters"], deactivate=side["deactivate"],
         child_effects=effects,

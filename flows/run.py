@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 
 from flows.generation import generation_flow
 from flows.progress import fmt_seconds
-from tasks.context import DB_FILE, RunContext, choose_config, init_run
+from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run
 
 
 def target_generation(last: int | None, configured: int, more: int | None) -> int:
@@ -98,12 +98,15 @@ def acdc_run(
     if start > target:
         log.info("run %s already has generation %d of %d: nothing to do", ctx.run_dir, last, target)
     durations: list[float] = []
-    for g in range(start, target + 1):
-        t0 = time.perf_counter()
-        generation_flow(str(ctx.run_dir), g)
-        durations.append(time.perf_counter() - t0)
-        left = target - g
-        eta = sum(durations[1:] or durations) / len(durations[1:] or durations) * left
-        log.info("generation %d/%d done in %s; ETA for the remaining %d: %s",
-                 g, target, fmt_seconds(durations[-1]), left, fmt_seconds(eta))
+    try:
+        for g in range(start, target + 1):
+            t0 = time.perf_counter()
+            generation_flow(str(ctx.run_dir), g)
+            durations.append(time.perf_counter() - t0)
+            left = target - g
+            eta = sum(durations[1:] or durations) / len(durations[1:] or durations) * left
+            log.info("generation %d/%d done in %s; ETA for the remaining %d: %s",
+                     g, target, fmt_seconds(durations[-1]), left, fmt_seconds(eta))
+    finally:
+        MODEL_POOL.clear()  # the resident models of this run; the process may go on (tests, notebooks)
     return run_summary(str(ctx.run_dir))

@@ -7,13 +7,15 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
 from acdc_core.backends import ModelBackend, load_backend
+from acdc_core.backends.pool import ModelPool
 from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, parse_config
 from acdc_core.embedding import EmbedderError
 from acdc_core.finetune import TrainingDiverged
@@ -84,14 +86,33 @@ class RunContext:
     def backend(self, model_id: str) -> ModelBackend:
         """The stored model ``model_id`` loaded in the run's evaluation backend and settings."""
         e = self.config.evaluation
-        return load_backend(
-            e.backend, str(self.model_dir(model_id)), device=e.device, batch_size=e.batch_size,
-            use_chat_template=e.use_chat_template, torch_threads=e.torch_threads, dtype=e.dtype,
-        )
+        return load_backend(e.backend, str(self.model_dir(model_id)), **self._backend_options())
+
+    @contextmanager
+    def resident_backend(self, model_id: str) -> Iterator[ModelBackend]:
+        """The stored model ``model_id`` from this process's pool of resident models (loaded on
+        a miss), kept there afterwards within ``evaluation.resident_gb``.  For models that are
+        asked again (archive members, seeds); a one-off child uses :meth:`backend`."""
+        e = self.config.evaluation
+        path = str(self.model_dir(model_id))
+        options = self._backend_options()
+        MODEL_POOL.budget_bytes = int(e.resident_gb * 1e9)
+        key = (e.backend, path, tuple(sorted(options.items())))
+        with MODEL_POOL.session(key, lambda: load_backend(e.backend, path, **options)) as backend:
+            yield backend
+
+    def _backend_options(self) -> dict:
+        e = self.config.evaluation
+        return {"device": e.device, "batch_size": e.batch_size, "use_chat_template": e.use_chat_template,
+                "torch_threads": e.torch_threads, "dtype": e.dtype}
 
     def model_dir(self, model_id: str) -> Path:
         """Local folder of a stored model (downloaded first from a remote store)."""
         return self.blobs.local_dir(model_key(model_id))
+
+
+MODEL_POOL = ModelPool()
+"""This process's resident models (see :meth:`RunContext.resident_backend`); a run clears it at its end."""
 
 
 @functools.lru_cache(maxsize=4)

@@ -59,18 +59,17 @@ def screen_and_evaluate(run_dir: str, model_id: str, task_set: str, tasks: list[
     persist_result=True,
 )
 def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: list[dict]) -> list[dict]:
-    """Answer every instance of ``tasks`` (identified by the hash ``task_set``) and score it.
+    """Answer every instance of ``tasks`` (identified by the hash ``task_set``) and score it, with
+    the model from the run's resident pool: the models asked here (seeds, archive members on new
+    tasks) are asked again in the next reflection round and the next adaptation.
 
     Returns one evaluation row per instance (see ``acdc_core.evaluation.evaluate``), with
     ``model_id`` filled in.
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    backend = ctx.backend(model_id)
-    try:
+    with ctx.resident_backend(model_id) as backend:
         rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
-    finally:
-        backend.close()
     mean = sum(r["score"] for r in rows) / max(1, len(rows))
     get_run_logger().info("model %s: mean score %.3f over %d instances", model_id, mean, len(rows))
     return [{**r, "model_id": model_id} for r in rows]

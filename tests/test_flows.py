@@ -145,6 +145,38 @@ def test_killed_mid_generation_resumes_to_the_same_archive(workspace, uninterrup
         assert total == distinct == table(run_a, f"SELECT count(*) FROM {name}")[0][0], name
 
 
+def test_resident_models_change_nothing_but_the_loads(workspace, tmp_path):
+    """The same run with every model reloaded for every step (``resident_gb: 0``) computes the
+    same rows; with the pool, each seed and archive model is loaded once in the whole run,
+    through two task adaptations of up to three scientist rounds each."""
+    cfg = yaml.safe_load(workspace["config"].read_text())
+    cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 2}
+    runs = {}
+    for name, gb in (("resident", 6.0), ("reload", 0.0)):
+        cfg["evaluation"]["resident_gb"] = gb
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+        runs[name] = tmp_path / name
+        res = acdc(["run", "--config", str(tmp_path / f"{name}.yaml"), "--run-dir", str(runs[name])], workspace["env"])
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    for sql in ("SELECT generation, model_id, rank, fitness, competition_score FROM archive ORDER BY 1, 2",
+                "SELECT model_id, task_id, instance_id, response, score, generation FROM evaluations ORDER BY 1, 2, 3",
+                "SELECT generation, request_id, round, status, task_id FROM task_proposals ORDER BY 1, 2, 3",
+                "SELECT task_id, active FROM task_families ORDER BY 1"):
+        assert table(runs["reload"], sql) == table(runs["resident"], sql)
+
+    def counts(run_dir: Path) -> tuple[int, int]:
+        m = table(run_dir, "SELECT name, sum(value) FROM metrics WHERE name LIKE 'archive_model_%' GROUP BY 1")
+        return int(dict(m)["archive_model_loads"]), int(dict(m)["archive_model_reuses"])
+
+    (loads_r, reuses_r), (loads_a, reuses_a) = counts(runs["reload"]), counts(runs["resident"])
+    assert reuses_r == 0 and loads_a + reuses_a == loads_r  # the same sessions, fewer loads
+    # asked through the pool: the seeds (generation 0) and the archive each adaptation (1, 2) consulted
+    asked = table(runs["resident"], """SELECT count(*) FROM (SELECT model_id FROM archive WHERE generation >= 1
+                                       UNION SELECT model_id FROM models WHERE operator = 'seed')""")[0][0]
+    assert loads_a == asked  # each loaded once in the whole run
+    assert loads_r > loads_a  # the premise: models answered more than once (rounds, adaptations)
+
+
 def test_rerun_more_generations_status_and_fresh(workspace, tmp_path):
     run_dir = tmp_path / "run-c"
     cfg = yaml.safe_load(workspace["config"].read_text())

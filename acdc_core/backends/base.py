@@ -17,7 +17,13 @@ class Generation:
 
 
 class ModelBackend(Protocol):
-    """A loaded model that completes a batch of user prompts greedily."""
+    """A loaded model that completes a batch of user prompts greedily.
+
+    ``nbytes`` is the memory the loaded model holds (bytes); a backend without it is never kept
+    resident by :class:`acdc_core.backends.pool.ModelPool`.
+    """
+
+    nbytes: int
 
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
         """One :class:`Generation` per prompt, in order."""

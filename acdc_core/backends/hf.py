@@ -42,6 +42,9 @@ class HFBackend:
         torch_threads: CPU threads for this process (set once per load).
         dtype: compute dtype; float32 on CPU (bf16 matmuls are slow there).
 
+    Attributes:
+        nbytes: memory of the loaded parameters and buffers, bytes (what a resident model costs).
+
     Raises:
         OSError / ValueError: when the folder is not a loadable model.
     """
@@ -66,7 +69,8 @@ class HFBackend:
         self.use_chat_template = use_chat_template and bool(self.tokenizer.chat_template)
         self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
         self.model.to(device).eval()
-
+        self.nbytes = sum(t.numel() * t.element_size()
+                          for t in [*self.model.parameters(), *self.model.buffers()])
 
     @torch.inference_mode()
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
