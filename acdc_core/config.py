@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from acdc_core.sandbox.client import SandboxLimits
+from acdc_core.adapters.sandbox.client import SandboxLimits
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -164,7 +164,7 @@ class ArchiveSection(_Section):
 
 
 class SandboxSection(_Section):
-    """Limits of one sandbox call (see :class:`acdc_core.sandbox.SandboxLimits`)."""
+    """Limits of one sandbox call (see :class:`acdc_core.adapters.sandbox.SandboxLimits`)."""
 
     timeout_s: float = Field(10.0, gt=0, description="wall-clock and CPU seconds of the task code per call")
     memory_mb: int = Field(1024, ge=64)
@@ -397,7 +397,7 @@ def _format_errors(err: ValidationError) -> str:
 def check_model_paths(cfg: RunConfig) -> None:
     """Raise ConfigError for a seed, base or local chat model that is neither an existing folder
     nor a hub id, and for a novelty embedder that is not installed."""
-    from acdc_core.embedding import EmbedderError, resolve_embedder
+    from acdc_core.adapters.shipped import EmbedderError, resolve_embedder
 
     entries = [(f"models.seeds[{i}].path", s.path) for i, s in enumerate(cfg.models.seeds)]
     if cfg.models.base:

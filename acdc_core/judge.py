@@ -70,7 +70,7 @@ class JudgeResult:
 
 
 class Judge:
-    """Grades untrusted submissions with a chat model (``acdc_core.scientist.chat.ChatClient``)."""
+    """Grades untrusted submissions with a chat model (``acdc_core.adapters.chat.ChatClient``)."""
 
     def __init__(self, chat):
         self.chat = chat
@@ -98,7 +98,7 @@ class Judge:
         """Does ``submission`` (an answer to ``instructions``) meet ``criteria``?
 
         Raises:
-            acdc_core.scientist.chat.ChatError: when the judge endpoint cannot answer.
+            acdc_core.adapters.chat.ChatError: when the judge endpoint cannot answer.
         """
         context = f"Task given to the model:\n{instructions}\n\nGrading criteria:\n{criteria}"
         return self._paired(

@@ -2,7 +2,7 @@
 
 A family's source code defines ``class TaskFamily`` (METR format: ``get_tasks``,
 ``get_instructions``, ``score``) and a literal ``METADATA`` dict.  The code is untrusted: here it
-is only parsed (``ast``), never executed; execution happens in :mod:`acdc_core.sandbox`.
+is only parsed (``ast``), never executed; execution happens in :mod:`acdc_core.adapters.sandbox`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from acdc_core.sandbox import Sandbox, SandboxError
+from acdc_core.adapters.sandbox import Sandbox, SandboxError
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, family_from_code
 
 JUDGE_HELPER = "eval_with_llm_judge"

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import torch
 
-from acdc_core.backends.hf import HFBackend, _len_until_eos, format_prompt
+from acdc_core.adapters.backends.hf import HFBackend, _len_until_eos, format_prompt
+from acdc_core.adapters.evaluation import build_prompts
+from acdc_core.adapters.merging import merge_models
+from acdc_core.adapters.sandbox import Sandbox
+from acdc_core.adapters.seeds import convert_gguf, shipped_gguf
 from acdc_core.config import EvaluationSection
-from acdc_core.evaluation import build_prompts
-from acdc_core.merging import merge_models
 from acdc_core.recipes import MergeRecipe, MutationRecipe
-from acdc_core.sandbox import Sandbox
-from acdc_core.seeds import convert_gguf, shipped_gguf
 from acdc_core.taskfamily import seed_families
 
 
@@ -76,7 +76,7 @@ def main() -> None:
     backend.close()
 
     print("\nmutation of every 2-D matrix (load, mutate, save):")
-    from acdc_core.weights import mutate_folder
+    from acdc_core.adapters.weights import mutate_folder
 
     t_svd, _ = timed(lambda: mutate_folder(seed, work / "svd", MutationRecipe(method="svd", seed=1, noise_std=0.25, top_k=256)))
     t_gauss, _ = timed(lambda: mutate_folder(seed, work / "gauss", MutationRecipe(method="gaussian", seed=1, noise_std=0.001)))
@@ -85,7 +85,7 @@ def main() -> None:
     # the same top-k update through a full LAPACK SVD, the straightforward way (reference only)
     from safetensors.torch import load_file
 
-    from acdc_core.weights import is_mutable
+    from acdc_core.adapters.weights import is_mutable
 
     def full_svd_update() -> None:
         for name, w in load_file(str(seed / "model.safetensors")).items():

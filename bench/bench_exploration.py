@@ -28,15 +28,21 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from acdc_core.backends.hf import HFBackend
-from acdc_core.config import CrossoverSection, EvaluationSection, GibberishSection, MutationSection, load_config
-from acdc_core.evaluation import evaluate, gibberish_check
+from acdc_core.adapters.backends.hf import HFBackend
+from acdc_core.adapters.evaluation import evaluate, gibberish_check
+from acdc_core.adapters.merging import merge_models
+from acdc_core.adapters.sandbox import Sandbox
+from acdc_core.adapters.weights import mutate_folder
+from acdc_core.config import (
+    CrossoverSection,
+    EvaluationSection,
+    GibberishSection,
+    MutationSection,
+    load_config,
+)
 from acdc_core.exploration import child_effects
-from acdc_core.merging import merge_models
 from acdc_core.recipes import draw_merge, draw_mutation
-from acdc_core.sandbox import Sandbox
 from acdc_core.taskfamily import seed_families
-from acdc_core.weights import mutate_folder
 
 # name -> (crossover overrides, or None for mutation of the first parent only; mutation overrides)
 SETTINGS: dict[str, tuple[dict | None, dict]] = {

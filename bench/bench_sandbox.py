@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_sandbox.py [--baseline-rev 6c2be99] [--rounds 3]
 
-The baseline's ``acdc_core/sandbox/{client,runner}.py`` are read from git at ``--baseline-rev``
+The baseline's ``acdc_core/sandbox/{client,runner}.py`` (the folder before ``adapters/``) are read from git at ``--baseline-rev``
 (default: the last revision before namespaces, the parent-side checks and the pipe caps) into
 a temporary folder and imported from there.  Both sandboxes then load and score the 22 seed
 families (``instances`` then ``score`` with the instances' own instructions as submissions),
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from acdc_core.sandbox import Sandbox
+from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.taskfamily import seed_families
 
 ROOT = Path(__file__).resolve().parents[1]

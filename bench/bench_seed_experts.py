@@ -30,13 +30,19 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from acdc_core.backends.hf import HFBackend
+from acdc_core.adapters.backends.hf import HFBackend
+from acdc_core.adapters.evaluation import evaluate
+from acdc_core.adapters.merging import merge_models
+from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.config import EvaluationSection, load_config
-from acdc_core.evaluation import evaluate
-from acdc_core.expert_data import REPLAY_ONLY, SKILLS, held_out, score_response, training_items
-from acdc_core.merging import merge_models
+from acdc_core.expert_data import (
+    REPLAY_ONLY,
+    SKILLS,
+    held_out,
+    score_response,
+    training_items,
+)
 from acdc_core.recipes import MergeRecipe
-from acdc_core.sandbox import Sandbox
 from acdc_core.skills import skill_matrix, skill_vector
 from acdc_core.taskfamily import seed_families
 from storage.db import RunDB
@@ -120,8 +126,8 @@ def main() -> None:
     print(f"held-out: {args.held_out} items per kind {kinds}; seed families: {len(tasks)} x 8 instances")
 
     dirs = {"base": base_dir} | {r.name: str(work / "run" / "blobs" / "models" / r.model_id) for r in experts.itertuples()}
-    a, b = order[:2]
     if not args.no_merges and len(order) >= 2:
+        a, b = order[:2]
         for method, recipe in (("linear", MergeRecipe(method="linear", parents=(a, b), weights=(0.5, 0.5))),
                                ("ties", MergeRecipe(method="ties", parents=(a, b), weights=(0.5, 0.5), density=0.5,
                                                     base="base"))):

@@ -21,15 +21,15 @@ import torch
 from bench_cpu_steps import timed  # this folder is on sys.path when a bench script runs
 
 from acdc_core.adaptation import plan_adaptation
-from acdc_core.backends.hf import HFBackend
+from acdc_core.adapters.backends.hf import HFBackend
+from acdc_core.adapters.embedding import embed, task_text
+from acdc_core.adapters.evaluation import evaluate
+from acdc_core.adapters.sandbox import Sandbox
+from acdc_core.adapters.seeds import convert_gguf, shipped_gguf
 from acdc_core.config import EvaluationSection
-from acdc_core.embedding import embed, task_text
-from acdc_core.evaluation import evaluate
 from acdc_core.novelty import novel_mask
-from acdc_core.sandbox import Sandbox
 from acdc_core.scientist.replies import extract_code
 from acdc_core.scientist.templates import TemplateScientist
-from acdc_core.seeds import convert_gguf, shipped_gguf
 from acdc_core.taskfamily import seed_families
 from acdc_core.validation import validate_family
 

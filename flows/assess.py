@@ -9,8 +9,8 @@ from collections import defaultdict
 import numpy as np
 from prefect import flow, get_run_logger
 
+from acdc_core.adapters.decontamination import BenchmarkNgrams
 from acdc_core.assessment.best_of_n import Candidate
-from acdc_core.assessment.decontamination import BenchmarkNgrams
 from acdc_core.assessment.results import benchmark_results, pooled_results
 from acdc_core.assessment.selection import choose_sets
 from acdc_core.hashing import stable_hash
@@ -89,7 +89,7 @@ def assess_flow(run_dir: str) -> dict:
 
     Raises:
         LookupError: when no generation is committed yet.
-        storage.benchmarks.BenchmarkError: an unknown benchmark or a missing data package.
+        acdc_core.adapters.benchmark_files.BenchmarkError: an unknown benchmark or a missing data package.
     """
     ctx = RunContext.load(run_dir)
     a, log = ctx.config.assessment, get_run_logger()

@@ -152,8 +152,8 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from acdc_core.adapters.sandbox import describe_isolation
     from acdc_core.config import load_config
-    from acdc_core.sandbox import describe_isolation
 
     cfg = load_config(args.config, preset=args.preset)
     print(f"config OK: {args.config or 'preset ' + args.preset} "
@@ -222,11 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines
     # the temporary server needs more than Prefect's 20 s on 2 busy cores
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    from acdc_core.adapters.benchmark_files import BenchmarkError
+    from acdc_core.adapters.embedding import EmbedderError
+    from acdc_core.adapters.finetune import TrainingDiverged
+    from acdc_core.adapters.seeds import SeedError
     from acdc_core.config import ConfigError
-    from acdc_core.embedding import EmbedderError
-    from acdc_core.finetune import TrainingDiverged
-    from acdc_core.seeds import SeedError
-    from storage.benchmarks import BenchmarkError
 
     try:
         return args.func(args)

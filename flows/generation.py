@@ -18,9 +18,9 @@ from prefect import flow, get_run_logger
 from acdc_core.adaptation import discriminating_share, pass_rates
 from acdc_core.taskfamily import task_set_hash
 from flows.adaptation import adapt_tasks
-from flows.progress import StepProgress
 from flows.seeds import seed_population
 from storage.db import GenerationCommit
+from tasks.adaptation import embed_tasks, task_diversity
 from tasks.archive import (
     archive_metrics,
     archive_rows,
@@ -30,10 +30,10 @@ from tasks.archive import (
     task_rows,
     update_archive,
 )
-from tasks.adaptation import embed_tasks, task_diversity
 from tasks.breeding import make_child, propose
 from tasks.context import MODEL_POOL, RunContext
 from tasks.evaluation import evaluate_model, screen_and_evaluate
+from tasks.progress import StepProgress
 
 
 def _gibberish_prompts(tasks: list[dict], n: int, template: str, rng: np.random.Generator) -> list[str]:

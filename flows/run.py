@@ -11,8 +11,8 @@ import time
 from prefect import flow, get_run_logger
 
 from flows.generation import generation_flow
-from flows.progress import fmt_seconds
 from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run
+from tasks.progress import fmt_seconds
 
 
 def target_generation(last: int | None, configured: int, more: int | None) -> int:

@@ -8,10 +8,11 @@ from dataclasses import asdict
 import numpy as np
 from prefect import get_run_logger, task
 
+from acdc_core.adapters.chat import make_scientist
+from acdc_core.adapters.embedding import embed, task_text
 from acdc_core.diversity import clusters, vendi
-from acdc_core.embedding import embed, task_text
 from acdc_core.novelty import novel_mask
-from acdc_core.scientist import TaskRequest, make_scientist
+from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
 from acdc_core.taskfamily import TaskFamilyError, family_from_code
 from acdc_core.validation import validate_family

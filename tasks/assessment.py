@@ -10,11 +10,11 @@ import numpy as np
 from prefect import get_run_logger, task
 from safetensors import safe_open
 
+from acdc_core.adapters.backends.lm_eval_runner import BenchmarkRequest, LMEvalModel
+from acdc_core.adapters.benchmark_files import benchmark, load_docs, subset, write_task
+from acdc_core.adapters.weights import content_hash
 from acdc_core.assessment.selection import choice_probabilities, sample_choices
-from acdc_core.backends.lm_eval_runner import BenchmarkRequest, LMEvalModel
 from acdc_core.hashing import stable_hash
-from acdc_core.weights import content_hash
-from storage.benchmarks import benchmark, load_docs, subset, write_task
 from tasks.context import RunContext, retry_unless_bad_input
 from tasks.seeding import shipped_seed_folder
 
@@ -28,7 +28,7 @@ def prepare_benchmarks(run_dir: str) -> dict[str, dict]:
     first ``limit`` docs and their ids are those indices.
 
     Raises:
-        storage.benchmarks.BenchmarkError: an unknown benchmark or a missing data package.
+        acdc_core.adapters.benchmark_files.BenchmarkError: an unknown benchmark or a missing data package.
     """
     ctx = RunContext.load(run_dir)
     a = ctx.config.assessment
@@ -129,9 +129,9 @@ def reference_model(run_dir: str, name: str, path: str | None, family: str | Non
     register it. Returns {"model_id", "name", "path", "n_params"}; the id is the content hash.
 
     Raises:
-        acdc_core.seeds.SeedError: a family whose package is missing, or a path that is no model.
+        acdc_core.adapters.seeds.SeedError: a family whose package is missing, or a path that is no model.
     """
-    from acdc_core.seeds import resolve_seed_path
+    from acdc_core.adapters.seeds import resolve_seed_path
 
     ctx = RunContext.load(run_dir)
     folder = shipped_seed_folder(family, "bfloat16", get_run_logger()) if family else str(resolve_seed_path(path))

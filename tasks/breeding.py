@@ -7,9 +7,14 @@ import shutil
 
 from prefect import get_run_logger, task
 
-from acdc_core.merging import merge_models
-from acdc_core.recipes import ChildRecipe, generation_rng, propose_children, propose_initial_mutants
-from acdc_core.weights import content_hash, mutate_folder
+from acdc_core.adapters.merging import merge_models
+from acdc_core.adapters.weights import content_hash, mutate_folder
+from acdc_core.recipes import (
+    ChildRecipe,
+    generation_rng,
+    propose_children,
+    propose_initial_mutants,
+)
 from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
 
 

@@ -14,15 +14,21 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from acdc_core.backends import ModelBackend, load_backend
-from acdc_core.backends.pool import ModelPool
-from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, parse_config
-from acdc_core.embedding import EmbedderError
-from acdc_core.finetune import TrainingDiverged
+from acdc_core.adapters.backends import ModelBackend, load_backend
+from acdc_core.adapters.backends.pool import ModelPool
+from acdc_core.adapters.embedding import EmbedderError
+from acdc_core.adapters.finetune import TrainingDiverged
+from acdc_core.adapters.sandbox import Sandbox
+from acdc_core.adapters.seeds import SeedError
+from acdc_core.config import (
+    ConfigError,
+    JudgeSection,
+    RunConfig,
+    load_config,
+    parse_config,
+)
 from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
-from acdc_core.sandbox import Sandbox
-from acdc_core.seeds import SeedError
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore
 from storage.db import RunDB
@@ -118,7 +124,7 @@ MODEL_POOL = ModelPool()
 @functools.lru_cache(maxsize=4)
 def _judge(section: JudgeSection) -> Judge:
     """One judge client per process and config (its HTTP pool or local model is reused)."""
-    from acdc_core.scientist.chat import make_chat
+    from acdc_core.adapters.chat import make_chat
 
     return Judge(make_chat(section))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from acdc_core.evaluation import evaluate, gibberish_check
+from acdc_core.adapters.evaluation import evaluate, gibberish_check
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
 
@@ -63,7 +63,7 @@ def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: list[dict]
     the model from the run's resident pool: the models asked here (seeds, archive members on new
     tasks) are asked again in the next reflection round and the next adaptation.
 
-    Returns one evaluation row per instance (see ``acdc_core.evaluation.evaluate``), with
+    Returns one evaluation row per instance (see ``acdc_core.adapters.evaluation.evaluate``), with
     ``model_id`` filled in.
     """
     ctx = RunContext.load(run_dir)

@@ -15,14 +15,20 @@ import time
 import torch
 from prefect import get_run_logger, task
 
+from acdc_core.adapters.finetune import TrainPair, TrainSpec, finetune
+from acdc_core.adapters.weights import content_hash
 from acdc_core.config import ExpertSpec
 from acdc_core.expert_data import training_items
-from acdc_core.finetune import TrainPair, TrainSpec, finetune
 from acdc_core.hashing import stable_hash
-from acdc_core.weights import content_hash
-from flows.progress import TrainProgress
 from storage.blobs import BlobStore
-from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
+from tasks.context import (
+    RunContext,
+    cache_dir,
+    cache_key,
+    model_key,
+    retry_unless_bad_input,
+)
+from tasks.progress import TrainProgress
 
 RECIPE_FILE = "acdc_expert.json"
 

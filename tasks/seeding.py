@@ -7,12 +7,24 @@ import shutil
 
 from prefect import get_run_logger, task
 
-from acdc_core.sandbox import SandboxError
-from acdc_core.seeds import check_same_tokenizer, convert_gguf, copy_model_folder, resolve_seed_path, shipped_gguf
+from acdc_core.adapters.sandbox import SandboxError
+from acdc_core.adapters.seeds import (
+    check_same_tokenizer,
+    convert_gguf,
+    copy_model_folder,
+    resolve_seed_path,
+    shipped_gguf,
+)
+from acdc_core.adapters.weights import content_hash
 from acdc_core.taskfamily import seed_families
-from acdc_core.weights import content_hash
 from storage.blobs import BlobStore
-from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
+from tasks.context import (
+    RunContext,
+    cache_dir,
+    cache_key,
+    model_key,
+    retry_unless_bad_input,
+)
 
 
 def shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:

@@ -8,17 +8,38 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+from openai_server import OpenAIServer
 
-from acdc_core.assessment.best_of_n import Candidate, majority_vote, select, self_certainty
-from acdc_core.assessment.results import benchmark_results, compared_to, pooled_results, sources
+from acdc_core.adapters.chat import OpenAIChat
+from acdc_core.assessment.best_of_n import (
+    Candidate,
+    majority_vote,
+    select,
+    self_certainty,
+)
+from acdc_core.assessment.results import (
+    benchmark_results,
+    compared_to,
+    pooled_results,
+    sources,
+)
 from acdc_core.assessment.selection import (
-    choose_sets, coverage_of, exact_max_coverage, greedy_max_coverage, random_set, sample_choices, top_by_fitness,
+    choose_sets,
+    coverage_of,
+    exact_max_coverage,
+    greedy_max_coverage,
+    random_set,
+    sample_choices,
+    top_by_fitness,
 )
 from acdc_core.assessment.statistics import (
-    bootstrap_indices, mean_ci, p_greater, p_greater_pooled, solved_by_any, unique_contributions,
+    bootstrap_indices,
+    mean_ci,
+    p_greater,
+    p_greater_pooled,
+    solved_by_any,
+    unique_contributions,
 )
-from acdc_core.scientist.chat import OpenAIChat
-from openai_server import OpenAIServer
 
 # A covers items 0-3, B covers 0,1,4, C covers 2,3,5: greedy takes A first and misses the
 # optimum B + C.

@@ -12,8 +12,8 @@ import pytest
 from openai_server import OpenAIServer
 from pico import build_pico, build_tokenizer
 
+from acdc_core.adapters.chat import ChatError, HFChat, OpenAIChat, make_chat
 from acdc_core.config import JudgeSection, ScientistSection
-from acdc_core.scientist.chat import ChatError, HFChat, OpenAIChat, make_chat
 
 KEY_ENV = "ACDC_TEST_CHAT_KEY"
 
@@ -29,7 +29,7 @@ def _chat(srv: OpenAIServer, **kw) -> OpenAIChat:
 
 
 def test_import_is_cheap():
-    code = "import sys, acdc_core.scientist.chat; print(sorted({'torch', 'transformers', 'openai'} & set(sys.modules)))"
+    code = "import sys, acdc_core.adapters.chat; print(sorted({'torch', 'transformers', 'openai'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -57,7 +57,7 @@ def test_api_key_from_named_env_var(monkeypatch, caplog):
         assert _chat(srv).complete([_conv(0)]) == ["question 0"]
 
         monkeypatch.delenv(KEY_ENV)
-        with caplog.at_level(logging.INFO, logger="acdc_core.scientist.chat"):
+        with caplog.at_level(logging.INFO, logger="acdc_core.adapters.chat"):
             chat = _chat(srv)
         assert f"{KEY_ENV} is not set" in caplog.text
         with pytest.raises(ChatError, match="401") as err:

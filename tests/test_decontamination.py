@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from acdc_core.assessment.decontamination import BenchmarkNgrams
+from acdc_core.adapters.benchmark_files import BENCHMARKS, load_docs
+from acdc_core.adapters.decontamination import BenchmarkNgrams
+from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.expert_data import SKILLS, training_items
-from acdc_core.sandbox import Sandbox
 from acdc_core.scientist.templates import catalogue, render
 from acdc_core.taskfamily import seed_families
-from storage.benchmarks import BENCHMARKS, load_docs
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_seed_expert_training_data_holds_no_benchmark_text(benchmark_grams):
 def test_the_run_never_loads_benchmark_code():
     """The run's code path imports neither the benchmark files nor lm-eval."""
     probe = ("import sys, flows.run, flows.generation, flows.adaptation, flows.seeds; "
-             "print(sorted(m for m in sys.modules if m.startswith(('storage.benchmarks', 'lm_eval', 'olmo_eval', "
+             "print(sorted(m for m in sys.modules if m.startswith(('acdc_core.adapters.benchmark_files', 'lm_eval', 'olmo_eval', "
              "'acdc_core.assessment', 'tasks.assessment'))))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

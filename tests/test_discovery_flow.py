@@ -21,8 +21,8 @@ import pytest
 import yaml
 from test_flows import acdc, acdc_env, table
 
+from acdc_core.adapters.backends.hf import HFBackend
 from acdc_core.answers import submission_for
-from acdc_core.backends.hf import HFBackend
 from acdc_core.config import EvaluationSection
 
 pytestmark = pytest.mark.slow

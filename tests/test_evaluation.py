@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from acdc_core.backends import load_backend
-from acdc_core.backends.hf import HFBackend, format_prompt
-from acdc_core.evaluation import build_prompts, evaluate
-from acdc_core.sandbox import Sandbox, SandboxLimits
+from acdc_core.adapters.backends import load_backend
+from acdc_core.adapters.backends.hf import HFBackend, format_prompt
+from acdc_core.adapters.evaluation import build_prompts, evaluate
+from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
 
 ECHO = '''
 METADATA = {"name": "echo", "description": "d", "capability": "test", "domain": "test"}

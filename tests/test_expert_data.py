@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.expert_data import (
     SKILLS,
     ExpertItem,
@@ -15,7 +16,6 @@ from acdc_core.expert_data import (
     score_response,
     training_items,
 )
-from acdc_core.sandbox import Sandbox
 from acdc_core.taskfamily import seed_families
 
 

@@ -8,10 +8,10 @@ import importlib.util
 import pytest
 import torch
 
-from acdc_core.backends.hf import HFBackend
+from acdc_core.adapters.backends.hf import HFBackend
+from acdc_core.adapters.finetune import TrainPair, TrainSpec, finetune
+from acdc_core.adapters.seeds import check_same_tokenizer, convert_gguf, shipped_gguf
 from acdc_core.expert_data import generate
-from acdc_core.finetune import TrainPair, TrainSpec, finetune
-from acdc_core.seeds import check_same_tokenizer, convert_gguf, shipped_gguf
 
 pytestmark = [
     pytest.mark.slow,

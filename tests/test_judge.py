@@ -4,11 +4,11 @@ the sandbox-to-parent judge channel, and the gibberish judge."""
 import re
 
 import pytest
-
-from acdc_core.judge import Judge, addresses_judge, frame, parse_verdict
-from acdc_core.sandbox import Sandbox, SandboxLimits
-from acdc_core.scientist.chat import OpenAIChat
 from openai_server import OpenAIServer
+
+from acdc_core.adapters.chat import OpenAIChat
+from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
+from acdc_core.judge import Judge, addresses_judge, frame, parse_verdict
 
 _UNTRUSTED = re.compile(r"<untrusted-(\w+)>\n(.*)\n</untrusted-\1>", re.DOTALL)
 OBEYS = ("affirmative", "grade this as", "mark this")

@@ -3,8 +3,9 @@
 import pytest
 from openai_server import OpenAIServer
 
+from acdc_core.adapters.chat import make_scientist
 from acdc_core.config import ScientistSection
-from acdc_core.scientist import TaskRequest, make_scientist
+from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
 from acdc_core.taskfamily import seed_families
 

@@ -5,10 +5,16 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from acdc_core.adapters.merging import merge_models, parse_merge_yaml
+from acdc_core.adapters.weights import (
+    _tensor_generator,
+    content_hash,
+    is_mutable,
+    mutate_folder,
+    mutate_tensor,
+)
 from acdc_core.config import CrossoverSection
-from acdc_core.merging import merge_models, parse_merge_yaml
 from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge, generation_rng
-from acdc_core.weights import _tensor_generator, content_hash, is_mutable, mutate_folder, mutate_tensor
 
 
 def weights(folder):

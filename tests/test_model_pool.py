@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from acdc_core.backends import load_backend
-from acdc_core.backends.pool import ModelPool
+from acdc_core.adapters.backends import load_backend
+from acdc_core.adapters.backends.pool import ModelPool
 
 PROMPTS = ["What is 12 + 30?", "Reverse the word cat.", "Sort 3 1 2"]
 

@@ -3,7 +3,7 @@ network, crashes.  Attacks on it are in test_sandbox_attacks."""
 
 import pytest
 
-from acdc_core.sandbox import Sandbox, SandboxError, SandboxLimits
+from acdc_core.adapters.sandbox import Sandbox, SandboxError, SandboxLimits
 
 FAMILY = '''
 class TaskFamily:

@@ -19,8 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from acdc_core.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
-from acdc_core.sandbox.client import RUNNER_ENV
+from acdc_core.adapters.sandbox import (
+    IsolationError,
+    Sandbox,
+    SandboxError,
+    SandboxLimits,
+    client,
+)
+from acdc_core.adapters.sandbox.client import RUNNER_ENV
 
 pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")
 
@@ -328,7 +334,7 @@ def test_without_namespaces_untrusted_code_is_refused_unless_allowed(monkeypatch
     code = family(tasks_body='import os\nreturn {"a": {"cwd": os.getcwd(), "env": dict(os.environ)}}')
     with pytest.raises(IsolationError, match="REFUSED"):
         Sandbox(LIMITS).instances(code, 1)
-    with caplog.at_level(logging.WARNING, logger="acdc_core.sandbox.client"):
+    with caplog.at_level(logging.WARNING, logger="acdc_core.adapters.sandbox.client"):
         out, err, _ = attempt(lambda: Sandbox(LIMITS, allow_weak_isolation=True).instances(code, 1))
     assert err is None and "WEAK" in caplog.text
     task = out["a"]["task"]
@@ -377,7 +383,7 @@ class HostileModel:
     ]
 
     def generate(self, prompts, max_new_tokens):
-        from acdc_core.backends import Generation
+        from acdc_core.adapters.backends import Generation
 
         return [Generation(a, 1, 0.1) for a in self.ANSWERS[: len(prompts)]]
 
@@ -386,8 +392,8 @@ class HostileModel:
 
 
 def test_hostile_model_output_is_stored_safely_and_scored_by_the_family(tmp_path):
+    from acdc_core.adapters.evaluation import evaluate
     from acdc_core.answers import RESPONSE_CHARS
-    from acdc_core.evaluation import evaluate
     from storage.db import RunDB
 
     sandbox = Sandbox(LIMITS)

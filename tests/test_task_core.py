@@ -13,9 +13,9 @@ from acdc_core.adaptation import (
     settle_pool,
     unsolved_streaks,
 )
+from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import nearest, novel_mask
-from acdc_core.sandbox import Sandbox, SandboxLimits
 from acdc_core.scientist.llm import parse_yes_no
 from acdc_core.scientist.replies import extract_code
 from acdc_core.taskfamily import TaskFamilyError, family_from_code

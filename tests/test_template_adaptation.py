@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from acdc_core.adaptation import plan_adaptation, prune_oldest
+from acdc_core.adapters.embedding import embed, task_text
+from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.diversity import vendi
-from acdc_core.embedding import embed, task_text
 from acdc_core.novelty import novel_mask
-from acdc_core.sandbox import Sandbox
 from acdc_core.scientist.replies import extract_code
 from acdc_core.scientist.templates import TemplateScientist
 from acdc_core.taskfamily import read_metadata, seed_families

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from acdc_core.sandbox import Sandbox
+from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.scientist.base import OPERATIONS, TaskRequest
 from acdc_core.scientist.replies import extract_code
 from acdc_core.scientist.templates import (

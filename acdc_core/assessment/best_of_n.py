@@ -4,7 +4,7 @@ An item's candidates are :class:`Candidate` objects, one per model, in model ord
 selector returns, per item, the index of the chosen candidate, so accuracy is the share of
 items whose chosen candidate is correct.
 
-Judge methods talk to a chat client (``acdc_core.scientist.chat.ChatClient``: ``complete``
+Judge methods talk to a chat client (``acdc_core.adapters.chat.ChatClient``: ``complete``
 takes a batch of conversations and returns one reply text each) and treat candidate text as
 untrusted, as the task judge does (``acdc_core.judge``): a candidate addressing the grader is
 never chosen while another remains, and candidates sit in nonce-tagged frames they cannot close.

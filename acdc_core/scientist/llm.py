@@ -92,7 +92,7 @@ def parse_yes_no(reply: str) -> bool | None:
 
 class LLMScientist:
     """A :class:`~acdc_core.scientist.base.Scientist` over a chat client
-    (:mod:`acdc_core.scientist.chat`); ``ChatError`` propagates when the endpoint fails."""
+    (:mod:`acdc_core.adapters.chat`); ``ChatError`` propagates when the endpoint fails."""
 
     def __init__(self, chat):
         self.chat = chat

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from acdc_core.backends.hf import format_prompt
+from acdc_core.adapters.backends.hf import format_prompt
 
 
 class TrainingDiverged(RuntimeError):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from acdc_core.adapters.backends import ModelBackend
+from acdc_core.adapters.sandbox import Sandbox, SandboxError
 from acdc_core.answers import clean_output, submission_for
-from acdc_core.backends import ModelBackend
 from acdc_core.gibberish import GibberishVerdict, judge_model
-from acdc_core.sandbox import Sandbox, SandboxError
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 
-from acdc_core.backends.base import Generation, ModelBackend
+from acdc_core.adapters.backends.base import Generation, ModelBackend
 
-_REGISTRY = {"hf": "acdc_core.backends.hf:HFBackend"}
+_REGISTRY = {"hf": "acdc_core.adapters.backends.hf:HFBackend"}
 
 
 def load_backend(name: str, model_path: str, **options) -> ModelBackend:

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from acdc_core.scientist.base import Scientist
+
 log = logging.getLogger(__name__)
 
 
@@ -202,7 +204,7 @@ class HFChat:
         """One reply text per conversation, in order, special tokens removed."""
         import torch
 
-        from acdc_core.backends.hf import _len_until_eos
+        from acdc_core.adapters.backends.hf import _len_until_eos
 
         texts = [
             self.tokenizer.apply_chat_template(conv, tokenize=False, add_generation_prompt=True)
@@ -269,3 +271,15 @@ def make_chat(section, seed: int = 0) -> ChatClient:
             seed=seed,
         )
     raise ValueError(f"backend {section.backend!r} is not a chat endpoint (expected 'openai' or 'hf')")
+
+
+def make_scientist(section) -> Scientist:
+    """The scientist of a ``ScientistSection``: the offline template scientist, or an LLM
+    scientist over :func:`make_chat` (LLM clients are imported only when configured)."""
+    if section.backend == "template":
+        from acdc_core.scientist.templates import TemplateScientist
+
+        return TemplateScientist()
+    from acdc_core.scientist.llm import LLMScientist
+
+    return LLMScientist(make_chat(section))

@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.utils import logging as hf_logging
 
-from acdc_core.backends.base import Generation
+from acdc_core.adapters.backends.base import Generation
 
 hf_logging.disable_progress_bar()  # per-load weight bars would drown the run's progress lines
 

@@ -33,7 +33,7 @@ class LMEvalModel:
             <path>``) and the folder's tokenizer scores log-likelihoods locally.
         backend: ``hf`` (CPU or GPU), ``vllm`` (GPU) or ``openai`` (an OpenAI-compatible
             completions endpoint at ``base_url``).
-        task_dir: folder of local task configs (``storage.benchmarks.write_task``), or None to
+        task_dir: folder of local task configs (``acdc_core.adapters.benchmark_files.write_task``), or None to
             use lm-eval's own tasks of the same names (hub or a local datasets cache).
     """
 

@@ -20,7 +20,7 @@ class ModelBackend(Protocol):
     """A loaded model that completes a batch of user prompts greedily.
 
     ``nbytes`` is the memory the loaded model holds (bytes); a backend without it is never kept
-    resident by :class:`acdc_core.backends.pool.ModelPool`.
+    resident by :class:`acdc_core.adapters.backends.pool.ModelPool`.
     """
 
     nbytes: int

@@ -1,6 +1,6 @@
 """Child-process side of the sandbox: runs one untrusted task-family source under limits.
 
-Started by :mod:`acdc_core.sandbox.client` as ``python -I -S runner.py`` (stdlib only, no site)
+Started by :mod:`acdc_core.adapters.sandbox.client` as ``python -I -S runner.py`` (stdlib only, no site)
 with an allow-listed environment, normally as PID 1 of fresh PID, mount and network namespaces
 (``isolated`` requests).  It reads one JSON request on stdin, then, while still privileged:
 

