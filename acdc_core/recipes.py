@@ -76,12 +76,6 @@ class ChildRecipe(BaseModel):
         return stable_hash(self.model_dump(mode="json", exclude={"generation", "index"}))
 
 
-def generation_rng(run_seed: int, generation: int) -> np.random.Generator:
-    """The RNG of one generation: a pure function of (run seed, generation), so a resumed run
-    redraws exactly what the interrupted one drew."""
-    return np.random.default_rng([run_seed, generation])
-
-
 def draw_mutation(cfg: MutationSection, rng: np.random.Generator) -> MutationRecipe | None:
     """A mutation recipe per ``cfg``, or None when mutation is off."""
     if cfg.method == "none":

@@ -33,13 +33,7 @@ from acdc_core.adapters.evaluation import evaluate, gibberish_check
 from acdc_core.adapters.merging import merge_models
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.adapters.weights import mutate_folder
-from acdc_core.config import (
-    CrossoverSection,
-    EvaluationSection,
-    GibberishSection,
-    MutationSection,
-    load_config,
-)
+from acdc_core.config import CrossoverSection, EvaluationSection, GibberishSection, MutationSection, load_config
 from acdc_core.exploration import child_effects
 from acdc_core.recipes import draw_merge, draw_mutation
 from acdc_core.taskfamily import seed_families

@@ -35,13 +35,7 @@ from acdc_core.adapters.evaluation import evaluate
 from acdc_core.adapters.merging import merge_models
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.config import EvaluationSection, load_config
-from acdc_core.expert_data import (
-    REPLAY_ONLY,
-    SKILLS,
-    held_out,
-    score_response,
-    training_items,
-)
+from acdc_core.expert_data import REPLAY_ONLY, SKILLS, held_out, score_response, training_items
 from acdc_core.recipes import MergeRecipe
 from acdc_core.skills import skill_matrix, skill_vector
 from acdc_core.taskfamily import seed_families

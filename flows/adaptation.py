@@ -12,18 +12,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 from prefect import flow, get_run_logger
 
 from acdc_core.adaptation import pass_rates, plan_adaptation, settle_pool, unsolved_streaks
+from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
-from tasks.adaptation import (
-    ask_scientist,
-    embed_tasks,
-    novelty_filter,
-    request_dicts,
-    validate_replies,
-)
+from tasks.adaptation import ask_scientist, embed_tasks, novelty_filter, request_dicts, validate_replies
 from tasks.archive import task_rows
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model
@@ -64,7 +58,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     history = ctx.db.task_history()
     streaks = unsolved_streaks(ctx.db.task_events("unsolved"), list(range(a.every, generation, a.every)))
     min_pool = ctx.db.initial_task_count() if a.min_pool == "initial" else a.min_pool
-    rng = np.random.default_rng([cfg.run.seed, generation, 7])
+    rng = rng_stream(cfg.run.seed, generation, "adaptation")
     plan = plan_adaptation(active, rates, a.parents, rng, generation, [h["name"] for h in history],
                            a.harder_above, a.easier_below, a.novel_new_share, streaks, a.drop_unsolved_after,
                            min_pool)

@@ -16,6 +16,7 @@ import numpy as np
 from prefect import flow, get_run_logger
 
 from acdc_core.adaptation import discriminating_share, pass_rates
+from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
 from flows.adaptation import adapt_tasks
 from flows.seeds import seed_population
@@ -165,7 +166,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         evaluations += rows
         step.tick(f"{mid} mean score {np.mean([r['score'] for r in rows]):.3f}")
     verdicts = {}
-    g_rng = np.random.default_rng([cfg.run.seed, generation, 1])
+    g_rng = rng_stream(cfg.run.seed, generation, "gibberish")
     prompts = _gibberish_prompts(tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
     step = StepProgress(log, prefix, "screen + evaluate child", len(made))
     for c in made:

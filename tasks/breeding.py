@@ -9,12 +9,8 @@ from prefect import get_run_logger, task
 
 from acdc_core.adapters.merging import merge_models
 from acdc_core.adapters.weights import content_hash, mutate_folder
-from acdc_core.recipes import (
-    ChildRecipe,
-    generation_rng,
-    propose_children,
-    propose_initial_mutants,
-)
+from acdc_core.recipes import ChildRecipe, propose_children, propose_initial_mutants
+from acdc_core.rng import rng_stream
 from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
 
 
@@ -27,7 +23,7 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
     """
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
-    rng = generation_rng(cfg.run.seed, generation)
+    rng = rng_stream(cfg.run.seed, generation, "breeding")
     if generation == 0:
         recipes = propose_initial_mutants(archive_ids, cfg.models.initial_mutants, cfg.mutation, rng)
     else:

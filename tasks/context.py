@@ -20,13 +20,7 @@ from acdc_core.adapters.embedding import EmbedderError
 from acdc_core.adapters.finetune import TrainingDiverged
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.adapters.seeds import SeedError
-from acdc_core.config import (
-    ConfigError,
-    JudgeSection,
-    RunConfig,
-    load_config,
-    parse_config,
-)
+from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, parse_config
 from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
 from acdc_core.taskfamily import TaskFamilyError

@@ -21,13 +21,7 @@ from acdc_core.config import ExpertSpec
 from acdc_core.expert_data import training_items
 from acdc_core.hashing import stable_hash
 from storage.blobs import BlobStore
-from tasks.context import (
-    RunContext,
-    cache_dir,
-    cache_key,
-    model_key,
-    retry_unless_bad_input,
-)
+from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
 from tasks.progress import TrainProgress
 
 RECIPE_FILE = "acdc_expert.json"

@@ -18,13 +18,7 @@ from acdc_core.adapters.seeds import (
 from acdc_core.adapters.weights import content_hash
 from acdc_core.taskfamily import seed_families
 from storage.blobs import BlobStore
-from tasks.context import (
-    RunContext,
-    cache_dir,
-    cache_key,
-    model_key,
-    retry_unless_bad_input,
-)
+from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
 
 
 def shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:

@@ -11,18 +11,8 @@ import pytest
 from openai_server import OpenAIServer
 
 from acdc_core.adapters.chat import OpenAIChat
-from acdc_core.assessment.best_of_n import (
-    Candidate,
-    majority_vote,
-    select,
-    self_certainty,
-)
-from acdc_core.assessment.results import (
-    benchmark_results,
-    compared_to,
-    pooled_results,
-    sources,
-)
+from acdc_core.assessment.best_of_n import Candidate, majority_vote, select, self_certainty
+from acdc_core.assessment.results import benchmark_results, compared_to, pooled_results, sources
 from acdc_core.assessment.selection import (
     choose_sets,
     coverage_of,

@@ -5,17 +5,17 @@ import pytest
 
 from acdc_core.answers import extract_answer, submission_for
 from acdc_core.config import CrossoverSection, MutationSection
+from acdc_core.exploration import child_effects, normalise_answer
 from acdc_core.gibberish import compression_ratio, judge_model, judge_response, repeat_ratio
 from acdc_core.recipes import (
     ChildRecipe,
     draw_merge,
     draw_method,
-    generation_rng,
     mergekit_config,
     propose_children,
     propose_initial_mutants,
 )
-from acdc_core.exploration import child_effects, normalise_answer
+from acdc_core.rng import rng_stream
 from acdc_core.skills import distinct_vectors, skill_matrix, skill_table, skill_vector, task_coverage
 
 THRESHOLDS = dict(max_repeat_ratio=0.6, min_compression_ratio=0.25, max_non_text_ratio=0.3)
@@ -61,26 +61,26 @@ def test_gibberish_heuristic_flags_loops_and_noise_not_prose():
 
 def test_merge_weights_normalised_and_seeded():
     cfg = CrossoverSection(method="linear", weight_std=0.1)
-    a = draw_merge(["x", "y", "z"], cfg, None, generation_rng(7, 3))
-    b = draw_merge(["x", "y", "z"], cfg, None, generation_rng(7, 3))
+    a = draw_merge(["x", "y", "z"], cfg, None, rng_stream(7, 3, "breeding"))
+    b = draw_merge(["x", "y", "z"], cfg, None, rng_stream(7, 3, "breeding"))
     assert a == b
     assert sum(a.weights) == pytest.approx(1.0)
-    assert a != draw_merge(["x", "y", "z"], cfg, None, generation_rng(7, 4))
+    assert a != draw_merge(["x", "y", "z"], cfg, None, rng_stream(7, 4, "breeding"))
 
 
 def test_task_vector_methods_need_base_and_slerp_two_parents():
     with pytest.raises(ValueError, match="base"):
-        draw_merge(["x", "y"], CrossoverSection(method="ties"), None, generation_rng(0, 0))
+        draw_merge(["x", "y"], CrossoverSection(method="ties"), None, rng_stream(0, 0, "breeding"))
     with pytest.raises(ValueError, match="2 parents"):
-        draw_merge(["x", "y", "z"], CrossoverSection(method="slerp", parents=2), None, generation_rng(0, 0))
-    r = draw_merge(["x", "y"], CrossoverSection(method="dare_ties"), "b", generation_rng(0, 0))
+        draw_merge(["x", "y", "z"], CrossoverSection(method="slerp", parents=2), None, rng_stream(0, 0, "breeding"))
+    r = draw_merge(["x", "y"], CrossoverSection(method="dare_ties"), "b", rng_stream(0, 0, "breeding"))
     cfg = mergekit_config(r, {"x": "/p/x", "y": "/p/y", "b": "/p/b"}, "bfloat16")
     assert cfg["base_model"] == "/p/b" and cfg["merge_method"] == "dare_ties"
     assert all(m["parameters"]["density"] == 0.5 for m in cfg["models"])
 
 
 def test_propose_children_distinct_parents_and_fallback():
-    rng = generation_rng(0, 1)
+    rng = rng_stream(0, 1, "breeding")
     kids = propose_children(["a", "b", "c"], 5, 1, CrossoverSection(), MutationSection(), "a", rng)
     assert len(kids) == 5 and all(len(set(k.parents)) == 2 for k in kids)
     assert all(k.operator == "linear+mutate:svd" for k in kids)
@@ -93,33 +93,33 @@ def test_propose_children_distinct_parents_and_fallback():
 
 def test_initial_mutants_are_seeded_mutations_spread_over_the_seeds():
     seeds = ["base", "math", "code"]
-    kids = propose_initial_mutants(seeds, 3, MutationSection(method="none"), generation_rng(0, 0))
+    kids = propose_initial_mutants(seeds, 3, MutationSection(method="none"), rng_stream(0, 0, "breeding"))
     assert [k.operator for k in kids] == ["mutate:gaussian"] * 3 and {k.source for k in kids} == set(seeds)
     assert len({k.mutation.seed for k in kids}) == 3
-    assert kids == propose_initial_mutants(seeds, 3, MutationSection(method="none"), generation_rng(0, 0))
+    assert kids == propose_initial_mutants(seeds, 3, MutationSection(method="none"), rng_stream(0, 0, "breeding"))
     # every seed gets one before any gets a second
-    many = [k.source for k in propose_initial_mutants(seeds, 7, MutationSection(), generation_rng(0, 1))]
+    many = [k.source for k in propose_initial_mutants(seeds, 7, MutationSection(), rng_stream(0, 1, "breeding"))]
     assert sorted(many[:3]) == sorted(seeds) and sorted(many[3:6]) == sorted(seeds)
-    assert propose_initial_mutants(["base"], 2, MutationSection(), generation_rng(0, 0))[1].source == "base"
+    assert propose_initial_mutants(["base"], 2, MutationSection(), rng_stream(0, 0, "breeding"))[1].source == "base"
     with pytest.raises(ValueError, match="at least one seed"):
-        propose_initial_mutants([], 1, MutationSection(), generation_rng(0, 0))
+        propose_initial_mutants([], 1, MutationSection(), rng_stream(0, 0, "breeding"))
 
 
 def test_method_mix_draws_each_method_in_proportion():
     cfg = CrossoverSection(method_mix={"linear": 2.0, "ties": 1.0, "dare_ties": 1.0})
-    rng = generation_rng(0, 2)
+    rng = rng_stream(0, 2, "breeding")
     drawn = [draw_method(cfg, rng) for _ in range(4000)]
     assert drawn.count("linear") / 4000 == pytest.approx(0.5, abs=0.03)
     assert drawn.count("ties") / 4000 == pytest.approx(0.25, abs=0.03)
-    kids = propose_children(["a", "b", "c"], 40, 3, cfg, MutationSection(method="none"), "base", generation_rng(1, 3))
+    kids = propose_children(["a", "b", "c"], 40, 3, cfg, MutationSection(method="none"), "base", rng_stream(1, 3, "breeding"))
     methods = {k.merge.method for k in kids}
     assert methods == {"linear", "ties", "dare_ties"}
     assert all(k.merge.base == "base" for k in kids if k.merge.method != "linear")
     assert all(k.merge.density == 0.5 for k in kids if k.merge.method in ("ties", "dare_ties"))
     # without a mix no draw is consumed: the plain method, the same recipes as before
-    rng = generation_rng(0, 0)
+    rng = rng_stream(0, 0, "breeding")
     assert draw_method(CrossoverSection(method="ties"), rng) == "ties"
-    assert rng.random() == generation_rng(0, 0).random()
+    assert rng.random() == rng_stream(0, 0, "breeding").random()
 
 
 def test_recipe_key_ignores_slot_only():
@@ -174,3 +174,15 @@ def test_child_effects_count_answers_that_differ_and_instances_no_parent_solves(
     (none,) = child_effects({"q": ("p1",)}, rows)
     assert none.n_compared == 0 and none.differ_share == 0.0
     assert normalise_answer("  'Hello   World'. ") == "hello world" and normalise_answer(None) == ""
+
+
+def test_random_streams_are_named_separate_and_keep_the_runs_keys():
+    a = rng_stream(4, 2, "breeding").random(3)
+    assert (a == rng_stream(4, 2, "breeding").random(3)).all()  # a pure function of its key
+    others = [rng_stream(4, 2, s).random(3) for s in ("gibberish", "adaptation")] + [rng_stream(4, 3, "breeding").random(3)]
+    assert all(not np.allclose(a, o) for o in others)
+    # the keys earlier runs drew from, so that they resume bit for bit
+    for stream, tail in (("breeding", []), ("gibberish", [1]), ("adaptation", [7])):
+        assert (rng_stream(4, 2, stream).random(3) == np.random.default_rng([4, 2, *tail]).random(3)).all()
+    with pytest.raises(KeyError, match="unknown random stream 'mutation'.*adaptation"):
+        rng_stream(4, 2, "mutation")

@@ -7,15 +7,7 @@ import re
 import pytest
 
 from acdc_core.adapters.sandbox import Sandbox
-from acdc_core.expert_data import (
-    SKILLS,
-    ExpertItem,
-    generate,
-    held_out,
-    run_program,
-    score_response,
-    training_items,
-)
+from acdc_core.expert_data import SKILLS, ExpertItem, generate, held_out, run_program, score_response, training_items
 from acdc_core.taskfamily import seed_families
 
 

@@ -10,14 +10,7 @@ from safetensors.torch import load_file
 from transformers import AutoTokenizer
 
 from acdc_core.adapters.backends.hf import HFBackend, format_prompt
-from acdc_core.adapters.finetune import (
-    TrainingDiverged,
-    TrainPair,
-    TrainSpec,
-    _batch,
-    _encode,
-    finetune,
-)
+from acdc_core.adapters.finetune import TrainingDiverged, TrainPair, TrainSpec, _batch, _encode, finetune
 
 PAIRS = [TrainPair(f"What is {a} + {a}?", f"Answer: {2 * a}") for a in range(1, 9)]
 

@@ -3,18 +3,15 @@
 import numpy as np
 import pytest
 import torch
+import yaml
+from mergekit.merge import MergeOptions, run_merge
 from safetensors.torch import load_file
 
 from acdc_core.adapters.merging import merge_models, parse_merge_yaml
-from acdc_core.adapters.weights import (
-    _tensor_generator,
-    content_hash,
-    is_mutable,
-    mutate_folder,
-    mutate_tensor,
-)
+from acdc_core.adapters.weights import _tensor_generator, content_hash, is_mutable, mutate_folder, mutate_tensor
 from acdc_core.config import CrossoverSection
-from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge, generation_rng
+from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge
+from acdc_core.rng import rng_stream
 
 
 def weights(folder):
@@ -23,7 +20,7 @@ def weights(folder):
 
 @pytest.mark.parametrize("method", ["linear", "slerp", "task_arithmetic", "ties", "dare_ties"])
 def test_every_method_merges_completely(pico_family, tmp_path, method):
-    recipe = draw_merge(["a", "b"], CrossoverSection(method=method), "base", generation_rng(0, 1))
+    recipe = draw_merge(["a", "b"], CrossoverSection(method=method), "base", rng_stream(0, 1, "breeding"))
     paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
     text = merge_models(recipe, paths, tmp_path / "out", "float32")
     out, ref = weights(tmp_path / "out"), weights(pico_family["expert_a"])
@@ -33,6 +30,18 @@ def test_every_method_merges_completely(pico_family, tmp_path, method):
     assert (tmp_path / "out" / "tokenizer.json").exists()
     assert parse_merge_yaml(text).merge_method == method
     assert (tmp_path / "out" / "mergekit_config.yml").read_text() == text
+    assert str(tmp_path) not in text and str(pico_family["base"].parent) not in text  # portable: ids only
+    named = {m["model"] for m in yaml.safe_load(text)["models"]} | {yaml.safe_load(text).get("base_model")} - {None}
+    assert named <= {"a", "b", "base"} and set(recipe.parents) <= named
+
+
+def test_the_stored_recipe_remakes_the_same_weights(pico_family, tmp_path):
+    recipe = draw_merge(["a", "b"], CrossoverSection(method="ties"), "base", rng_stream(0, 2, "breeding"))
+    paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
+    text = merge_models(recipe, paths, tmp_path / "out", "float32")
+    run_merge(parse_merge_yaml(text, paths), str(tmp_path / "again"),
+              MergeOptions(copy_tokenizer=True, random_seed=recipe.seed, quiet=True, write_model_card=False))
+    assert content_hash(tmp_path / "again") == content_hash(tmp_path / "out")
 
 
 @pytest.mark.parametrize("method", ["linear", "task_arithmetic"])
@@ -51,7 +60,7 @@ def test_linear_and_task_arithmetic_match_the_formula(pico_family, tmp_path, met
 
 
 def test_dare_is_reproducible_from_its_seed(pico_family, tmp_path):
-    recipe = draw_merge(["a", "b"], CrossoverSection(method="dare_ties"), "base", generation_rng(3, 1))
+    recipe = draw_merge(["a", "b"], CrossoverSection(method="dare_ties"), "base", rng_stream(3, 1, "breeding"))
     paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
     merge_models(recipe, paths, tmp_path / "one", "float32")
     merge_models(recipe, paths, tmp_path / "two", "float32")

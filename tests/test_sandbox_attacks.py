@@ -19,13 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from acdc_core.adapters.sandbox import (
-    IsolationError,
-    Sandbox,
-    SandboxError,
-    SandboxLimits,
-    client,
-)
+from acdc_core.adapters.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
 from acdc_core.adapters.sandbox.client import RUNNER_ENV
 
 pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")

@@ -9,12 +9,7 @@ import pytest
 from pico import build_pico, build_tokenizer
 
 from acdc_core.adapters import seeds
-from acdc_core.adapters.seeds import (
-    SeedError,
-    ShippedModel,
-    check_same_tokenizer,
-    shipped_gguf,
-)
+from acdc_core.adapters.seeds import SeedError, ShippedModel, check_same_tokenizer, shipped_gguf
 
 
 def install_chunk_packages(tmp_path, monkeypatch, blobs: list[bytes], whole: bytes) -> None:

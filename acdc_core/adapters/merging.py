@@ -26,8 +26,9 @@ def merge_models(recipe: MergeRecipe, paths: dict[str, str], out_dir: str | Path
         dtype: output dtype name.
 
     Returns:
-        The mergekit configuration as YAML (the recipe stored next to the weights as
-        ``mergekit_config.yml``).
+        The mergekit configuration as YAML, portable: models are named by their ids, not by
+        this machine's folders (stored next to the weights as ``mergekit_config.yml`` and in
+        ``models.merge_config_yaml``; :func:`parse_merge_yaml` with ``paths`` makes it runnable).
 
     Raises:
         pydantic.ValidationError: when mergekit rejects the configuration.
@@ -52,11 +53,18 @@ def merge_models(recipe: MergeRecipe, paths: dict[str, str], out_dir: str | Path
             cache = LoaderCache()
             cache.flush_all()
             cache.loaders.clear()
-    text = cfg.to_yaml()
+    text = MergeConfiguration.model_validate(mergekit_config(recipe, {m: m for m in paths}, dtype)).to_yaml()
     (out_dir / "mergekit_config.yml").write_text(text)
     return text
 
 
-def parse_merge_yaml(text: str) -> MergeConfiguration:
-    """Parse a stored mergekit recipe back into a validated configuration."""
-    return MergeConfiguration.model_validate(yaml.safe_load(text))
+def parse_merge_yaml(text: str, paths: dict[str, str] | None = None) -> MergeConfiguration:
+    """Parse a stored mergekit recipe back into a validated configuration; with ``paths``
+    (model id -> local folder) its models point at those folders, ready for ``run_merge``."""
+    data = yaml.safe_load(text)
+    if paths:
+        if "base_model" in data:
+            data["base_model"] = paths.get(data["base_model"], data["base_model"])
+        for m in data.get("models", []):
+            m["model"] = paths.get(m["model"], m["model"])
+    return MergeConfiguration.model_validate(data)
