@@ -1,7 +1,7 @@
 """Build a family's seed experts from scratch and measure what they are worth.
 
     .venv/bin/python bench/bench_seed_experts.py [--family smollm2] [--skills math,code,strings,lists]
-                                                 [--held-out 60] [--steps 40]
+                                                 [--held-out 60] [--steps 40] [--replay-share 0.3]
 
 1. ``acdc seeds build`` in a fresh run folder with an empty cache (timed as a user sees it),
    with one expert per skill (default: the default preset's experts); ``--cache-dir`` reuses
@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--family", default="smollm2")
     ap.add_argument("--skills", help="comma-separated expert skills (default: the default preset's experts)")
     ap.add_argument("--steps", type=int, help="training steps per expert (default: the preset's)")
+    ap.add_argument("--replay-share", type=float, help="share of replay pairs per expert (default: the preset's)")
     ap.add_argument("--held-out", type=int, default=60, help="held-out items per skill")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-merges", action="store_true", help="skip the merges of the first two experts")
@@ -84,6 +85,8 @@ def main() -> None:
     cfg["evaluation"]["torch_threads"] = args.threads
     if args.steps:
         cfg["models"]["experts"] = [{**e, "steps": args.steps} for e in cfg["models"]["experts"]]
+    if args.replay_share is not None:
+        cfg["models"]["experts"] = [{**e, "replay_share": args.replay_share} for e in cfg["models"]["experts"]]
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "ACDC_CACHE_DIR": args.cache_dir or str(work / "cache")}
 
