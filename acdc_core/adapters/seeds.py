@@ -11,12 +11,13 @@ the packages, dequantised once by transformers + gguf and re-saved as safetensor
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors import safe_open
+
+from acdc_core.adapters.shipped import package_folder
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,10 @@ class SeedError(RuntimeError):
 
 
 def _package_file(package: str, relpath: str, family: str, requirement: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_folder(package)
+    if folder is None:
         raise SeedError(f"model package {package} for {family!r} is missing: pip install {requirement}")
-    path = Path(next(iter(spec.submodule_search_locations))) / relpath
+    path = folder / relpath
     if not path.is_file():
         raise SeedError(f"{path} is missing from the installed {requirement}; reinstall it")
     return path
