@@ -33,7 +33,8 @@ def merge_models(recipe: MergeRecipe, paths: dict[str, str], out_dir: str | Path
     Raises:
         pydantic.ValidationError: when mergekit rejects the configuration.
     """
-    cfg = MergeConfiguration.model_validate(mergekit_config(recipe, paths, dtype))
+    text = MergeConfiguration.model_validate(mergekit_config(recipe, {m: m for m in paths}, dtype)).to_yaml()
+    cfg = parse_merge_yaml(text, paths)  # what runs is the stored recipe, pointed at local folders
     out_dir = Path(out_dir)
     with _MERGE_LOCK:
         try:
@@ -53,7 +54,6 @@ def merge_models(recipe: MergeRecipe, paths: dict[str, str], out_dir: str | Path
             cache = LoaderCache()
             cache.flush_all()
             cache.loaders.clear()
-    text = MergeConfiguration.model_validate(mergekit_config(recipe, {m: m for m in paths}, dtype)).to_yaml()
     (out_dir / "mergekit_config.yml").write_text(text)
     return text
 
