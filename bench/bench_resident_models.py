@@ -68,8 +68,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="acdc-bench-resident-"))
     results = {}
     for name, gb in (("reload per round", 0.0), ("resident", args.resident_gb)):
-        copy_run(args.run_dir, work / name.replace(" ", "-"), gb, args.rounds)
-        results[name] = adapt(work / name.replace(" ", "-"))
+        copy = work / name.replace(" ", "-")
+        copy_run(args.run_dir, copy, gb, args.rounds)
+        results[name] = adapt(copy)
     ctx = RunContext.load(args.run_dir)
     print(f"\n== one task adaptation of {args.run_dir} after generation {ctx.db.last_generation()}: "
           f"{len(ctx.db.archive_ids(ctx.db.last_generation()))} archive models, {args.rounds} reflection rounds")

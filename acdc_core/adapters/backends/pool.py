@@ -1,9 +1,10 @@
 """Loaded models kept resident between steps, so a model answers many task sets on one load.
 
 A task adaptation asks every archive model to answer the new tasks of each reflection round; a
-later generation asks them again.  Loading a 135M model costs seconds, answering a few new tasks
-about as much, so loads dominated.  The pool keeps loaded backends by key, least recently used
-first out, within a memory budget.  Content-addressed model ids make a key's weights immutable,
+later generation asks them again.  Without the pool each ask is a load: about 0.7 s for a
+page-cached 135M model on 2 CPU cores, far more for a 7B model or a cold disk
+(``bench/bench_resident_models.py`` measures one adaptation both ways).  The pool keeps loaded
+backends by key, least recently used first out, within a memory budget.  Content-addressed model ids make a key's weights immutable,
 so a resident model answers exactly as a fresh load would.
 """
 
