@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from acdc_core.adapters.sandbox.client import SandboxLimits
+from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -93,9 +94,6 @@ class ModelsSection(_Section):
 class PopulationSection(_Section):
     archive_size: int = Field(8, ge=1)
     children_per_generation: int = Field(4, ge=1)
-
-
-MergeMethod = Literal["linear", "slerp", "task_arithmetic", "ties", "dare_ties"]
 
 
 class CrossoverSection(_Section):
@@ -353,13 +351,16 @@ class RunConfig(_Section):
     @model_validator(mode="after")
     def _combinations(self) -> "RunConfig":
         c = self.crossover
-        if c.method == "slerp" and c.parents != 2:
-            raise ValueError(f"crossover.method: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
+        if MERGE_METHODS[c.method].pairwise and c.parents != 2:
+            raise ValueError(f"crossover.method: {c.method} merges exactly 2 parents, "
+                             f"got crossover.parents={c.parents}")
         if c.method_mix:
             if any(w < 0 for w in c.method_mix.values()) or sum(c.method_mix.values()) <= 0:
                 raise ValueError("crossover.method_mix: weights must be >= 0 with a positive sum")
-            if c.method_mix.get("slerp", 0) > 0 and c.parents != 2:
-                raise ValueError(f"crossover.method_mix: slerp merges exactly 2 parents, got crossover.parents={c.parents}")
+            for m, w in c.method_mix.items():
+                if MERGE_METHODS[m].pairwise and w > 0 and c.parents != 2:
+                    raise ValueError(f"crossover.method_mix: {m} merges exactly 2 parents, "
+                                     f"got crossover.parents={c.parents}")
         if c.slerp_t_low > c.slerp_t_high:
             raise ValueError("crossover.slerp_t_low must be <= crossover.slerp_t_high")
         if self.gibberish.method == "llm_judge" and self.judge.backend == "none":

@@ -14,21 +14,21 @@ from pydantic import BaseModel, ConfigDict
 
 from acdc_core.config import CrossoverSection, MutationSection
 from acdc_core.hashing import stable_hash
-
-# Methods whose mergekit implementation needs the shared base model (task vectors against it).
-_NEEDS_BASE = {"task_arithmetic", "ties", "dare_ties"}
+from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
 
 
 class MergeRecipe(BaseModel):
     """Crossover of ``parents`` (model ids) with ``method``.
 
-    ``weights`` sum to 1 (linear, task_arithmetic, ties, dare_ties); ``t`` is slerp's
-    interpolation factor towards the second parent; ``base`` is the base model id for task-vector
-    methods; ``seed`` seeds mergekit's random parts (dare).
+    ``weights`` sum to 1 (every method but the pairwise ones); ``t`` is a pairwise method's
+    (slerp's) interpolation factor towards the second parent; ``base`` is the base model id for
+    task-vector methods; ``density`` is the share of each task vector kept, for the methods that
+    use one (see :data:`acdc_core.merge_methods.MERGE_METHODS`); ``seed`` seeds mergekit's random
+    parts (dare).
     """
 
     model_config = ConfigDict(frozen=True)
-    method: Literal["linear", "slerp", "task_arithmetic", "ties", "dare_ties"]
+    method: MergeMethod
     parents: tuple[str, ...]
     weights: tuple[float, ...] | None = None
     t: float | None = None
@@ -130,24 +130,25 @@ def draw_merge(
     reference's linear merge of task vectors.
 
     Raises:
-        ValueError: for a task-vector method without ``base``, or slerp with != 2 parents.
+        ValueError: for a task-vector method without ``base``, or a pairwise method (slerp) with != 2 parents.
     """
     method = method or cfg.method
-    if method in _NEEDS_BASE and base is None:
+    spec = MERGE_METHODS[method]
+    if spec.needs_base and base is None:
         raise ValueError(f"crossover.method {method} needs a base model")
-    if method == "slerp":
+    if spec.pairwise:
         if len(parents) != 2:
-            raise ValueError("slerp merges exactly 2 parents")
+            raise ValueError(f"{method} merges exactly 2 parents")
         t = float(rng.uniform(cfg.slerp_t_low, cfg.slerp_t_high))
-        return MergeRecipe(method="slerp", parents=tuple(parents), t=round(t, 6), seed=int(rng.integers(2**31 - 1)))
+        return MergeRecipe(method=method, parents=tuple(parents), t=round(t, 6), seed=int(rng.integers(2**31 - 1)))
     w = np.abs(rng.normal(cfg.weight_mean, cfg.weight_std, size=len(parents)))
     w = w / w.sum() if w.sum() > 0 else np.full(len(parents), 1.0 / len(parents))
     return MergeRecipe(
         method=method,
         parents=tuple(parents),
         weights=tuple(round(float(x), 8) for x in w),
-        density=cfg.density if method in {"ties", "dare_ties"} else None,
-        base=base if method in _NEEDS_BASE else None,
+        density=cfg.density if spec.uses_density else None,
+        base=base if spec.needs_base else None,
         seed=int(rng.integers(0, 2**31 - 1)),
     )
 
@@ -209,7 +210,7 @@ def mergekit_config(recipe: MergeRecipe, paths: dict[str, str], dtype: str) -> d
         KeyError: when a parent or the base has no path.
     """
     cfg: dict = {"merge_method": recipe.method, "dtype": dtype}
-    if recipe.method == "slerp":
+    if MERGE_METHODS[recipe.method].pairwise:
         a, b = recipe.parents
         cfg["base_model"] = paths[a]
         cfg["models"] = [{"model": paths[a]}, {"model": paths[b]}]

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 from acdc_core.adapters.merging import merge_models, parse_merge_yaml
 from acdc_core.adapters.weights import _tensor_generator, content_hash, is_mutable, mutate_folder, mutate_tensor
 from acdc_core.config import CrossoverSection
+from acdc_core.merge_methods import MERGE_METHODS
 from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge
 from acdc_core.rng import rng_stream
 
@@ -18,9 +19,13 @@ def weights(folder):
     return load_file(str(next(folder.glob("*.safetensors"))))
 
 
-@pytest.mark.parametrize("method", ["linear", "slerp", "task_arithmetic", "ties", "dare_ties"])
+@pytest.mark.parametrize("method", sorted(MERGE_METHODS))
 def test_every_method_merges_completely(pico_family, tmp_path, method):
+    """Every method of the registry is drawn, configured and merged by mergekit as its entry says."""
+    spec = MERGE_METHODS[method]
     recipe = draw_merge(["a", "b"], CrossoverSection(method=method), "base", rng_stream(0, 1, "breeding"))
+    assert (recipe.base == "base") == spec.needs_base and (recipe.density is not None) == spec.uses_density
+    assert (recipe.t is not None) == spec.pairwise == (recipe.weights is None)
     paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
     text = merge_models(recipe, paths, tmp_path / "out", "float32")
     out, ref = weights(tmp_path / "out"), weights(pico_family["expert_a"])
