@@ -26,7 +26,8 @@ import duckdb
 
 from acdc_core.exploration import child_effects
 from acdc_core.skills import distinct_vectors, skill_table, task_coverage
-from flows.report import global_coverage_frame, solved_threshold
+from report.page import solved_threshold
+from storage.queries import global_coverage_frame
 
 
 def pool_at(con: duckdb.DuckDBPyConnection, g: int) -> list[str]:

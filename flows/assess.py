@@ -15,6 +15,7 @@ from acdc_core.assessment.results import benchmark_results, pooled_results
 from acdc_core.assessment.selection import choose_sets
 from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_table, skill_vector
+from storage.db import RunDB
 from tasks.assessment import benchmark_model, prepare_benchmarks, reference_model
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model
@@ -92,6 +93,7 @@ def assess_flow(run_dir: str) -> dict:
         acdc_core.adapters.benchmark_files.BenchmarkError: an unknown benchmark or a missing data package.
     """
     ctx = RunContext.load(run_dir)
+    RunDB.create(ctx.db.path)  # this writer adds the assessment tables to a run older than them
     a, log = ctx.config.assessment, get_run_logger()
     generation = ctx.db.last_generation()
     if generation is None:

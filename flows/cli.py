@@ -63,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from flows.run import run_summary
-    from tasks.context import RunContext
+    from storage.queries import metrics_frame, open_run
 
     try:
         summary = run_summary(args.run_dir)
@@ -71,23 +71,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"acdc status: {exc}", file=sys.stderr)
         return 1
     _print_summary(summary)
-    db = RunContext.load(args.run_dir).db
-    with db.connect(read_only=True) as con:
-        df = con.execute(
-            "SELECT generation, name, value FROM metrics ORDER BY generation"
-        ).df()
-    if not df.empty:
-        wide = df.pivot(index="generation", columns="name", values="value")
-        cols = [c for c in ("archive_size", "distinct_skill_vectors", "best_fitness", "mean_fitness",
-                            "coverage_history", "coverage_active", "children_new_instances", "n_candidates",
-                            "n_gibberish", "n_admitted", "tasks_active", "seconds")
-                if c in wide.columns]
-        print(wide[cols].round(3).to_string())
+    with open_run(args.run_dir) as con:
+        wide = metrics_frame(con, ["archive_size", "distinct_skill_vectors", "best_fitness", "mean_fitness",
+                                   "coverage_history", "coverage_active", "children_new_instances", "n_candidates",
+                                   "n_gibberish", "n_admitted", "tasks_active", "seconds"])
+    if not wide.empty:
+        print(wide.set_index("generation").round(3).to_string())
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from flows.report import write_report
+    from report.page import write_report
 
     try:
         path = write_report(args.run_dir, args.out)

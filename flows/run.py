@@ -11,6 +11,7 @@ import time
 from prefect import flow, get_run_logger
 
 from flows.generation import generation_flow
+from storage.queries import open_run, run_headline
 from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run
 from tasks.progress import fmt_seconds
 
@@ -28,40 +29,32 @@ def run_summary(run_dir: str) -> dict:
     fitness), coverage of the whole task history and of the active pool (instances solved by
     >= 1 archive model), instances children found that their parents did not (summed over
     generations), tasks (active, ever, cumulative Vendi score, HDBSCAN clusters, share that
-    discriminates), file locations.  Metrics a run older than them lacks are None."""
+    discriminates), file locations.  Metrics a run older than them lacks are None.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` holds no run.
+    """
     ctx = RunContext.load(run_dir)
-    last = ctx.db.last_generation()
-    with ctx.db.connect(read_only=True) as con:
-        n_tasks = con.execute("SELECT count(*) FROM task_families WHERE active").fetchall()[0][0]
-        n_models = con.execute("SELECT count(*) FROM models").fetchall()[0][0]
-        best = con.execute(
-            "SELECT max(fitness) FROM archive WHERE generation = ?", [last]
-        ).fetchall()[0][0]
-        n_history = con.execute("SELECT count(*) FROM task_families").fetchall()[0][0]
-        task_metrics = dict(con.execute(
-            "SELECT name, value FROM metrics WHERE generation = ? AND name IN "
-            "('vendi_cumulative', 'hdbscan_clusters', 'discriminating_share', 'coverage_history', "
-            "'coverage_active', 'distinct_skill_vectors')", [last]
-        ).fetchall())
-        new_instances = con.execute(
-            "SELECT sum(value) FROM metrics WHERE name = 'children_new_instances'").fetchall()[0][0]
+    with open_run(ctx.run_dir) as con:
+        h = run_headline(con)
+    m = h["metrics"]
     return {
         "run_dir": str(ctx.run_dir),
         "run_id": ctx.run_id,
-        "generations_done": last,
+        "generations_done": h["last_generation"],
         "generations_target": ctx.config.run.generations,
-        "archive_size": len(ctx.db.archive_ids(last)) if last is not None else 0,
-        "best_fitness": best,
-        "distinct_skill_vectors": task_metrics.get("distinct_skill_vectors"),
-        "coverage_history": task_metrics.get("coverage_history"),
-        "coverage_active": task_metrics.get("coverage_active"),
-        "children_new_instances": new_instances,
-        "tasks": n_tasks,
-        "tasks_history": n_history,
-        "vendi_cumulative": task_metrics.get("vendi_cumulative"),
-        "task_clusters": task_metrics.get("hdbscan_clusters"),
-        "discriminating_share": task_metrics.get("discriminating_share"),
-        "models_created": n_models,
+        "archive_size": h["archive_size"],
+        "best_fitness": h["best_fitness"],
+        "distinct_skill_vectors": m.get("distinct_skill_vectors"),
+        "coverage_history": m.get("coverage_history"),
+        "coverage_active": m.get("coverage_active"),
+        "children_new_instances": h["children_new_instances"],
+        "tasks": h["tasks_active"],
+        "tasks_history": h["tasks_history"],
+        "vendi_cumulative": m.get("vendi_cumulative"),
+        "task_clusters": m.get("hdbscan_clusters"),
+        "discriminating_share": m.get("discriminating_share"),
+        "models_created": h["models_created"],
         "duckdb": str(ctx.run_dir / DB_FILE),
         "models_store": ctx.blobs.uri("models"),
     }

@@ -22,6 +22,8 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
+DB_FILE = "acdc.duckdb"  # the run database's name inside a run folder
+
 TABLE_COLUMNS = {
     "models": [
         "model_id", "uri", "parents", "operator", "recipe", "merge_config_yaml", "seed",
@@ -78,17 +80,33 @@ SCHEMA_VERSION = _migrations()[-1][0]
 
 
 class RunDB:
-    """Repository over one run's DuckDB file at ``path`` (created and migrated on first use).
+    """Repository over one run's existing DuckDB file at ``path``; opening it changes nothing.
 
+    The file is made and brought to the current schema once, by the run's writer
+    (:meth:`create`, called when a run starts or resumes and before ``acdc assess`` writes).
     DuckDB lets one process write, or several read: while a user's SQL session holds the file,
     a connection here waits (up to ``lock_timeout_s`` seconds, logging why) instead of failing.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
     """
 
     def __init__(self, path: str | Path, lock_timeout_s: float = 600.0):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no run database at {self.path}")
+
+    @classmethod
+    def create(cls, path: str | Path, lock_timeout_s: float = 600.0) -> RunDB:
+        """The run database at ``path``, created if absent, with every pending schema migration
+        applied (each once, in order, recorded in ``schema_version``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        duckdb.connect(str(path)).close()
+        db = cls(path, lock_timeout_s)
+        db._migrate()
+        return db
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         deadline = time.monotonic() + self.lock_timeout_s

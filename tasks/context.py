@@ -25,11 +25,10 @@ from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore
-from storage.db import RunDB
+from storage.db import DB_FILE, RunDB
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
-DB_FILE = "acdc.duckdb"
 
 
 def cache_dir() -> Path:
@@ -182,7 +181,8 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
     """Create the run in ``run_dir``, or reopen it for resumption.
 
     A resumed run must be given the config it was started with; only ``run.generations`` and
-    the ``assessment`` section may change.  ``fresh`` deletes the folder first (weights, DuckDB file, everything).
+    the ``assessment`` section may change.  This is where the run's DuckDB file is created or
+    migrated; everything else only opens it.  ``fresh`` deletes the folder first (weights, DuckDB file, everything).
 
     Raises:
         ConfigError: when ``config`` differs from the stored run's config (the keys are named).
@@ -207,10 +207,11 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
                 "resume without --config, use --fresh, or pick another --run-dir"
             )
         (run_dir / CONFIG_FILE).write_text(config.to_yaml())  # keeps the new generations target
+        RunDB.create(run_dir / DB_FILE)  # a run from an older version gets the newer tables
         return RunContext.load(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / CONFIG_FILE).write_text(config.to_yaml())
     run_id = uuid.uuid4().hex[:12]
-    RunDB(run_dir / DB_FILE).create_run(run_id, config.run.name, config.run.seed, config.to_yaml())
+    RunDB.create(run_dir / DB_FILE).create_run(run_id, config.run.name, config.run.seed, config.to_yaml())
     meta.write_text(json.dumps({"run_id": run_id}))  # last: marks the run as initialised
     return RunContext.load(run_dir)

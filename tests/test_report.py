@@ -18,11 +18,13 @@ import pytest
 import yaml
 from test_flows import acdc, acdc_env, pico_config
 
-from flows import report
+from report import figures
+from report.page import solved_threshold, summary_frame, task_map_frame, write_report
+from storage import queries
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parent.parent
-FIGURES = [slug for slug in report.TITLES if slug != "assessment"]
+FIGURES = [slug for slug in figures.TITLES if slug != "assessment"]
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +83,19 @@ def test_cli_report_writes_a_self_contained_page(pico_run, tmp_path):
     assert not (out / "assessment.png").exists()
     links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)""", page)
     assert len(links) == len(FIGURES) and all(link.startswith("data:image/png;base64,") for link in links)
-    for title in report.TITLES.values():
+    for title in figures.TITLES.values():
         assert title in page, title
     assert "not assessed yet" in page and f"acdc assess --run-dir {pico_run}" in page
 
 
 def test_figure_data_matches_the_database(pico_run):
-    with report.open_run(pico_run) as con:
-        admitted = report.admitted_frame(con)
-        coverage = report.global_coverage_frame(con)
-        fitness = report.fitness_coverage_frame(con)
-        nodes, edges = report.lineage_nodes_frame(con), report.lineage_edges_frame(con)
-        summary = dict(report.summary_frame(con).itertuples(index=False))
-        assert report.assessment_coverage_frame(con).empty and report.best_of_n_frame(con).empty
+    with queries.open_run(pico_run) as con:
+        admitted = queries.admitted_frame(con)
+        coverage = queries.global_coverage_frame(con, solved_threshold(con))
+        fitness = queries.fitness_coverage_frame(con, solved_threshold(con))
+        nodes, edges = queries.lineage_nodes_frame(con), queries.lineage_edges_frame(con)
+        summary = dict(summary_frame(con).itertuples(index=False))
+        assert queries.assessment_coverage_frame(con).empty and queries.best_of_n_frame(con).empty
     assert list(admitted.itertuples(index=False, name=None)) == query(
         pico_run, "SELECT generation, n_candidates, n_gibberish, n_admitted FROM generations ORDER BY 1")
     assert coverage["generation"].tolist() == [0, 1, 2]
@@ -121,9 +123,9 @@ def test_figure_data_matches_the_database(pico_run):
 
 
 def test_skill_heatmap_and_task_map_data(pico_run):
-    with report.open_run(pico_run) as con:
-        skills = report.skill_cluster_frame(con)
-        tasks = report.task_map_frame(con)
+    with queries.open_run(pico_run) as con:
+        skills = queries.skill_cluster_frame(con)
+        tasks = task_map_frame(con)
     clusters = query(pico_run, "SELECT task_id, cluster FROM task_clusters WHERE generation = 2")
     final = query(pico_run, "SELECT model_id FROM archive WHERE generation = 2")
     assert len(skills) == len(final) * len({c for _, c in clusters})
@@ -151,7 +153,7 @@ def test_one_generation_without_embeddings_is_reported_with_notes(pico_run, tmp_
     for table in ("generations", "archive", "metrics", "lineage", "evaluations", "task_events", "task_proposals"):
         con.execute(f"DELETE FROM {table} WHERE generation > 0")
     con.close()
-    page = report.write_report(run_dir, tmp_path / "out").read_text()
+    page = write_report(run_dir, tmp_path / "out").read_text()
     assert "fewer than 3 task families have embeddings" in page and "no task clusters recorded" in page
     for slug in ("fitness_coverage", "vendi", "admitted", "lineage"):
         assert (tmp_path / "out" / f"{slug}.png").exists(), slug
@@ -159,12 +161,12 @@ def test_one_generation_without_embeddings_is_reported_with_notes(pico_run, tmp_
 
 
 def test_assessed_run_shows_the_latest_assessment(assessed_run, tmp_path):
-    with report.open_run(assessed_run) as con:
-        cov = report.assessment_coverage_frame(con)
-        bon = report.best_of_n_frame(con)
+    with queries.open_run(assessed_run) as con:
+        cov = queries.assessment_coverage_frame(con)
+        bon = queries.best_of_n_frame(con)
     assert set(cov["generation"]) == {2} and len(cov) == 6 and set(cov["benchmark"]) == {"arc_easy", "gsm8k"}
     assert set(bon["metric"]) == {"bon_oracle", "majority_vote"} and set(bon["generation"]) == {2}
-    page = report.write_report(assessed_run, tmp_path / "out").read_text()
+    page = write_report(assessed_run, tmp_path / "out").read_text()
     assert (tmp_path / "out" / "assessment.png").exists()
     assert "not assessed yet" not in page and "Best-of-N" in page and "0.400 [0.350, 0.450]" in page
 
@@ -187,7 +189,7 @@ def run_notebook(run_dir: Path, tmp_path: Path, monkeypatch) -> dict[str, str]:
     from nbclient import NotebookClient
 
     monkeypatch.setenv("ACDC_RUN_DIR", str(run_dir))
-    monkeypatch.setenv("PYTHONPATH", str(ROOT), prepend=os.pathsep)  # the kernel imports flows.report
+    monkeypatch.setenv("PYTHONPATH", str(ROOT), prepend=os.pathsep)  # the kernel imports report and storage
     nb = nbformat.read(ROOT / "notebooks" / "analysis.ipynb", as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")  # committed stripped
     NotebookClient(nb, timeout=300, kernel_name=python3_kernel(tmp_path, monkeypatch),

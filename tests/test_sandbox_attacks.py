@@ -393,7 +393,7 @@ def test_hostile_model_output_is_stored_safely_and_scored_by_the_family(tmp_path
     sandbox = Sandbox(LIMITS)
     task = {"task_id": "t", "name": "echo", "code": ECHO_FAMILY, "instances": sandbox.instances(ECHO_FAMILY, 5)}
     rows = evaluate(HostileModel(), [task], sandbox, "{instructions}", 16)
-    db = RunDB(tmp_path / "acdc.duckdb")
+    db = RunDB.create(tmp_path / "acdc.duckdb")
     db.insert_rows("evaluations", [{**r, "model_id": "m", "generation": 0, "source": "run"} for r in rows])
     with db.connect(read_only=True) as con:
         stored = con.execute("SELECT instance_id, response, score, error FROM evaluations ORDER BY instance_id").fetchall()

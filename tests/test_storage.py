@@ -5,7 +5,7 @@ import fsspec
 import pytest
 
 from storage.blobs import BlobStore
-from storage.db import SCHEMA_VERSION, GenerationCommit, RunDB
+from storage.db import SCHEMA_VERSION, GenerationCommit, RunDB, _migrations
 
 
 def model_row(mid: str) -> dict:
@@ -23,8 +23,11 @@ def commit(gen: int, mids: list[str], **extra) -> GenerationCommit:
 
 
 def test_schema_is_versioned_and_migration_is_idempotent(tmp_path):
-    RunDB(tmp_path / "r.duckdb")
-    RunDB(tmp_path / "r.duckdb")
+    with pytest.raises(FileNotFoundError, match="no run database"):
+        RunDB(tmp_path / "r.duckdb")  # opening never creates a file
+    assert not (tmp_path / "r.duckdb").exists()
+    RunDB.create(tmp_path / "r.duckdb")
+    RunDB.create(tmp_path / "r.duckdb")
     con = duckdb.connect(str(tmp_path / "r.duckdb"))
     versions = con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall()
     assert versions == [(v,) for v in range(1, SCHEMA_VERSION + 1)]  # each migration applied once
@@ -32,8 +35,23 @@ def test_schema_is_versioned_and_migration_is_idempotent(tmp_path):
     con.close()
 
 
+def test_opening_a_run_database_migrates_nothing(tmp_path):
+    path = tmp_path / "r.duckdb"
+    with duckdb.connect(str(path)) as con:  # as a run of the version before the last migration left it
+        con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+        for version, ddl in _migrations()[:-1]:
+            con.execute(ddl)
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+    RunDB(path).count("models")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT max(version) FROM schema_version").fetchall() == [(SCHEMA_VERSION - 1,)]
+    RunDB.create(path)  # the writer brings it up to date
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT max(version) FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+
+
 def test_commit_is_idempotent(tmp_path):
-    db = RunDB(tmp_path / "r.duckdb")
+    db = RunDB.create(tmp_path / "r.duckdb")
     assert db.commit_generation(commit(0, ["a", "b"]))
     assert not db.commit_generation(commit(0, ["a", "b"]))
     assert db.count("models") == 2 and db.archive_ids(0) == ["a", "b"] and db.last_generation() == 0
@@ -43,7 +61,7 @@ def test_commit_is_idempotent(tmp_path):
 
 
 def test_failed_commit_leaves_nothing_visible(tmp_path):
-    db = RunDB(tmp_path / "r.duckdb")
+    db = RunDB.create(tmp_path / "r.duckdb")
     bad = commit(0, ["a"], metrics=[dict(generation=0, name="x", value=None)])  # NOT NULL violated
     with pytest.raises(duckdb.Error):
         db.commit_generation(bad)
@@ -86,7 +104,7 @@ def test_writer_waits_for_a_readers_lock(tmp_path):
     import subprocess
     import sys
 
-    db = RunDB(tmp_path / "r.duckdb")
+    db = RunDB.create(tmp_path / "r.duckdb")
     hold = "import duckdb, time; c = duckdb.connect(%r, read_only=True); print('open', flush=True); time.sleep(2)"
     reader = subprocess.Popen([sys.executable, "-c", hold % str(db.path)], stdout=subprocess.PIPE, text=True)
     assert reader.stdout.readline().strip() == "open"

@@ -1,0 +1,233 @@
+"""Read-only SQL over a run's DuckDB file: every query of the report, ``acdc status``, the run
+summary, the notebook and the benches.
+
+Each function takes a read-only connection (:func:`open_run`) and returns plain values or a
+pandas frame; nothing here migrates or writes, so a finished run, a run in progress (between
+commits) and a run of an older version (tables it lacks are skipped) can all be read.  The
+generation steps' own reads and every write are :class:`storage.db.RunDB`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from storage.db import DB_FILE
+
+
+@contextmanager
+def open_run(run_dir: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only connection to the run database in ``run_dir`` (nothing is migrated or written).
+
+    Raises:
+        FileNotFoundError: the run folder has no DuckDB file.
+    """
+    path = Path(run_dir) / DB_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no run database at {path}")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the run's file has table ``name`` (a run of an older version may lack it)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()[0][0])
+
+
+def run_config_yaml(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run's frozen config as YAML (``runs.config_yaml``), None before the run is created."""
+    rows = con.execute("SELECT config_yaml FROM runs").fetchall()
+    return rows[0][0] if rows else None
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, *params):
+    return con.execute(sql, list(params)).fetchall()[0][0]
+
+
+def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
+    """Where the run stands, as raw numbers (None where a run has nothing yet, or is older than
+    a metric): ``run_name``, ``run_id``, ``last_generation`` (None before generation 0 commits),
+    ``models_created``, ``archive_size``, ``best_fitness`` (of the last archive), ``tasks_history``
+    and ``tasks_active`` (task families), ``instances_history``, ``children_new_instances``
+    (summed over generations), and the last generation's ``metrics`` by name."""
+    run = con.execute("SELECT name, run_id FROM runs").fetchall()
+    last = _scalar(con, "SELECT max(generation) FROM generations")
+    return {
+        "run_name": run[0][0] if run else None,
+        "run_id": run[0][1] if run else None,
+        "last_generation": last,
+        "models_created": _scalar(con, "SELECT count(*) FROM models"),
+        "archive_size": _scalar(con, "SELECT count(*) FROM archive WHERE generation = ?", last),
+        "best_fitness": _scalar(con, "SELECT max(fitness) FROM archive WHERE generation = ?", last),
+        "tasks_history": _scalar(con, "SELECT count(*) FROM task_families"),
+        "tasks_active": _scalar(con, "SELECT count(*) FROM task_families WHERE active"),
+        "instances_history": _scalar(con, "SELECT count(*) FROM task_instances"),
+        "children_new_instances": _scalar(con, "SELECT sum(value) FROM metrics WHERE name = 'children_new_instances'"),
+        "metrics": dict(con.execute("SELECT name, value FROM metrics WHERE generation = ?", [last]).fetchall()),
+    }
+
+
+def global_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
+    """Global synthetic coverage per generation g: the share of the task history's instances
+    (families with ``created_generation <= g``) that at least one model of the archive after g
+    solves (score >= ``threshold``, the run's ``evaluation.solved_threshold``); an instance no archive model was
+    evaluated on counts as unsolved.
+
+    Returns: one row per committed generation: ``generation``, ``n_instances``, ``n_evaluated``
+    (instances some archive model answered), ``n_solved``, ``coverage`` (n_solved / n_instances, 0-1).
+    """
+    return con.execute("""
+        WITH inst AS (
+            SELECT g.generation, i.task_id, i.instance_id
+            FROM generations g
+            JOIN task_families f ON f.created_generation <= g.generation
+            JOIN task_instances i USING (task_id)),
+        best AS (
+            SELECT inst.generation, inst.task_id, inst.instance_id,
+                   count(e.score) AS n_eval, max(e.score) AS best
+            FROM inst
+            LEFT JOIN archive a ON a.generation = inst.generation
+            LEFT JOIN evaluations e ON e.model_id = a.model_id AND e.task_id = inst.task_id
+                                   AND e.instance_id = inst.instance_id
+            GROUP BY ALL)
+        SELECT generation, count(*)::INTEGER AS n_instances, count_if(n_eval > 0)::INTEGER AS n_evaluated,
+               count_if(best >= ?)::INTEGER AS n_solved, count_if(best >= ?) / count(*) AS coverage
+        FROM best GROUP BY generation ORDER BY generation
+    """, [threshold, threshold]).df()
+
+
+def metrics_frame(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataFrame:
+    """``metrics`` in wide form: one row per generation (column ``generation``), one column per
+    name of ``names`` that the run recorded (NaN where a generation lacks it)."""
+    df = con.execute(
+        "SELECT generation, name, value FROM metrics WHERE list_contains(?, name)", [names]
+    ).df()
+    wide = df.pivot(index="generation", columns="name", values="value") if len(df) else pd.DataFrame()
+    return wide.reindex(columns=[n for n in names if n in wide.columns]).sort_index().reset_index()
+
+
+def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
+    """Per generation: ``best_fitness``, ``mean_fitness``, ``coverage_active`` (instances) and
+    ``task_coverage`` (families) of the active pool (metrics), and ``global_coverage`` of the
+    task history (:func:`global_coverage_frame`), all 0-1."""
+    metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "coverage_active", "task_coverage"])
+    cov = global_coverage_frame(con, threshold)[["generation", "coverage"]].rename(columns={"coverage": "global_coverage"})
+    if metrics.empty:
+        return cov
+    return metrics.merge(cov, on="generation", how="outer").sort_values("generation", ignore_index=True)
+
+
+def vendi_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per generation: ``vendi_cumulative``, ``vendi_active`` (effective number of distinct
+    tasks) and, when recorded, ``tasks_history`` and ``tasks_active`` (counts of task families)."""
+    return metrics_frame(con, ["vendi_cumulative", "vendi_active", "tasks_history", "tasks_active"])
+
+
+def admitted_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per generation (``generations`` table): ``n_candidates``, ``n_gibberish``, ``n_admitted``."""
+    return con.execute(
+        "SELECT generation, n_candidates, n_gibberish, n_admitted FROM generations ORDER BY generation"
+    ).df()
+
+
+def exploration_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Per generation: ``distinct_skill_vectors`` (archive), ``children_new_instances``
+    (instances solved by a child and none of its parents), ``children_finding_new`` and
+    ``n_candidates``; empty for a run that recorded none of them."""
+    df = metrics_frame(con, ["distinct_skill_vectors", "children_new_instances", "children_finding_new", "n_candidates"])
+    return df if {"children_new_instances", "distinct_skill_vectors"} & set(df.columns) else pd.DataFrame()
+
+
+def lineage_nodes_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per model: ``model_id``, ``operator``, ``generation`` (created), ``is_gibberish``,
+    ``seed_name`` (seeds only), ``ever_archived``, ``in_final`` (archive after the last generation)."""
+    return con.execute("""
+        WITH last AS (SELECT max(generation) AS g FROM archive)
+        SELECT m.model_id, m.operator, m.created_generation AS generation, m.is_gibberish,
+               CASE WHEN m.operator = 'seed' THEN m.recipe->>'name' END AS seed_name,
+               m.model_id IN (SELECT model_id FROM archive) AS ever_archived,
+               m.model_id IN (SELECT model_id FROM archive, last WHERE generation = last.g) AS in_final
+        FROM models m ORDER BY m.created_generation, m.model_id
+    """).df()
+
+
+def lineage_edges_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per (child, parent) pair: ``child_id``, ``parent_id``, ``operator``, ``generation``."""
+    return con.execute(
+        "SELECT child_id, parent_id, operator, generation FROM lineage ORDER BY generation, child_id, parent_id"
+    ).df()
+
+
+def skill_cluster_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Final archive x task clusters of the last clustered generation (-1 = HDBSCAN noise).
+
+    Returns: one row per (model, cluster): ``model_id``, ``rank``, ``fitness``, ``cluster``,
+    ``label`` (cluster name: most frequent capability), ``n_tasks`` (families in the cluster),
+    ``n_scored`` (of them, evaluated on the model), ``score`` (mean of the model's per-family mean
+    scores over the scored families, 0-1; NaN when none is scored).  Empty without clusters.
+    """
+    if not has_table(con, "task_clusters"):
+        return pd.DataFrame()
+    return con.execute("""
+        WITH c AS (
+            SELECT c.task_id, c.cluster, f.capability FROM task_clusters c JOIN task_families f USING (task_id)
+            WHERE c.generation = (SELECT max(generation) FROM task_clusters)),
+        labels AS (SELECT cluster, mode(coalesce(capability, '?')) AS label, count(*)::INTEGER AS n_tasks
+                   FROM c GROUP BY cluster),
+        fin AS (SELECT model_id, rank, fitness FROM archive
+                WHERE generation = (SELECT max(generation) FROM archive))
+        SELECT fin.model_id, fin.rank, fin.fitness, c.cluster, labels.label, labels.n_tasks,
+               count(s.score)::INTEGER AS n_scored, avg(s.score) AS score
+        FROM fin CROSS JOIN c JOIN labels USING (cluster)
+        LEFT JOIN skill_vectors s ON s.model_id = fin.model_id AND s.task_id = c.task_id
+        GROUP BY ALL ORDER BY fin.rank, c.cluster
+    """).df()
+
+
+def task_embeddings_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per embedded task family, in order of admission: ``task_id``, ``name``, ``origin``,
+    ``active``, ``capability``, ``cluster`` (last clustered generation; -1 = noise or unclustered),
+    ``embedding`` (a list of floats).  Empty for a run without embeddings."""
+    if not has_table(con, "task_embeddings"):
+        return pd.DataFrame()
+    clusters = ("(SELECT task_id, cluster FROM task_clusters WHERE generation = "
+                "(SELECT max(generation) FROM task_clusters))") if has_table(con, "task_clusters") else \
+        "(SELECT NULL::VARCHAR AS task_id, NULL::INTEGER AS cluster)"
+    return con.execute(f"""
+        SELECT e.task_id, f.name, f.origin, f.active, f.capability, coalesce(c.cluster, -1) AS cluster, e.embedding
+        FROM task_embeddings e JOIN task_families f USING (task_id) LEFT JOIN {clusters} c USING (task_id)
+        ORDER BY f.created_generation, f.name
+    """).df()
+
+
+def _latest_assessment(con: duckdb.DuckDBPyConnection, where: str) -> pd.DataFrame:
+    if not has_table(con, "assessment_results"):
+        return pd.DataFrame()
+    return con.execute(f"""
+        SELECT generation, set_name, benchmark, metric, value, ci_low, ci_high, p_value, n_items
+        FROM assessment_results
+        WHERE {where} AND generation = (SELECT max(generation) FROM assessment_results WHERE metric = 'coverage')
+        ORDER BY benchmark, set_name, metric
+    """).df()
+
+
+def assessment_coverage_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """``assessment_results`` rows with metric 'coverage' at the latest assessed generation:
+    ``generation``, ``set_name``, ``benchmark``, ``value``, ``ci_low``, ``ci_high`` (shares, 0-1),
+    ``p_value``, ``n_items``.  Empty when the run was never assessed."""
+    return _latest_assessment(con, "metric = 'coverage'")
+
+
+def best_of_n_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Best-of-N rows (``bon_<method>``, ``majority_vote``, ``best_single``) at the latest
+    assessed generation, same columns as :func:`assessment_coverage_frame` plus ``metric``."""
+    return _latest_assessment(con, "(metric LIKE 'bon\\_%' ESCAPE '\\' OR metric IN ('majority_vote', 'best_single'))")
