@@ -185,3 +185,107 @@ def prune_oldest(active: list[tuple[str, int]], cap: int) -> list[str]:
         return []
     order = sorted(range(len(active)), key=lambda i: (active[i][1], i))
     return [active[i][0] for i in order[:excess]]
+
+
+UNSOLVABLE = "no archive model solves any instance of this task; make it solvable (easier)"
+
+
+def proposal_verdict(error: str | None, novelty_status: str | None, novelty_reason: str | None,
+                     pass_rate: float | None) -> tuple[str, str | None]:
+    """(status, reason) of one scientist reply: ``invalid`` (it failed validation, ``error``),
+    the novelty filter's rejection (``not_novel`` / ``not_interesting``), ``impossible`` (no
+    archive model solves any of it: ``pass_rate`` 0), else ``admitted`` (reason None)."""
+    if error is not None:
+        return "invalid", error
+    if novelty_status is not None:
+        return novelty_status, novelty_reason
+    if pass_rate == 0.0:
+        return "impossible", UNSOLVABLE
+    return "admitted", None
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A task the adaptation admitted: its id and name, and the request it answered
+    (``operation``; ``parent_id``, the task it rewrote or was inspired by)."""
+
+    task_id: str
+    name: str
+    operation: str
+    parent_id: str
+
+
+@dataclass(frozen=True)
+class AdaptationOutcome:
+    """What an adaptation does to the pool: ``deactivate`` (task ids leaving it, in order),
+    ``events`` (``task_events`` rows: replaced, dropped_unsolved, unsolved, restored, pruned)
+    and ``stats`` (the ``tasks_*`` metrics)."""
+
+    deactivate: list[str]
+    events: list[dict]
+    stats: dict[str, int]
+
+
+def conclude_adaptation(generation: int, active: list[tuple[str, int]], plan: AdaptationPlan,
+                        admitted: list[Admission], final: dict[str, str], n_reflections: int,
+                        streaks: dict[str, int], drop_after: int, n_parents: int, min_pool: int,
+                        pool_cap: int) -> AdaptationOutcome:
+    """Retire, restore and prune once the scientist's rounds are over.
+
+    An admitted harder/easier rewrite retires its parent ("replaced"); dropped tasks leave unless
+    the pool's floor holds them (:func:`settle_pool`); unsolved tasks that stay get an "unsolved"
+    event (their streak); the parent of a rewrite that ended impossible is "restored" (it stays);
+    the oldest tasks over ``pool_cap`` are pruned.
+
+    Args:
+        active: (task_id, created_generation) of the pool before the adaptation.
+        admitted: in admission order.
+        final: request id -> the last status of its proposal (see :func:`proposal_verdict`).
+        n_reflections: proposals made in reflection rounds (round > 0).
+    """
+    events: list[dict] = []
+    deactivate: list[str] = []
+
+    def retire(task_id: str, event: str, detail: str) -> None:
+        if task_id not in deactivate:
+            deactivate.append(task_id)
+            events.append({"generation": generation, "task_id": task_id, "event": event, "detail": detail})
+
+    replaced = []
+    for ad in admitted:
+        if ad.operation in ("harder", "easier"):
+            replaced.append(ad.parent_id)
+            retire(ad.parent_id, "replaced", f"{ad.operation} child {ad.name}")
+    pool = settle_pool(active, plan.dropped, replaced, [(ad.task_id, generation) for ad in admitted],
+                       min_pool, pool_cap)
+    for tid in pool.dropped:
+        retire(tid, "dropped_unsolved", "no archive model solves it")
+    for tid in plan.unsolved_kept + pool.held:
+        if tid not in deactivate:
+            why = (f"kept: the pool's floor is {min_pool}" if tid in pool.held else
+                   f"kept: unsolved {streaks.get(tid, 0) + 1} of {drop_after} adaptations in a row")
+            events.append({"generation": generation, "task_id": tid, "event": "unsolved", "detail": why})
+    by_id = {r.request_id: r for r in plan.requests}
+    for req_id, status in final.items():
+        req = by_id[req_id]
+        if status == "impossible" and req.operation in ("harder", "easier"):
+            events.append({"generation": generation, "task_id": req.parent["task_id"], "event": "restored",
+                           "detail": f"its {req.operation} child was impossible"})
+    for tid in pool.pruned:
+        retire(tid, "pruned", f"pool cap {pool_cap}")
+    counts = {s: sum(1 for v in final.values() if v == s)
+              for s in ("admitted", "invalid", "not_novel", "not_interesting", "impossible")}
+    stats = {
+        "tasks_proposed": len(plan.requests),
+        "tasks_admitted": counts["admitted"],
+        "tasks_rejected_invalid": counts["invalid"],
+        "tasks_rejected_not_novel": counts["not_novel"] + counts["not_interesting"],
+        "tasks_rejected_impossible": counts["impossible"],
+        "tasks_reflections": n_reflections,
+        "tasks_dropped_unsolved": len(pool.dropped),
+        "tasks_unsolved_kept": len(plan.unsolved_kept) + len(pool.held),
+        "tasks_refill_requests": len(plan.requests) - min(n_parents, len(plan.requests)),
+        "tasks_replaced": sum(1 for e in events if e["event"] == "replaced"),
+        "tasks_pruned": sum(1 for e in events if e["event"] == "pruned"),
+    }
+    return AdaptationOutcome(deactivate, events, stats)

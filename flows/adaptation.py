@@ -14,15 +14,20 @@ import json
 
 from prefect import flow, get_run_logger
 
-from acdc_core.adaptation import pass_rates, plan_adaptation, settle_pool, unsolved_streaks
+from acdc_core.adaptation import (
+    Admission,
+    conclude_adaptation,
+    pass_rates,
+    plan_adaptation,
+    proposal_verdict,
+    unsolved_streaks,
+)
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
 from tasks.adaptation import ask_scientist, embed_tasks, novelty_filter, request_dicts, validate_replies
 from tasks.archive import task_rows
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model
-
-UNSOLVABLE = "no archive model solves any instance of this task; make it solvable (easier)"
 
 
 def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dict, status: str,
@@ -106,15 +111,10 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         tried |= {c["name"] for c in checked if c["name"]}  # rejected names are not to be proposed again
         for i, (req, reply, c) in enumerate(zip(pending, replies, checked)):
             rid = req["request_id"]
-            last = rnd == a.reflection_rounds
-            if c["error"] is not None:
-                status, reason = "invalid", c["error"]
-            elif novelty[i]["status"] is not None:
-                status, reason = novelty[i]["status"], novelty[i]["reason"]
-            elif cand_rates[c["task_id"]] == 0.0:
-                status, reason = "impossible", UNSOLVABLE
-            else:
-                status, reason = "admitted", None
+            filtered = novelty.get(i, {})
+            status, reason = proposal_verdict(c["error"], filtered.get("status"), filtered.get("reason"),
+                                              cand_rates.get(c["task_id"]))
+            if status == "admitted":
                 task = {**c["task"], "pass_rate": cand_rates[c["task_id"]]}
                 admitted.append({"request": req, "task": task, "embedding": embedding[i],
                                  "evaluations": [r for r in rows if r["task_id"] == c["task_id"]]})
@@ -123,7 +123,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
                 known_ids.append(c["task_id"])
                 known_names.append(c["task"]["name"])
             proposals.append(_proposal_row(generation, rnd, req, reply, c, status, reason, novelty.get(i)))
-            if status in ("invalid", "impossible") and not last:
+            if status in ("invalid", "impossible") and rnd < a.reflection_rounds:
                 attempts[rid], errors[rid] = reply, reason
                 retry.append({**req, "known_names": known_names + sorted(tried - set(known_names))})
             else:
@@ -133,58 +133,20 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
                  len(retry))
         pending = retry
 
-    events, deactivate = [], []
-
-    def retire(task_id: str, event: str, detail: str) -> None:
-        if task_id not in deactivate:
-            deactivate.append(task_id)
-            events.append({"generation": generation, "task_id": task_id, "event": event, "detail": detail})
-
-    replaced = []
-    for ad in admitted:
-        req = ad["request"]
-        if req["operation"] in ("harder", "easier"):
-            replaced.append(req["parent"]["task_id"])
-            retire(req["parent"]["task_id"], "replaced", f"{req['operation']} child {ad['task']['name']}")
-    pool = settle_pool([(t["task_id"], t["created_generation"]) for t in active], plan.dropped, replaced,
-                       [(ad["task"]["task_id"], generation) for ad in admitted], min_pool, a.pool_cap)
-    for tid in pool.dropped:
-        retire(tid, "dropped_unsolved", "no archive model solves it")
-    for tid in plan.unsolved_kept + pool.held:
-        if tid not in deactivate:
-            why = (f"kept: the pool's floor is {min_pool}" if tid in pool.held else
-                   f"kept: unsolved {streaks.get(tid, 0) + 1} of {a.drop_unsolved_after} adaptations in a row")
-            events.append({"generation": generation, "task_id": tid, "event": "unsolved", "detail": why})
-    by_id = {r["request_id"]: r for r in requests}
-    for req_id, status in final.items():
-        req = by_id[req_id]
-        if status == "impossible" and req["operation"] in ("harder", "easier"):
-            events.append({"generation": generation, "task_id": req["parent"]["task_id"], "event": "restored",
-                           "detail": f"its {req['operation']} child was impossible"})
-    for tid in pool.pruned:
-        retire(tid, "pruned", f"pool cap {a.pool_cap}")
-
+    outcome = conclude_adaptation(
+        generation, [(t["task_id"], t["created_generation"]) for t in active], plan,
+        [Admission(ad["task"]["task_id"], ad["task"]["name"], ad["request"]["operation"],
+                   ad["request"]["parent"]["task_id"]) for ad in admitted],
+        final, sum(1 for p in proposals if p["round"] > 0), streaks, a.drop_unsolved_after, a.parents, min_pool,
+        a.pool_cap)
     families, instances = task_rows([ad["task"] for ad in admitted], generation)
     for f in families:
-        f["active"] = f["task_id"] not in deactivate
-    counts = {s: sum(1 for v in final.values() if v == s) for s in ("admitted", "invalid", "not_novel", "not_interesting", "impossible")}
-    stats = {
-        "tasks_proposed": len(plan.requests),
-        "tasks_admitted": counts["admitted"],
-        "tasks_rejected_invalid": counts["invalid"],
-        "tasks_rejected_not_novel": counts["not_novel"] + counts["not_interesting"],
-        "tasks_rejected_impossible": counts["impossible"],
-        "tasks_reflections": sum(1 for p in proposals if p["round"] > 0),
-        "tasks_dropped_unsolved": len(pool.dropped),
-        "tasks_unsolved_kept": len(plan.unsolved_kept) + len(pool.held),
-        "tasks_refill_requests": len(plan.requests) - min(a.parents, len(plan.requests)),
-        "tasks_replaced": sum(1 for e in events if e["event"] == "replaced"),
-        "tasks_pruned": sum(1 for e in events if e["event"] == "pruned"),
-    }
+        f["active"] = f["task_id"] not in outcome.deactivate
+    stats = outcome.stats
     log.info("task adaptation: %s", json.dumps(stats))
     return {
         "task_families": families, "task_instances": instances,
         "task_embeddings": [ad["embedding"] for ad in admitted], "task_proposals": proposals,
-        "task_events": events, "evaluations": [r for ad in admitted for r in ad["evaluations"]],
-        "deactivate": deactivate, "stats": stats,
+        "task_events": outcome.events, "evaluations": [r for ad in admitted for r in ad["evaluations"]],
+        "deactivate": outcome.deactivate, "stats": stats,
     }

@@ -5,15 +5,21 @@ import numpy as np
 import pytest
 
 from acdc_core.adaptation import (
+    UNSOLVABLE,
+    AdaptationPlan,
+    Admission,
     choose_operation,
+    conclude_adaptation,
     discriminating_share,
     pass_rates,
     plan_adaptation,
+    proposal_verdict,
     prune_oldest,
     settle_pool,
     unsolved_streaks,
 )
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
+from acdc_core.scientist.base import TaskRequest
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import nearest, novel_mask
 from acdc_core.scientist.llm import parse_yes_no
@@ -113,6 +119,39 @@ def test_settle_pool_holds_the_floor_and_caps_the_pool():
     assert c.pruned == ["s1", "s2"]
     c = settle_pool(active, ["s1", "s2", "n1"], [], [], min_pool=10, pool_cap=3)
     assert c.held == ["n1", "s1"] and c.dropped == ["s2"] and c.pruned == []
+
+
+def test_proposal_verdict_checks_validity_then_novelty_then_solvability():
+    assert proposal_verdict("no score()", "not_novel", "close", 0.0) == ("invalid", "no score()")
+    assert proposal_verdict(None, "not_novel", "too close to t1", 0.0) == ("not_novel", "too close to t1")
+    assert proposal_verdict(None, None, None, 0.0) == ("impossible", UNSOLVABLE)
+    assert proposal_verdict(None, None, None, 0.25) == ("admitted", None)
+
+
+def test_conclude_adaptation_retires_replaced_and_dropped_restores_and_prunes():
+    def request(rid, op, parent):
+        return TaskRequest(rid, op, {"task_id": parent}, 0, ())
+
+    plan = AdaptationPlan(dropped=["id-old"], unsolved_kept=["id-new"], requests=[
+        request("r0", "harder", "id-a"), request("r1", "easier", "id-b"), request("r2", "novel_new", "id-c"),
+        request("r3", "novel_related", "id-c")])
+    active = [("id-old", 0), ("id-a", 0), ("id-b", 2), ("id-c", 4), ("id-new", 4)]
+    admitted = [Admission("t-x", "x", "harder", "id-a"), Admission("t-y", "y", "novel_new", "id-c")]
+    final = {"r0": "admitted", "r1": "impossible", "r2": "admitted", "r3": "not_novel"}
+    out = conclude_adaptation(6, active, plan, admitted, final, n_reflections=2, streaks={"id-new": 1},
+                              drop_after=3, n_parents=3, min_pool=0, pool_cap=3)
+    assert [(e["task_id"], e["event"]) for e in out.events] == [
+        ("id-a", "replaced"), ("id-old", "dropped_unsolved"), ("id-new", "unsolved"), ("id-b", "restored"),
+        ("id-b", "pruned"), ("id-c", "pruned")]
+    assert all(e["generation"] == 6 for e in out.events)
+    assert "x" in out.events[0]["detail"] and "2 of 3" in out.events[2]["detail"]
+    # left: id-b, id-c, id-new + t-x, t-y: 5 over a cap of 3, so the oldest two go (id-b from
+    # generation 2, then id-c, first of generation 4 in pool order)
+    assert out.deactivate == ["id-a", "id-old", "id-b", "id-c"]
+    assert out.stats == {
+        "tasks_proposed": 4, "tasks_admitted": 2, "tasks_rejected_invalid": 0, "tasks_rejected_not_novel": 1,
+        "tasks_rejected_impossible": 1, "tasks_reflections": 2, "tasks_dropped_unsolved": 1,
+        "tasks_unsolved_kept": 1, "tasks_refill_requests": 1, "tasks_replaced": 1, "tasks_pruned": 2}
 
 
 def test_prune_oldest_first():
