@@ -11,6 +11,7 @@ children just admitted) -> task-archive diversity and coverage -> one commit.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from prefect import flow, get_run_logger
@@ -117,37 +118,38 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
     }
 
 
-@flow(name="acdc-generation", flow_run_name="generation-{generation}")
-def generation_flow(run_dir: str, generation: int) -> dict:
-    """Run generation ``generation`` of the run in ``run_dir`` and commit it.
+@dataclass(frozen=True)
+class Population:
+    """Who a generation breeds from and tests on.
 
-    Returns the generation's summary: {"generation", "committed", "kept", "best_fitness",
-    "n_candidates", "n_gibberish", "n_admitted", "seconds"}.
+    ``tasks``: the active task set; ``archive_ids``: the archive before this generation (empty
+    in generation 0); ``trusted``: ``models`` rows of the seeds and base (generation 0), which
+    skip the gibberish screen; ``seed_ids``: the seeds that join the population; ``parents``:
+    the ids children are bred from.
     """
-    t0 = time.perf_counter()
-    loads, reuses = MODEL_POOL.loads, MODEL_POOL.hits
-    ctx = RunContext.load(run_dir)
-    cfg = ctx.config
-    log = get_run_logger()
-    prefix = f"[gen {generation}/{cfg.run.generations}]"
 
-    trusted: list[dict] = []  # seed models: evaluated without the gibberish screen
+    tasks: list[dict]
+    base_id: str
+    archive_ids: list[str]
+    trusted: list[dict]
+    seed_ids: list[str]
+    parents: list[str]
+
+
+def _population(run_dir: str, ctx: RunContext, generation: int) -> Population:
     if generation == 0:
         seeds, tasks = seed_population(run_dir)
-        base_id = next(s["model_id"] for s in seeds if s["is_base"])
-        archive_ids: list[str] = []
         trusted, seed_ids = _seed_rows(seeds)
-        parents_pool = seed_ids
-    else:
-        tasks = ctx.db.active_tasks()
-        base_id = ctx.db.base_model_id()
-        archive_ids = ctx.db.archive_ids(generation - 1)
-        seed_ids = []
-        parents_pool = archive_ids
-    recipes = propose(run_dir, generation, parents_pool, base_id)
+        base_id = next(s["model_id"] for s in seeds if s["is_base"])
+        return Population(tasks, base_id, [], trusted, seed_ids, seed_ids)
+    archive_ids = ctx.db.archive_ids(generation - 1)
+    return Population(ctx.db.active_tasks(), ctx.db.base_model_id(), archive_ids, [], [], archive_ids)
 
-    made, known = [], set(ctx.db.models()["model_id"]) | {t["model_id"] for t in trusted}
-    step = StepProgress(log, prefix, "make child", len(recipes))
+
+def _make_children(run_dir: str, ctx: RunContext, pop: Population, recipes: list[dict], step: StepProgress,
+                   log) -> list[dict]:
+    """The children of ``recipes``, without those whose weights equal a known model's."""
+    made, known = [], set(ctx.db.models()["model_id"]) | {t["model_id"] for t in pop.trusted}
     for r in recipes:
         child = make_child(run_dir, r)
         if child["model_id"] in known:
@@ -156,70 +158,98 @@ def generation_flow(run_dir: str, generation: int) -> dict:
             known.add(child["model_id"])
             made.append(child)
         step.tick(f"{child['operator']} -> {child['model_id']}")
+    return made
 
-    task_ids = [t["task_id"] for t in tasks]
-    set_hash = task_set_hash(task_ids)
+
+def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, made: list[dict], log,
+              prefix: str) -> tuple[list[dict], dict[str, dict]]:
+    """Evaluation rows of the seeds (generation 0) and of every child that passes its gibberish
+    screen (one model session each), and each child's screen verdict by id."""
+    cfg = ctx.config
+    set_hash = task_set_hash([t["task_id"] for t in pop.tasks])
     evaluations: list[dict] = []
-    step = StepProgress(log, prefix, "evaluate seed", len(seed_ids))
-    for mid in seed_ids:
-        rows = evaluate_model(run_dir, mid, set_hash, tasks)
+    step = StepProgress(log, prefix, "evaluate seed", len(pop.seed_ids))
+    for mid in pop.seed_ids:
+        rows = evaluate_model(run_dir, mid, set_hash, pop.tasks)
         evaluations += rows
         step.tick(f"{mid} mean score {np.mean([r['score'] for r in rows]):.3f}")
     verdicts = {}
     g_rng = rng_stream(cfg.run.seed, generation, "gibberish")
-    prompts = _gibberish_prompts(tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
+    prompts = _gibberish_prompts(pop.tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
     step = StepProgress(log, prefix, "screen + evaluate child", len(made))
     for c in made:
-        verdicts[c["model_id"]] = res = screen_and_evaluate(run_dir, c["model_id"], set_hash, tasks, prompts)
+        verdicts[c["model_id"]] = res = screen_and_evaluate(run_dir, c["model_id"], set_hash, pop.tasks, prompts)
         evaluations += res["rows"]
         step.tick(f"{c['model_id']} gibberish" if res["is_gibberish"] else
                   f"{c['model_id']} mean score {np.mean([r['score'] for r in res['rows']]):.3f}")
-    survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
-    new_ids = seed_ids + survivors
+    return evaluations, verdicts
 
-    population = archive_ids + new_ids
-    score_rows = ctx.db.evaluation_scores(archive_ids) + [
-        (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
-    update = update_archive(run_dir, population, score_rows, task_ids)
 
-    children = [c for c in made if c["model_id"] in survivors]
-    parent_ids = sorted({p for c in children for p in c["parents"]})
-    effects, effect_metrics = child_effect_rows(
-        generation, children,
-        ctx.db.answers(parent_ids, task_ids)
-        + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
-        cfg.evaluation.solved_threshold)
+def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[dict], verdicts: dict,
+            evaluations: list[dict], update: dict, survivors: list[str], effects: list[dict],
+            effect_metrics: dict, side: dict, seconds: float) -> GenerationCommit:
+    """The generation's one commit: candidates, lineage, tasks, evaluations, archive, metrics."""
+    loads, reuses = pool_counts  # the resident pool's loads and hits when the generation began
     n_gibberish = len(made) - len(survivors)
     n_admitted = len(set(update["kept"]) & set(survivors))
-    side = _task_side(run_dir, ctx, generation, tasks, update["kept"], score_rows, evaluations)
-    seconds = time.perf_counter() - t0
-    model_rows, lineage = candidate_rows(generation, trusted + made, verdicts)
-    commit = GenerationCommit(
+    model_rows, lineage = candidate_rows(generation, pop.trusted + made, verdicts)
+    extra = {**side["metrics"], **effect_metrics, "archive_model_loads": MODEL_POOL.loads - loads,
+             "archive_model_reuses": MODEL_POOL.hits - reuses}
+    return GenerationCommit(
         generation=generation, n_candidates=len(made), n_gibberish=n_gibberish, n_admitted=n_admitted,
         seconds=seconds, models=model_rows, lineage=lineage, task_families=side["task_families"],
         task_instances=side["task_instances"],
         evaluations=[{**r, "generation": generation} for r in evaluations + side["evaluations"]],
         archive=archive_rows(generation, update),
         metrics=archive_metrics(generation, update, len(made), n_gibberish, n_admitted, seconds)
-        + [{"generation": generation, "name": k, "value": float(v)}
-           for k, v in {**side["metrics"], **effect_metrics, "archive_model_loads": MODEL_POOL.loads - loads,
-                        "archive_model_reuses": MODEL_POOL.hits - reuses}.items()],
+        + [{"generation": generation, "name": k, "value": float(v)} for k, v in extra.items()],
         task_embeddings=side["task_embeddings"], task_proposals=side["task_proposals"],
         task_events=side["task_events"], task_clusters=side["task_clusters"], deactivate=side["deactivate"],
         child_effects=effects,
     )
+
+
+@flow(name="acdc-generation", flow_run_name="generation-{generation}")
+def generation_flow(run_dir: str, generation: int) -> dict:
+    """Run generation ``generation`` of the run in ``run_dir`` and commit it.
+
+    Returns the generation's summary: {"generation", "committed", "kept", "best_fitness",
+    "n_candidates", "n_gibberish", "n_admitted", "seconds"}.
+    """
+    t0, loads = time.perf_counter(), (MODEL_POOL.loads, MODEL_POOL.hits)
+    ctx, log = RunContext.load(run_dir), get_run_logger()
+    cfg, prefix = ctx.config, f"[gen {generation}/{ctx.config.run.generations}]"
+    pop = _population(run_dir, ctx, generation)
+    recipes = propose(run_dir, generation, pop.parents, pop.base_id)  # ask
+    made = _make_children(run_dir, ctx, pop, recipes, StepProgress(log, prefix, "make child", len(recipes)), log)
+    evaluations, verdicts = _evaluate(run_dir, ctx, generation, pop, made, log, prefix)
+    survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
+    task_ids = [t["task_id"] for t in pop.tasks]
+    score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
+        (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
+    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows, task_ids)  # tell
+    children = [c for c in made if c["model_id"] in survivors]
+    effects, effect_metrics = child_effect_rows(
+        generation, children,
+        ctx.db.answers(sorted({p for c in children for p in c["parents"]}), task_ids)
+        + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
+        cfg.evaluation.solved_threshold)
+    side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], score_rows, evaluations)  # adapt
+    commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, survivors, effects,
+                     effect_metrics, side, time.perf_counter() - t0)
     committed = commit_generation(run_dir, commit)
     best = max(update["fitness"][m] for m in update["kept"])
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted, %d instances solved by a child and no parent; "
         "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history, %.2f of "
         "the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
-        prefix, len(made), n_gibberish, n_admitted, effect_metrics.get("children_new_instances", 0),
-        len(update["kept"]), update["distinct"], best, side["metrics"]["coverage_history"],
-        update["coverage_instances"], side["metrics"]["tasks_active"], 100 * side["metrics"]["discriminating_share"],
-        side["metrics"]["vendi_cumulative"], seconds,
+        prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted,
+        effect_metrics.get("children_new_instances", 0), len(update["kept"]), update["distinct"], best,
+        side["metrics"]["coverage_history"], update["coverage_instances"], side["metrics"]["tasks_active"],
+        100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,
     )
     return {
         "generation": generation, "committed": committed, "kept": update["kept"], "best_fitness": best,
-        "n_candidates": len(made), "n_gibberish": n_gibberish, "n_admitted": n_admitted, "seconds": seconds,
+        "n_candidates": commit.n_candidates, "n_gibberish": commit.n_gibberish, "n_admitted": commit.n_admitted,
+        "seconds": commit.seconds,
     }
