@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_seed_experts.py [--family smollm2] [--skills math,code,strings,lists]
                                                  [--held-out 60] [--steps 40] [--replay-share 0.3]
+                                                 [--lr 1e-3] [--lora-layers 6] [--delta-scales 0.6]
 
 1. ``acdc seeds build`` in a fresh run folder with an empty cache (timed as a user sees it),
    with one expert per skill (default: the default preset's experts); ``--cache-dir`` reuses
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,22 +73,34 @@ def main() -> None:
     ap.add_argument("--skills", help="comma-separated expert skills (default: the default preset's experts)")
     ap.add_argument("--steps", type=int, help="training steps per expert (default: the preset's)")
     ap.add_argument("--replay-share", type=float, help="share of replay pairs per expert (default: the preset's)")
+    ap.add_argument("--lr", type=float, help="peak learning rate per expert (default: the preset's)")
+    ap.add_argument("--lora-layers", type=int, help="LoRA on the top N layers (default: the preset's)")
     ap.add_argument("--held-out", type=int, default=60, help="held-out items per skill")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-merges", action="store_true", help="skip the merges of the first two experts")
+    ap.add_argument("--delta-scales", default="",
+                    help="comma-separated a < 1: also evaluate base + a * (expert - base), a mergekit linear "
+                         "merge of each expert with the base (WiSE-FT's weight interpolation)")
     ap.add_argument("--cache-dir", help="reuse the builds in this ACDC_CACHE_DIR (default: a new, empty one)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="acdc-bench-experts-"))
+    try:
+        measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the run's models, merges and scaled copies: gigabytes
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    """Steps 1-3 above, in the scratch folder ``work``."""
     cfg = load_config().model_dump(mode="json")
     cfg["models"]["family"] = args.family
     template = cfg["models"]["experts"][0]
     if args.skills:
         cfg["models"]["experts"] = [{**template, "name": s, "skill": s} for s in args.skills.split(",")]
     cfg["evaluation"]["torch_threads"] = args.threads
-    if args.steps:
-        cfg["models"]["experts"] = [{**e, "steps": args.steps} for e in cfg["models"]["experts"]]
-    if args.replay_share is not None:
-        cfg["models"]["experts"] = [{**e, "replay_share": args.replay_share} for e in cfg["models"]["experts"]]
+    for key in ("steps", "replay_share", "lr", "lora_layers"):
+        if getattr(args, key) is not None:
+            cfg["models"]["experts"] = [{**e, key: getattr(args, key)} for e in cfg["models"]["experts"]]
     (work / "config.yaml").write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "ACDC_CACHE_DIR": args.cache_dir or str(work / "cache")}
 
@@ -120,9 +134,18 @@ def main() -> None:
     sandbox = Sandbox()
     tasks = [{"task_id": f.name, "name": f.name, "code": f.code, "capability": f.capability,
               "instances": sandbox.instances(f.code, 8)} for f in seed_families()]
-    print(f"held-out: {args.held_out} items per kind {kinds}; seed families: {len(tasks)} x 8 instances")
+    print(f"held-out: {args.held_out} items per kind {kinds}; seed families: {len(tasks)} x 8 instances "
+          "(all a seed family makes)")
 
     dirs = {"base": base_dir} | {r.name: str(work / "run" / "blobs" / "models" / r.model_id) for r in experts.itertuples()}
+    scaled = {}
+    for a in [float(x) for x in args.delta_scales.split(",") if x]:
+        for r in experts.itertuples():
+            name = f"{r.name}@{a:g}"
+            recipe = MergeRecipe(method="linear", parents=(r.name, "base"), weights=(a, 1.0 - a))
+            merge_models(recipe, dirs, work / f"scaled-{name}", "bfloat16")
+            scaled[name] = (r, str(work / f"scaled-{name}"))
+    dirs |= {name: path for name, (_, path) in scaled.items()}
     if not args.no_merges and len(order) >= 2:
         a, b = order[:2]
         for method, recipe in (("linear", MergeRecipe(method="linear", parents=(a, b), weights=(0.5, 0.5))),
@@ -140,14 +163,21 @@ def main() -> None:
     caps = sorted({t["capability"] for t in tasks})
     cap_of = {t["task_id"]: t["capability"] for t in tasks}
 
-    def rate(name: str, col: str) -> float:
+    def items_of(col: str) -> list[str]:
         if col.startswith("seed "):
             cap = col.removeprefix("seed ")
-            vals = [v for k, v in scores[name].items() if k.startswith("seed:")
-                    and (cap == "all" or cap_of[k.split(":")[1]] == cap)]
-        else:
-            vals = [v for k, v in scores[name].items() if k.startswith(f"{col.removeprefix('held-out ')}:")]
-        return 100 * float(np.mean(vals))
+            return [k for k in scores["base"]
+                    if k.startswith("seed:") and (cap == "all" or cap_of[k.split(":")[1]] == cap)]
+        return [k for k in scores["base"] if k.startswith(f"{col.removeprefix('held-out ')}:")]
+
+    def rate(name: str, col: str) -> float:
+        return 100 * float(np.mean([scores[name][k] for k in items_of(col)]))
+
+    def paired_se(name: str, col: str) -> float:
+        """Standard error (points) of the model's difference to the base on the column's items."""
+        keys = items_of(col)
+        d = np.array([scores[name][k] - scores["base"][k] for k in keys])
+        return 100 * float(d.std(ddof=1) / np.sqrt(len(keys))) if len(keys) > 1 else 0.0
 
     cols = [f"held-out {s}" for s in kinds] + ["seed all"] + [f"seed {c}" for c in caps]
     table = {name: {c: rate(name, c) for c in cols} for name in scores}
@@ -157,14 +187,17 @@ def main() -> None:
         print(f"{name:22s}" + "".join(f"{v:7.1f} ({v - table['base'][c]:+6.1f})    " for c, v in vals.items()))
 
     print(f"\n== expert verdicts (bar: own held-out >= {GAIN_BAR:+.0f}, nothing else below {LOSS_BAR:+.0f} points)")
-    print(f"{'expert':10s} {'skill':10s} {'own gain':>9s} {'worst elsewhere':>28s}  verdict")
-    for r in experts.itertuples():
+    print("   (+- : 1.96 paired standard errors of the difference to the base, over the column's items)")
+    print(f"{'expert':10s} {'skill':10s} {'own gain':>15s} {'worst elsewhere':>34s}  verdict")
+    for name, r in [(r.name, r) for r in experts.itertuples()] + [(n, r) for n, (r, _) in scaled.items()]:
         own = f"held-out {r.skill}"
-        gain = table[r.name][own] - table["base"][own]
-        others = {c: table[r.name][c] - table["base"][c] for c in cols if c not in (own, "seed all")}
+        gain = table[name][own] - table["base"][own]
+        others = {c: table[name][c] - table["base"][c] for c in cols if c not in (own, "seed all")}
         worst = min(others, key=others.get)
         ok = gain >= GAIN_BAR and others[worst] >= LOSS_BAR
-        print(f"{r.name:10s} {r.skill:10s} {gain:+9.1f} {others[worst]:+10.1f} ({worst:>15s})  {'meets' if ok else 'FAILS'}")
+        print(f"{name:10s} {r.skill:10s} {gain:+9.1f} +-{1.96 * paired_se(name, own):4.1f} "
+              f"{others[worst]:+10.1f} +-{1.96 * paired_se(name, worst):4.1f} ({worst:>15s}, n={len(items_of(worst))})  "
+              f"{'meets' if ok else 'FAILS'}")
 
     print("\n== skill vectors on the seed families (solved = mean score >= 0.5)")
     names = list(scores)

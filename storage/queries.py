@@ -1,5 +1,5 @@
-"""Read-only SQL over a run's DuckDB file: every query of the report, ``acdc status``, the run
-summary, the notebook and the benches.
+"""Read-only SQL over a run's DuckDB file: every query of the report, ``acdc status`` and the run
+summary, and the views the notebook shares with the report.
 
 Each function takes a read-only connection (:func:`open_run`) and returns plain values or a
 pandas frame; nothing here migrates or writes, so a finished run, a run in progress (between
