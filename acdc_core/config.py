@@ -72,8 +72,13 @@ class ExpertSpec(_Section):
 DEFAULT_EXPERT_SKILLS = ("math", "code", "strings", "logic")
 
 
+# Chosen by bench/bench_seed_experts.py (see the default preset): math forgets less at half the lr.
+DEFAULT_EXPERT_LR = {"math": 1e-3}
+
+
 def _default_experts() -> list[ExpertSpec]:
-    return [ExpertSpec(name=s, skill=s) for s in DEFAULT_EXPERT_SKILLS]
+    return [ExpertSpec(name=s, skill=s, **({"lr": DEFAULT_EXPERT_LR[s]} if s in DEFAULT_EXPERT_LR else {}))
+            for s in DEFAULT_EXPERT_SKILLS]
 
 
 class ModelsSection(_Section):

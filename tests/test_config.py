@@ -61,6 +61,7 @@ def test_bad_configs_name_the_key(data, message):
 def test_experts_default_to_four_skills_for_a_shipped_family(tmp_path):
     skills = ["math", "code", "strings", "logic"]
     assert [(e.name, e.skill) for e in parse_config({}).models.experts] == [(s, s) for s in skills]
+    assert load_config().models.experts == parse_config({}).models.experts  # the preset spells out the same
     assert [e.skill for e in parse_config({"models": {"family": "gemma3"}}).models.experts] == skills
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
