@@ -64,20 +64,26 @@ def mutate_tensor(name: str, w: torch.Tensor, recipe: MutationRecipe) -> torch.T
 
 
 def _svd_noise_delta(x: torch.Tensor, top_k: int | None, std: float, g: torch.Generator) -> torch.Tensor:
-    """U_k diag(delta) V_k^T for delta = max(s_k + N(0, std), 0) - s_k over the top-k singular
-    triplets of ``x`` (m, n), float32.
+    """:func:`svd_update` of ``x`` (m, n) for noise N(0, std) on its top-k singular values
+    (all of them when ``top_k`` is None), drawn from ``g``."""
+    k = min(top_k or min(x.shape), min(x.shape))
+    return svd_update(x, torch.randn(k, generator=g) * std)
+
+
+def svd_update(x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """U_k diag(delta) V_k^T for delta = max(s_k + noise, 0) - s_k over the top k = len(noise)
+    singular triplets of ``x`` (m, n), float32.
 
     The singular vectors come from the eigendecomposition of the smaller Gram matrix
-    (x^T x or x x^T), ~3x faster on CPU than a full SVD; with U_k = x V_k / s_k the update is
-    x V_k diag(delta / s_k) V_k^T.  Singular values below 1e-6 * s_max have no well-defined
-    direction and are left as they are.
+    (x^T x or x x^T), ~3x faster on CPU than a full SVD (``bench/bench_svd_mutation.py``); with
+    U_k = x V_k / s_k the update is x V_k diag(delta / s_k) V_k^T.  Singular values below
+    1e-6 * s_max have no well-defined direction and are left as they are.
     """
     tall = x.shape[0] >= x.shape[1]
     lam, vecs = torch.linalg.eigh(x.T @ x if tall else x @ x.T)  # ascending
     s = lam.flip(0).clamp(min=0).sqrt()
     vecs = vecs.flip(1)
-    k = min(top_k or len(s), len(s))
-    noise = torch.randn(k, generator=g) * std
+    k = len(noise)
     delta = torch.clamp(s[:k] + noise, min=0.0) - s[:k]
     ok = s[:k] > s[0] * 1e-6
     scale = torch.where(ok, delta / torch.where(ok, s[:k], torch.ones_like(s[:k])), torch.zeros_like(delta))
