@@ -16,24 +16,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from storage.db import DB_FILE
+from storage.db import DB_FILE, RunDB
 
 
 @contextmanager
-def open_run(run_dir: str | Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Read-only connection to the run database in ``run_dir`` (nothing is migrated or written).
+def open_run(run_dir: str | Path, lock_timeout_s: float = 600.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Read-only connection to the run database in ``run_dir`` (nothing is migrated or written);
+    while a run's commit holds the file it waits, up to ``lock_timeout_s`` seconds.
 
     Raises:
         FileNotFoundError: the run folder has no DuckDB file.
     """
-    path = Path(run_dir) / DB_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"no run database at {path}")
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    with RunDB(Path(run_dir) / DB_FILE, lock_timeout_s).connect(read_only=True) as con:
         yield con
-    finally:
-        con.close()
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -117,3 +117,19 @@ def test_writer_waits_for_a_readers_lock(tmp_path):
     with pytest.raises(duckdb.IOException, match="lock"):
         impatient.commit_generation(commit(1, ["b"]))
     reader.wait()
+
+
+def test_readers_wait_for_a_writers_lock(tmp_path):
+    import subprocess
+    import sys
+
+    from storage.queries import open_run, run_headline
+
+    db = RunDB.create(tmp_path / "acdc.duckdb")
+    assert db.commit_generation(commit(0, ["a", "b"]))
+    hold = "import duckdb, time; c = duckdb.connect(%r); print('open', flush=True); time.sleep(2)"
+    writer = subprocess.Popen([sys.executable, "-c", hold % str(db.path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "open"
+    with open_run(tmp_path) as con:  # waited for the writer to let go
+        assert run_headline(con)["archive_size"] == 2
+    writer.wait()
