@@ -102,9 +102,10 @@ class RunDB:
         """The run database at ``path``, created if absent, with every pending schema migration
         applied (each once, in order, recorded in ``schema_version``)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        duckdb.connect(str(path)).close()
-        db = cls(path, lock_timeout_s)
+        if not path.is_file():  # a new file: nobody else can hold it yet
+            path.parent.mkdir(parents=True, exist_ok=True)
+            duckdb.connect(str(path)).close()
+        db = cls(path, lock_timeout_s)  # an existing one is migrated through the lock-waiting connect
         db._migrate()
         return db
 
