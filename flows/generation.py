@@ -146,10 +146,11 @@ def _population(run_dir: str, ctx: RunContext, generation: int) -> Population:
     return Population(ctx.db.active_tasks(), ctx.db.base_model_id(), archive_ids, [], [], archive_ids)
 
 
-def _make_children(run_dir: str, ctx: RunContext, pop: Population, recipes: list[dict], step: StepProgress,
-                   log) -> list[dict]:
+def _make_children(run_dir: str, ctx: RunContext, pop: Population, recipes: list[dict], log,
+                   prefix: str) -> list[dict]:
     """The children of ``recipes``, without those whose weights equal a known model's."""
     made, known = [], set(ctx.db.models()["model_id"]) | {t["model_id"] for t in pop.trusted}
+    step = StepProgress(log, prefix, "make child", len(recipes))
     for r in recipes:
         child = make_child(run_dir, r)
         if child["model_id"] in known:
@@ -221,7 +222,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     cfg, prefix = ctx.config, f"[gen {generation}/{ctx.config.run.generations}]"
     pop = _population(run_dir, ctx, generation)
     recipes = propose(run_dir, generation, pop.parents, pop.base_id)  # ask
-    made = _make_children(run_dir, ctx, pop, recipes, StepProgress(log, prefix, "make child", len(recipes)), log)
+    made = _make_children(run_dir, ctx, pop, recipes, log, prefix)
     evaluations, verdicts = _evaluate(run_dir, ctx, generation, pop, made, log, prefix)
     survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
     task_ids = [t["task_id"] for t in pop.tasks]
