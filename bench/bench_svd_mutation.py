@@ -44,8 +44,10 @@ def randomized_delta(x: torch.Tensor, k: int, noise: torch.Tensor) -> torch.Tens
 
 
 def _update(u: torch.Tensor, s: torch.Tensor, vh: torch.Tensor, k: int, noise: torch.Tensor) -> torch.Tensor:
+    """The update from an SVD, with the run's rule: singular values below 1e-6 * s_max stay."""
     k = min(k, len(s))
     delta = torch.clamp(s[:k] + noise[:k], min=0.0) - s[:k]
+    delta = torch.where(s[:k] > s[0] * 1e-6, delta, torch.zeros_like(delta))
     return (u[:, :k] * delta) @ vh[:k]
 
 
