@@ -36,6 +36,11 @@ class MergeRecipe(BaseModel):
     base: str | None = None
     seed: int = 0
 
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Every model the merge reads: the parents, then the base when it is not one of them."""
+        return tuple(dict.fromkeys([*self.parents, *([self.base] if self.base else [])]))
+
 
 class MutationRecipe(BaseModel):
     """Weight perturbation. ``svd``: noise N(0, noise_std) on the top_k singular values of every
@@ -64,6 +69,14 @@ class ChildRecipe(BaseModel):
         if self.merge is not None:
             return self.merge.parents
         return (self.source,) if self.source else ()
+
+    @property
+    def template(self) -> str | None:
+        """The model whose config and tokenizer the child takes (mergekit's rule: the merge's
+        base model, else its first model; a mutation's source)."""
+        if self.merge is not None:
+            return self.merge.base or self.merge.parents[0]
+        return self.source
 
     @property
     def operator(self) -> str:

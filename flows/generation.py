@@ -2,8 +2,9 @@
 
 Generation 0 builds the initial population (seed models, the experts fine-tuned from the base,
 mutants spread over the seeds, the task set); every later generation breeds children from the
-archive.  Both then run the same line: each child's gibberish screen and evaluation in one
-model load -> DNS archive update on skill vectors -> children compared with their parents ->
+archive.  Both then run the same line: each child made in memory, its gibberish screen and
+evaluation in one model session -> DNS archive update on skill vectors -> the kept children's
+weights written to the blob store (the others stay recipes) -> children compared with their parents ->
 task adaptation (every ``adaptation.every`` generations, on pass rates that include the
 children just admitted) -> task-archive diversity and coverage -> one commit.
 """
@@ -32,7 +33,7 @@ from tasks.archive import (
     task_rows,
     update_archive,
 )
-from tasks.breeding import make_child, propose
+from tasks.breeding import discard_children, make_child, propose, store_child
 from tasks.context import MODEL_POOL, RunContext
 from tasks.evaluation import evaluate_model, screen_and_evaluate
 from tasks.progress import StepProgress
@@ -179,7 +180,8 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
     prompts = _gibberish_prompts(pop.tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
     step = StepProgress(log, prefix, "screen + evaluate child", len(made))
     for c in made:
-        verdicts[c["model_id"]] = res = screen_and_evaluate(run_dir, c["model_id"], set_hash, pop.tasks, prompts)
+        verdicts[c["model_id"]] = res = screen_and_evaluate(run_dir, c["model_id"], c["recipe"], set_hash,
+                                                            pop.tasks, prompts)
         evaluations += res["rows"]
         step.tick(f"{c['model_id']} gibberish" if res["is_gibberish"] else
                   f"{c['model_id']} mean score {np.mean([r['score'] for r in res['rows']]):.3f}")
@@ -229,6 +231,8 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
         (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
     update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows, task_ids)  # tell
+    made = [{**c, "uri": store_child(run_dir, c)} if c["model_id"] in update["kept"] else c for c in made]
+    discard_children()  # the rest are remade from their recipes when ever needed
     children = [c for c in made if c["model_id"] in survivors]
     effects, effect_metrics = child_effect_rows(
         generation, children,

@@ -12,7 +12,8 @@ from prefect import flow, get_run_logger
 
 from flows.generation import generation_flow
 from storage.queries import open_run, run_headline
-from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run
+from tasks.breeding import discard_children
+from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run, release_candidate_model
 from tasks.progress import fmt_seconds
 
 
@@ -102,4 +103,6 @@ def acdc_run(
                      g, target, fmt_seconds(durations[-1]), left, fmt_seconds(eta))
     finally:
         MODEL_POOL.clear()  # the resident models of this run; the process may go on (tests, notebooks)
+        release_candidate_model()
+        discard_children()
     return run_summary(str(ctx.run_dir))

@@ -1,14 +1,14 @@
-"""Steps that make candidate models: propose recipes, then merge and mutate them into weights."""
+"""Steps that make candidate models: propose recipes, merge and mutate them into weights in
+memory, and store the ones the archive keeps."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 from prefect import get_run_logger, task
 
-from acdc_core.adapters.merging import merge_models
-from acdc_core.adapters.weights import content_hash, mutate_folder
+from acdc_core.adapters.candidates import build_weights, recipe_yaml, write_folder
+from acdc_core.adapters.weights import StateDict, load_weights, tensor_hash
 from acdc_core.recipes import ChildRecipe, propose_children, propose_initial_mutants
 from acdc_core.rng import rng_stream
 from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
@@ -34,6 +34,39 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
     return [r.model_dump(mode="json") for r in recipes]
 
 
+_MADE: dict[str, StateDict] = {}
+"""Weights of this process's children not yet stored or discarded, by model id (the generation
+flow discards them once its kept children are stored)."""
+
+
+def discard_children() -> None:
+    """Forget the weights of children made in this process (kept ones are stored by then)."""
+    _MADE.clear()
+
+
+def _build(ctx: RunContext, r: ChildRecipe) -> StateDict:
+    return build_weights(r, lambda mid: load_weights(ctx.model_dir(mid)), ctx.config.models.storage_dtype)
+
+
+def child_weights(ctx: RunContext, model_id: str, recipe: dict) -> StateDict:
+    """The weights of child ``model_id``: in memory when this process made it, else from the
+    blob store when it was kept, else remade from ``recipe`` (after a resume).
+
+    Raises:
+        ValueError: when the remade weights do not hash to ``model_id`` (the parents changed).
+    """
+    if model_id in _MADE:
+        return _MADE[model_id]
+    if ctx.blobs.exists(model_key(model_id)):
+        return load_weights(ctx.model_dir(model_id))
+    weights = _build(ctx, ChildRecipe.model_validate(recipe))
+    if (got := tensor_hash(weights)) != model_id:
+        raise ValueError(f"recipe of model {model_id} remakes weights {got}: its parents' weights changed")
+    get_run_logger().info("model %s remade from its recipe", model_id)
+    _MADE[model_id] = weights
+    return weights
+
+
 @task(
     name="make-child",
     retries=2,
@@ -43,36 +76,41 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
     persist_result=True,
 )
 def make_child(run_dir: str, recipe: dict) -> dict:
-    """Merge (mergekit) and/or mutate per ``recipe``; store the HF folder under its content hash.
+    """Merge (mergekit) and/or mutate per ``recipe`` in memory; the id is the hash of the
+    tensors.  Nothing is written: the weights wait in this process for the evaluation, and
+    :func:`store_child` writes them if the child is kept.
 
     Returns:
-        {"model_id", "uri", "parents", "operator", "recipe", "merge_config_yaml", "seed"}.
+        {"model_id", "uri" (None until stored), "parents", "operator", "recipe",
+        "merge_config_yaml", "seed"}.
     """
     ctx = RunContext.load(run_dir)
     r = ChildRecipe.model_validate(recipe)
-    dtype = ctx.config.models.storage_dtype
-    work = ctx.work_dir / r.key()
-    shutil.rmtree(work, ignore_errors=True)  # leftovers of an interrupted attempt
-    needed = set(r.parents) | ({r.merge.base} if r.merge and r.merge.base else set())
-    paths = {mid: str(ctx.model_dir(mid)) for mid in needed}
-    merge_yaml = None
-    if r.merge is not None:
-        src = work / "merged"
-        merge_yaml = merge_models(r.merge, paths, src, dtype)
-    else:
-        src = ctx.model_dir(r.source)
-    out = src
-    if r.mutation is not None:
-        out = work / "mutated"
-        mutate_folder(src, out, r.mutation)
-    mid = content_hash(out)
-    (out / "acdc_recipe.json").write_text(json.dumps(recipe, indent=1))
-    key = model_key(mid)
-    uri = ctx.blobs.uri(key) if ctx.blobs.exists(key) else ctx.blobs.put_dir(out, key, move=True)
-    shutil.rmtree(work, ignore_errors=True)
+    weights = _build(ctx, r)
+    mid = tensor_hash(weights)
+    _MADE[mid] = weights
     get_run_logger().info("child %d (%s of %s) -> model %s", r.index, r.operator, ", ".join(r.parents), mid)
     return {
-        "model_id": mid, "uri": uri, "parents": list(r.parents), "operator": r.operator,
-        "recipe": recipe, "merge_config_yaml": merge_yaml,
+        "model_id": mid, "uri": None, "parents": list(r.parents), "operator": r.operator,
+        "recipe": recipe, "merge_config_yaml": recipe_yaml(r, ctx.config.models.storage_dtype),
         "seed": r.mutation.seed if r.mutation else (r.merge.seed if r.merge else None),
     }
+
+
+@task(name="store-child", retries=2, retry_delay_seconds=[2, 10])
+def store_child(run_dir: str, child: dict) -> str:
+    """Write a kept child's folder to the blob store (its weights, its template's config and
+    tokenizer, its recipe); returns its URI.  Remade from its recipe when this process no longer
+    holds the weights (see :func:`child_weights`).  Idempotent: a stored child is not rewritten."""
+    ctx = RunContext.load(run_dir)
+    mid, key = child["model_id"], model_key(child["model_id"])
+    if ctx.blobs.exists(key):
+        return ctx.blobs.uri(key)
+    r = ChildRecipe.model_validate(child["recipe"])
+    work = ctx.work_dir / f"store-{mid}"
+    shutil.rmtree(work, ignore_errors=True)  # leftovers of an interrupted attempt
+    write_folder(child_weights(ctx, mid, child["recipe"]), ctx.model_dir(r.template), work, child["recipe"],
+                 child["merge_config_yaml"])
+    uri = ctx.blobs.put_dir(work, key, move=True)
+    get_run_logger().info("model %s stored at %s", mid, uri)
+    return uri

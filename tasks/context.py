@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -100,6 +101,27 @@ class RunContext:
         with MODEL_POOL.session(key, lambda: load_backend(e.backend, path, **options)) as backend:
             yield backend
 
+    @contextmanager
+    def candidate_backend(self, template_id: str) -> Iterator[ModelBackend]:
+        """A loaded model for candidates built in memory: loaded once per process from the
+        stored model ``template_id`` (architecture, tokenizer) and kept, since every candidate
+        of a run shares them; the caller swaps each candidate's weights in with
+        ``load_weights``.  A session that raises closes it (its weights are not trusted)."""
+        e = self.config.evaluation
+        folder = self.model_dir(template_id)
+        options = self._backend_options()
+        key = (e.backend, tuple(sorted(options.items())), _architecture_hash(folder))
+        held = _CANDIDATE_MODEL.pop(key, None)
+        while _CANDIDATE_MODEL:  # another architecture or settings: release it first
+            _CANDIDATE_MODEL.popitem()[1].close()
+        backend = held or load_backend(e.backend, str(folder), **options)
+        try:
+            yield backend
+        except BaseException:
+            backend.close()
+            raise
+        _CANDIDATE_MODEL[key] = backend
+
     def _backend_options(self) -> dict:
         e = self.config.evaluation
         return {"device": e.device, "batch_size": e.batch_size, "use_chat_template": e.use_chat_template,
@@ -112,6 +134,26 @@ class RunContext:
 
 MODEL_POOL = ModelPool()
 """This process's resident models (see :meth:`RunContext.resident_backend`); a run clears it at its end."""
+
+_CANDIDATE_MODEL: dict[tuple, ModelBackend] = {}
+"""The one model this process swaps candidates' weights into (see :meth:`RunContext.candidate_backend`)."""
+
+
+def release_candidate_model() -> None:
+    """Close the model candidates are evaluated in (at a run's end)."""
+    while _CANDIDATE_MODEL:
+        _CANDIDATE_MODEL.popitem()[1].close()
+
+
+def _architecture_hash(folder: Path) -> str:
+    """Hash of a model folder's config and tokenizer files: what a loaded model keeps when its
+    weights are swapped."""
+    h = hashlib.sha256()
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.name.endswith((".json", ".model", ".txt", ".jinja")) and "safetensors" not in f.name \
+                and not f.name.startswith(("_", "acdc_")):
+            h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=4)

@@ -1,11 +1,13 @@
-"""Steps that run models: a new model's gibberish screen and evaluation in one load, and the
-evaluation of known models on a task set."""
+"""Steps that run models: a new child's gibberish screen and evaluation in one model session,
+and the evaluation of known models on a task set."""
 
 from __future__ import annotations
 
 from prefect import get_run_logger, task
 
 from acdc_core.adapters.evaluation import evaluate, gibberish_check
+from acdc_core.recipes import ChildRecipe
+from tasks.breeding import child_weights
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
 
@@ -16,18 +18,22 @@ from tasks.context import RunContext, cache_key, retry_unless_bad_input
     cache_key_fn=cache_key("screen-evaluate", "model_id", "task_set", "prompts"),
     persist_result=True,
 )
-def screen_and_evaluate(run_dir: str, model_id: str, task_set: str, tasks: list[dict], prompts: list[str]) -> dict:
-    """A new model in one load: the gibberish screen on a few sampled instructions (the
-    heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``; skipped with
-    ``none``), then, if it passes, every instance of ``tasks`` (identified by ``task_set``).
+def screen_and_evaluate(run_dir: str, model_id: str, recipe: dict, task_set: str, tasks: list[dict],
+                        prompts: list[str]) -> dict:
+    """A new child in one model session: its weights (made by ``make-child``, or remade from
+    ``recipe``) swapped into the run's candidate model, the gibberish screen on a few sampled
+    instructions (the heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``;
+    skipped with ``none``), then, if it passes, every instance of ``tasks`` (identified by
+    ``task_set``).
 
     Returns {"model_id", "is_gibberish", "reason", "responses" (the screen's), "rows" (evaluation
     rows as :func:`evaluate_model` returns them; empty for a gibberish model)}.
     """
     ctx = RunContext.load(run_dir)
     g, e = ctx.config.gibberish, ctx.config.evaluation
-    backend = ctx.backend(model_id)
-    try:
+    weights = child_weights(ctx, model_id, recipe)
+    with ctx.candidate_backend(ChildRecipe.model_validate(recipe).template) as backend:
+        backend.load_weights(weights)
         verdict, texts = None, []
         if g.method != "none":
             verdict, texts = gibberish_check(
@@ -38,8 +44,6 @@ def screen_and_evaluate(run_dir: str, model_id: str, task_set: str, tasks: list[
             )
         rows = [] if verdict and verdict.is_gibberish else evaluate(
             backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
-    finally:
-        backend.close()
     log = get_run_logger()
     if verdict and verdict.is_gibberish:
         log.info("model %s discarded as gibberish: %s", model_id, verdict.reason)

@@ -7,6 +7,7 @@ from acdc_core.adapters.backends import load_backend
 from acdc_core.adapters.backends.hf import HFBackend, format_prompt
 from acdc_core.adapters.evaluation import build_prompts, evaluate
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
+from acdc_core.adapters.weights import load_weights
 
 ECHO = '''
 METADATA = {"name": "echo", "description": "d", "capability": "test", "domain": "test"}
@@ -69,6 +70,30 @@ def test_greedy_decoding_drops_finished_rows_and_matches_transformers_generate(p
         lengths.append(n)
         assert g.tokens == n and g.text == b.tokenizer.decode(row[:n], skip_special_tokens=True)
     assert len(set(lengths)) > 1 and min(lengths) < 12  # some rows did finish early
+    b.close()
+
+
+def test_swapped_weights_answer_as_a_fresh_load_of_that_model(pico_family):
+    """A candidate's weights swapped into a loaded model (the run's candidate session): the
+    model then answers exactly as that model loaded from its own folder; weights that do not fit
+    are refused before any is copied."""
+    prompts = ["What is 12 + 30?", "Sort 3 1 2", "The capital of France is"]
+    fresh = HFBackend(str(pico_family["expert_a"]), batch_size=4, torch_threads=1)
+    want = [g.text for g in fresh.generate(prompts, 10)]
+    fresh.close()
+    b = HFBackend(str(pico_family["base"]), batch_size=4, torch_threads=1)
+    before = [g.text for g in b.generate(prompts, 10)]
+    b.load_weights(load_weights(pico_family["expert_a"]))  # float32 folder; bf16 would be cast
+    assert [g.text for g in b.generate(prompts, 10)] == want != before
+    w = load_weights(pico_family["base"])
+    with pytest.raises(ValueError, match="unknown"):
+        b.load_weights({**w, "extra.weight": torch.zeros(1)})
+    with pytest.raises(ValueError, match="missing"):
+        b.load_weights({k: v for k, v in w.items() if "layers.0.mlp" not in k})
+    name = next(k for k in w if k.endswith("q_proj.weight"))
+    with pytest.raises(ValueError, match="shape"):
+        b.load_weights({**w, name: w[name][:-1]})
+    assert [g.text for g in b.generate(prompts, 10)] == want  # still expert_a, whole
     b.close()
 
 

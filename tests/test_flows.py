@@ -20,6 +20,10 @@ import numpy as np
 import pytest
 import yaml
 
+from acdc_core.adapters.candidates import build_weights
+from acdc_core.adapters.weights import content_hash, load_weights, tensor_hash
+from acdc_core.recipes import ChildRecipe
+
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parent / "data"
 TABLE_KEYS = {
@@ -90,12 +94,23 @@ def test_two_generation_run_writes_expected_rows(uninterrupted):
     assert ops[:4] == [(0, "mutate:gaussian")] * 3 + [(0, "seed")]
     children = [m for m in models if m[2] > 0]
     assert len(children) == 4 and all(m[1] == "linear+mutate:gaussian" for m in children)
+    archived = {r[0] for r in table(run_dir, "SELECT DISTINCT model_id FROM archive")}
     for mid, _, _, uri, merge_yaml in children:
+        assert yaml.safe_load(merge_yaml)["merge_method"] == "linear"
+        if mid not in archived:  # never kept: not written, a recipe only
+            assert uri is None and not (run_dir / "blobs" / "models" / mid).exists()
+            continue
         folder = Path(uri.removeprefix("file://"))
-        assert folder.name == mid
+        assert folder.name == mid and content_hash(folder) == mid
         for f in ("config.json", "model.safetensors", "tokenizer.json", "mergekit_config.yml", "_COMPLETE"):
             assert (folder / f).exists(), f
-        assert yaml.safe_load(merge_yaml)["merge_method"] == "linear"
+    # a child that was not kept is remade bit for bit from its stored recipe and its parents' weights
+    unstored = [m for m in children if m[3] is None]
+    assert unstored and archived & {m[0] for m in children}
+    stored = {m[0]: Path(m[3].removeprefix("file://")) for m in models if m[3]}
+    for mid, *_ in unstored:
+        recipe = ChildRecipe.model_validate_json(table(run_dir, f"SELECT recipe FROM models WHERE model_id = '{mid}'")[0][0])
+        assert tensor_hash(build_weights(recipe, lambda p: load_weights(stored[p]), "float32")) == mid
     assert table(run_dir, "SELECT count(*) FROM lineage WHERE generation > 0")[0][0] == 8
     n_tasks = table(run_dir, "SELECT count(*) FROM task_families")[0][0]
     assert n_tasks == 6
@@ -134,6 +149,7 @@ def test_killed_mid_generation_resumes_to_the_same_archive(workspace, uninterrup
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = res.stdout + res.stderr
     assert "Cached" in out  # the finished child came from Prefect's result cache
+    assert "remade from its recipe" in out  # ... without its weights, which the new process remade
 
     same = "SELECT generation, model_id, rank, fitness FROM archive ORDER BY generation, rank"
     assert table(run_b, same) == table(run_a, same)

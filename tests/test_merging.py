@@ -7,11 +7,20 @@ import yaml
 from mergekit.merge import MergeOptions, run_merge
 from safetensors.torch import load_file
 
+from acdc_core.adapters.candidates import build_weights, recipe_yaml, write_folder
 from acdc_core.adapters.merging import merge_models, parse_merge_yaml
-from acdc_core.adapters.weights import _tensor_generator, content_hash, is_mutable, mutate_folder, mutate_tensor
+from acdc_core.adapters.weights import (
+    _tensor_generator,
+    content_hash,
+    is_mutable,
+    load_weights,
+    mutate_folder,
+    mutate_tensor,
+    tensor_hash,
+)
 from acdc_core.config import CrossoverSection
 from acdc_core.merge_methods import MERGE_METHODS
-from acdc_core.recipes import MergeRecipe, MutationRecipe, draw_merge
+from acdc_core.recipes import ChildRecipe, MergeRecipe, MutationRecipe, draw_merge
 from acdc_core.rng import rng_stream
 
 
@@ -114,3 +123,41 @@ def test_mutate_folder_skips_norms_and_is_seeded(pico_family, tmp_path):
     assert not any("norm" in n for n in changed)
     assert (tmp_path / "m1" / "config.json").exists()
     assert np.isfinite([after[n].sum().item() for n in after]).all()
+
+
+@pytest.mark.parametrize("method", sorted(MERGE_METHODS))
+def test_a_child_made_in_memory_equals_the_folder_path_bit_for_bit(pico_family, tmp_path, method):
+    """mergekit's in-memory merge + the in-memory mutation give exactly the tensors of
+    ``run_merge`` + ``mutate_folder``, and the id of the tensors is the id of the folder."""
+    merge = draw_merge(["a", "b"], CrossoverSection(method=method), "base", rng_stream(5, 2, "breeding"))
+    recipe = ChildRecipe(generation=1, index=0, merge=merge,
+                         mutation=MutationRecipe(method="svd", seed=11, noise_std=0.05, top_k=4))
+    paths = {"a": pico_family["expert_a"], "b": pico_family["expert_b"], "base": pico_family["base"]}
+    merge_models(merge, {k: str(v) for k, v in paths.items()}, tmp_path / "merged", "bfloat16")
+    mutate_folder(tmp_path / "merged", tmp_path / "mutated", recipe.mutation)
+    loads = []
+    made = build_weights(recipe, lambda mid: loads.append(mid) or load_weights(paths[mid]), "bfloat16")
+    assert sorted(loads) == sorted(merge.inputs)  # each input read once
+    ref = weights(tmp_path / "mutated")
+    assert set(made) == set(ref) and all(made[n].dtype == torch.bfloat16 for n in made)
+    assert all(torch.equal(made[n], ref[n]) for n in ref)
+    assert tensor_hash(made) == content_hash(tmp_path / "mutated")
+    assert recipe_yaml(recipe, "bfloat16") == (tmp_path / "merged" / "mergekit_config.yml").read_text()
+    # the stored folder of the in-memory child loads back to the same tensors and id
+    out = write_folder(made, paths[recipe.template], tmp_path / "stored", recipe.model_dump(mode="json"),
+                       recipe_yaml(recipe, "bfloat16"))
+    assert content_hash(out) == tensor_hash(made)
+    assert (out / "tokenizer.json").exists() and (out / "mergekit_config.yml").exists()
+    assert parse_merge_yaml((out / "mergekit_config.yml").read_text()).merge_method == method
+
+
+def test_tensor_hash_sees_names_dtypes_shapes_and_bytes():
+    w = {"a": torch.arange(6, dtype=torch.float32).reshape(2, 3), "b": torch.ones(2)}
+    h = tensor_hash(w)
+    assert tensor_hash(dict(reversed(list(w.items())))) == h  # order-free
+    assert tensor_hash({**w, "a": w["a"].reshape(3, 2)}) != h
+    assert tensor_hash({**w, "a": w["a"].to(torch.float64)}) != h
+    assert tensor_hash({"c": w["a"], "b": w["b"]}) != h
+    bumped = w["a"].clone()
+    bumped[1, 2] = torch.nextafter(bumped[1, 2], torch.tensor(100.0))
+    assert tensor_hash({**w, "a": bumped}) != h

@@ -1,7 +1,8 @@
-"""Model folders on local disk: content hashing and mutation of safetensors weights.
+"""Model weights in memory and in folders: content hashing and mutation.
 
 A model folder is a standard Hugging Face folder (config.json, *.safetensors, tokenizer files).
-Its id is the hash of its weight bytes, so equal weights mean equal ids whatever the recipe.
+A model's id is the hash of its tensors (names, dtypes, shapes, bytes), the same whether they
+are in memory or in a folder, so equal weights mean equal ids whatever the recipe or file layout.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from acdc_core.hashing import stable_hash
@@ -19,8 +21,26 @@ from acdc_core.recipes import MutationRecipe
 _SVD_MAX_ELEMENTS = 64_000_000  # above this a matrix gets the Gaussian fallback (memory/time)
 
 
+StateDict = dict[str, torch.Tensor]
+
+
+def tensor_hash(weights: StateDict, length: int = 16) -> str:
+    """sha256 over the tensors of ``weights`` sorted by name (each name, dtype, shape and raw
+    bytes), hex-truncated: a model's id."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        _hash_tensor(h, name, weights[name])
+    return h.hexdigest()[:length]
+
+
+def _hash_tensor(h, name: str, t: torch.Tensor) -> None:
+    h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().data)
+
+
 def content_hash(folder: str | Path, length: int = 16) -> str:
-    """sha256 over the folder's ``*.safetensors`` files (sorted by name), hex-truncated.
+    """:func:`tensor_hash` of the folder's weights, read one tensor at a time from its
+    ``*.safetensors`` files (shards included).
 
     Raises:
         FileNotFoundError: when the folder has no safetensors file.
@@ -29,12 +49,23 @@ def content_hash(folder: str | Path, length: int = 16) -> str:
     if not files:
         raise FileNotFoundError(f"{folder} holds no .safetensors weights")
     h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode())
-        with open(f, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
+    handles = [safe_open(str(f), framework="pt") for f in files]
+    where = {name: fh for fh in handles for name in fh.keys()}
+    for name in sorted(where):
+        _hash_tensor(h, name, where[name].get_tensor(name))
     return h.hexdigest()[:length]
+
+
+def load_weights(folder: str | Path) -> StateDict:
+    """Every tensor of the folder's ``*.safetensors`` files, by name.
+
+    Raises:
+        FileNotFoundError: when the folder has no safetensors file.
+    """
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no .safetensors weights")
+    return {name: t for f in files for name, t in load_file(str(f)).items()}
 
 
 def is_mutable(name: str, tensor: torch.Tensor) -> bool:
@@ -93,6 +124,22 @@ def svd_update(x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     return vk @ (scale[:, None] * (vk.T @ x))
 
 
+def mutate_weights(weights: StateDict, recipe: MutationRecipe) -> StateDict:
+    """The mutated copy of ``weights``: every :func:`is_mutable` matrix through
+    :func:`mutate_tensor`, the rest shared with the input.
+
+    Raises:
+        ValueError: when a mutated tensor is not finite.
+    """
+    out = dict(weights)
+    for name, t in weights.items():
+        if is_mutable(name, t):
+            out[name] = mutate_tensor(name, t, recipe)
+            if not torch.isfinite(out[name]).all():
+                raise ValueError(f"mutation produced non-finite values in {name}")
+    return out
+
+
 def mutate_folder(src: str | Path, dst: str | Path, recipe: MutationRecipe) -> None:
     """Write the mutated copy of model folder ``src`` into ``dst`` (non-weight files copied).
 
@@ -101,18 +148,12 @@ def mutate_folder(src: str | Path, dst: str | Path, recipe: MutationRecipe) -> N
         ValueError: when a mutated tensor is not finite.
     """
     src, dst = Path(src), Path(dst)
-    dst.mkdir(parents=True, exist_ok=True)
     weight_files = sorted(src.glob("*.safetensors"))
     if not weight_files:
         raise FileNotFoundError(f"{src} holds no .safetensors weights")
+    dst.mkdir(parents=True, exist_ok=True)
     for f in src.iterdir():
         if f.is_file() and f.suffix != ".safetensors" and not f.name.startswith("_"):
             shutil.copy2(f, dst / f.name)
     for f in weight_files:
-        tensors = load_file(str(f))
-        for name, t in tensors.items():
-            if is_mutable(name, t):
-                tensors[name] = mutate_tensor(name, t, recipe)
-                if not torch.isfinite(tensors[name]).all():
-                    raise ValueError(f"mutation produced non-finite values in {name}")
-        save_file(tensors, str(dst / f.name), metadata={"format": "pt"})
+        save_file(mutate_weights(load_file(str(f)), recipe), str(dst / f.name), metadata={"format": "pt"})

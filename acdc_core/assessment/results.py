@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 
 from acdc_core.assessment.best_of_n import Candidate, select
-from acdc_core.assessment.statistics import bootstrap_indices, mean_ci, p_greater, p_greater_pooled, solved_by_any, unique_contributions
+from acdc_core.assessment.statistics import (
+    bootstrap_indices,
+    mean_ci,
+    p_greater,
+    p_greater_pooled,
+    solved_by_any,
+    unique_contributions,
+)
 
 
 def sources(s: dict) -> list[tuple[str, int]]:

@@ -29,6 +29,10 @@ class ModelBackend(Protocol):
         """One :class:`Generation` per prompt, in order."""
         ...
 
+    def load_weights(self, weights: dict) -> None:
+        """Swap in another model of the same architecture, in place (a state dict by name)."""
+        ...
+
     def close(self) -> None:
         """Release the model's memory."""
         ...

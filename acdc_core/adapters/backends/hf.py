@@ -72,6 +72,31 @@ class HFBackend:
         self.nbytes = sum(t.numel() * t.element_size()
                           for t in [*self.model.parameters(), *self.model.buffers()])
 
+    @torch.no_grad()
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        """Replace the model's weights in place with ``weights`` (a state dict of the same
+        architecture, any float dtype; cast to the compute dtype): a new candidate in the loaded
+        model, with no disk round trip.  Tied parameters (a language-model head sharing the
+        embedding) may be absent; they follow the tensor they share.
+
+        Raises:
+            ValueError: when a name is unknown, a shape differs, or an untied tensor is missing.
+        """
+        params = {**dict(self.model.named_parameters(remove_duplicate=False)),
+                  **dict(self.model.named_buffers(remove_duplicate=False))}
+        persistent = set(self.model.state_dict())
+        unknown = sorted(set(weights) - set(params))
+        given = {params[n].data_ptr() for n in weights if n in params}
+        missing = sorted(n for n, t in params.items()
+                         if n in persistent and n not in weights and t.data_ptr() not in given)
+        if unknown or missing:
+            raise ValueError(f"weights do not fit the model: unknown {unknown[:5]}, missing {missing[:5]}")
+        for name, w in weights.items():  # all checked before any is copied: a misfit leaves the model whole
+            if params[name].shape != w.shape:
+                raise ValueError(f"{name}: shape {tuple(w.shape)} where the model has {tuple(params[name].shape)}")
+        for name, w in weights.items():
+            params[name].copy_(w)
+
     @torch.inference_mode()
     def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
         texts = [format_prompt(self.tokenizer, p, self.use_chat_template)[0] for p in prompts]
