@@ -151,6 +151,9 @@ class EvaluationSection(_Section):
     )
     prompt_template: str = "{instructions}\n\nReply with the final answer only, as 'Answer: <answer>'."
     use_chat_template: bool = True
+    share_prefix: bool = Field(True, description=(
+        "prefill a batch's common prompt prefix (the chat template's system turn) once and share its KV cache; "
+        "false prefills every prompt whole (answers may differ in the last float bits)"))
     resident_gb: float = Field(6.0, ge=0.0, description=(
         "memory (GB) for loaded models kept resident between steps, so an archive model answers every "
         "reflection round and later generation on one load; 0 loads each model for each step"))

@@ -89,3 +89,31 @@ def dominated_novelty_search(
         competition={ordered_ids[p]: float(competition[p]) for p in range(n)},
         kept=[ordered_ids[p] for p in keep_pos],
     )
+
+
+CANDIDATE_STATUSES = ("admitted", "rejected", "gibberish", "retained", "evicted")
+
+
+def candidate_status(previous: list[str], candidates: list[str], gibberish: list[str], kept: list[str]) -> dict[str, str]:
+    """What one generation's archive update did to each model (pyribs' ``add_info`` status).
+
+    Args:
+        previous: the archive before the update.
+        candidates: the generation's new models, screened or not (seeds in generation 0).
+        gibberish: the candidates the gibberish screen discarded (never competed).
+        kept: the archive after the update.
+
+    Returns:
+        id -> ``admitted`` (new, kept), ``rejected`` (new, competed, not kept), ``gibberish``,
+        ``retained`` (was in the archive, kept) or ``evicted`` (was in it, dropped).
+
+    Raises:
+        ValueError: when a kept model is neither a previous member nor a screened candidate.
+    """
+    kept_set, junk = set(kept), set(gibberish)
+    if stray := kept_set - set(previous) - (set(candidates) - junk):
+        raise ValueError(f"kept models that did not compete: {sorted(stray)}")
+    status = {m: ("retained" if m in kept_set else "evicted") for m in previous}
+    for m in candidates:
+        status[m] = "gibberish" if m in junk else "admitted" if m in kept_set else "rejected"
+    return status

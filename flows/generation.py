@@ -18,6 +18,7 @@ import numpy as np
 from prefect import flow, get_run_logger
 
 from acdc_core.adaptation import discriminating_share, pass_rates
+from acdc_core.dns import candidate_status
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
 from flows.adaptation import adapt_tasks
@@ -189,15 +190,16 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
 
 
 def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[dict], verdicts: dict,
-            evaluations: list[dict], update: dict, survivors: list[str], effects: list[dict],
+            evaluations: list[dict], update: dict, status: dict[str, str], effects: list[dict],
             effect_metrics: dict, side: dict, seconds: float) -> GenerationCommit:
     """The generation's one commit: candidates, lineage, tasks, evaluations, archive, metrics."""
     loads, reuses = pool_counts  # the resident pool's loads and hits when the generation began
-    n_gibberish = len(made) - len(survivors)
-    n_admitted = len(set(update["kept"]) & set(survivors))
-    model_rows, lineage = candidate_rows(generation, pop.trusted + made, verdicts)
+    n_gibberish = sum(1 for c in made if status[c["model_id"]] == "gibberish")
+    n_admitted = sum(1 for c in made if status[c["model_id"]] == "admitted")
+    model_rows, lineage = candidate_rows(generation, pop.trusted + made, verdicts, status)
     extra = {**side["metrics"], **effect_metrics, "archive_model_loads": MODEL_POOL.loads - loads,
-             "archive_model_reuses": MODEL_POOL.hits - reuses}
+             "archive_model_reuses": MODEL_POOL.hits - reuses,
+             "archive_evicted": sum(1 for v in status.values() if v == "evicted")}
     return GenerationCommit(
         generation=generation, n_candidates=len(made), n_gibberish=n_gibberish, n_admitted=n_admitted,
         seconds=seconds, models=model_rows, lineage=lineage, task_families=side["task_families"],
@@ -231,7 +233,9 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
         (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
     update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows, task_ids)  # tell
-    made = [{**c, "uri": store_child(run_dir, c)} if c["model_id"] in update["kept"] else c for c in made]
+    status = candidate_status(pop.archive_ids, pop.seed_ids + [c["model_id"] for c in made],
+                              [c["model_id"] for c in made if c["model_id"] not in survivors], update["kept"])
+    made = [{**c, "uri": store_child(run_dir, c)} if status[c["model_id"]] == "admitted" else c for c in made]
     discard_children()  # the rest are remade from their recipes when ever needed
     children = [c for c in made if c["model_id"] in survivors]
     effects, effect_metrics = child_effect_rows(
@@ -240,15 +244,16 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
         cfg.evaluation.solved_threshold)
     side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], score_rows, evaluations)  # adapt
-    commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, survivors, effects,
+    commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, status, effects,
                      effect_metrics, side, time.perf_counter() - t0)
     committed = commit_generation(run_dir, commit)
     best = max(update["fitness"][m] for m in update["kept"])
     log.info(
-        "%s committed: %d candidates, %d gibberish, %d admitted, %d instances solved by a child and no parent; "
+        "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
+        "parent; "
         "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history, %.2f of "
         "the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
-        prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted,
+        prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
         effect_metrics.get("children_new_instances", 0), len(update["kept"]), update["distinct"], best,
         side["metrics"]["coverage_history"], update["coverage_instances"], side["metrics"]["tasks_active"],
         100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,

@@ -27,7 +27,7 @@ DB_FILE = "acdc.duckdb"  # the run database's name inside a run folder
 TABLE_COLUMNS = {
     "models": [
         "model_id", "uri", "parents", "operator", "recipe", "merge_config_yaml", "seed",
-        "created_generation", "is_gibberish", "gibberish_reason",
+        "created_generation", "is_gibberish", "gibberish_reason", "archive_status",
     ],
     "lineage": ["child_id", "parent_id", "operator", "generation"],
     "task_families": [

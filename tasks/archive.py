@@ -105,8 +105,10 @@ def commit_generation(run_dir: str, commit: GenerationCommit) -> bool:
     return RunContext.load(run_dir).db.commit_generation(commit)
 
 
-def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict]) -> tuple[list[dict], list[dict]]:
-    """``models`` and ``lineage`` rows for the generation's new models."""
+def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict],
+                   status: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """``models`` and ``lineage`` rows for the generation's new models; ``status``: what the
+    archive update did with each (:func:`acdc_core.dns.candidate_status`)."""
     models, lineage = [], []
     for c in made:
         v = verdicts.get(c["model_id"], {})
@@ -115,6 +117,7 @@ def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict])
             "recipe": json.dumps(c["recipe"]), "merge_config_yaml": c.get("merge_config_yaml"),
             "seed": c.get("seed"), "created_generation": generation,
             "is_gibberish": bool(v.get("is_gibberish", False)), "gibberish_reason": v.get("reason"),
+            "archive_status": status.get(c["model_id"]),
         })
         lineage += [
             {"child_id": c["model_id"], "parent_id": p, "operator": c["operator"], "generation": generation}

@@ -125,7 +125,7 @@ class RunContext:
     def _backend_options(self) -> dict:
         e = self.config.evaluation
         return {"device": e.device, "batch_size": e.batch_size, "use_chat_template": e.use_chat_template,
-                "torch_threads": e.torch_threads, "dtype": e.dtype}
+                "torch_threads": e.torch_threads, "dtype": e.dtype, "share_prefix": e.share_prefix}
 
     def model_dir(self, model_id: str) -> Path:
         """Local folder of a stored model (downloaded first from a remote store)."""
@@ -234,7 +234,8 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
         shutil.rmtree(run_dir)
     meta = run_dir / RUN_FILE
     if meta.exists():
-        stored = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+        # read through today's schema: a setting added since the run began counts at its default
+        stored = load_config(run_dir / CONFIG_FILE, check_paths=False).model_dump(mode="json")
         new = config.model_dump(mode="json")
         for cfg in (stored, new):  # neither changes what the run computes
             cfg["run"].pop("generations", None)

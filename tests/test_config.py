@@ -99,3 +99,18 @@ def test_round_trip_yaml(tmp_path):
     p.write_text(cfg.to_yaml())
     assert load_config(p) == cfg
     assert yaml.safe_load(cfg.to_yaml())["crossover"]["density"] == 0.5
+
+
+def test_a_run_from_before_a_setting_existed_resumes_at_its_default(tmp_path):
+    """A run folder whose stored config predates a setting resumes with the setting at its
+    default; a resume that asks for another value is refused, naming the key."""
+    from tasks.context import init_run
+
+    cfg = parse_config({})
+    init_run(tmp_path / "run", cfg)
+    stored = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    del stored["evaluation"]["share_prefix"]  # as an older version wrote it
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump(stored))
+    assert init_run(tmp_path / "run", cfg).config.evaluation.share_prefix is True
+    with pytest.raises(ConfigError, match="evaluation.share_prefix"):
+        init_run(tmp_path / "run", parse_config({"evaluation": {"share_prefix": False}}))

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from acdc_core.dns import dominated_novelty_search
+from acdc_core.dns import candidate_status, dominated_novelty_search
 
 
 def brute_force(ids, scores, capacity, k, thr=0.5):
@@ -116,3 +116,15 @@ def test_properties_against_transcription(case):
     assert len(res.kept) == min(capacity, n) and len(set(res.kept)) == len(res.kept)
     assert res.order[0] in res.kept  # the fittest is always kept
     assert all(0.0 <= c <= 1.0 for m, c in res.competition.items() if m != res.order[0])
+
+
+def test_candidate_status_says_what_the_update_did_with_each_model():
+    status = candidate_status(previous=["a", "b", "c"], candidates=["x", "y", "z"], gibberish=["z"],
+                              kept=["x", "a", "c"])
+    assert status == {"a": "retained", "b": "evicted", "c": "retained", "x": "admitted", "y": "rejected",
+                      "z": "gibberish"}
+    assert candidate_status([], ["s1", "s2"], [], ["s2"]) == {"s1": "rejected", "s2": "admitted"}  # generation 0
+    with pytest.raises(ValueError, match="did not compete"):
+        candidate_status(["a"], ["z"], ["z"], ["a", "z"])  # a gibberish model cannot be kept
+    with pytest.raises(ValueError, match="did not compete"):
+        candidate_status(["a"], [], [], ["q"])

@@ -95,9 +95,15 @@ def test_two_generation_run_writes_expected_rows(uninterrupted):
     children = [m for m in models if m[2] > 0]
     assert len(children) == 4 and all(m[1] == "linear+mutate:gaussian" for m in children)
     archived = {r[0] for r in table(run_dir, "SELECT DISTINCT model_id FROM archive")}
+    # each new model says what its generation's archive update did with it
+    admitted = table(run_dir, "SELECT m.model_id FROM models m JOIN archive a ON a.model_id = m.model_id "
+                              "AND a.generation = m.created_generation WHERE m.created_generation > 0")
+    status = dict(table(run_dir, "SELECT model_id, archive_status FROM models WHERE created_generation > 0"))
+    assert {m for m, s in status.items() if s == "admitted"} == {m for (m,) in admitted}
+    assert set(status.values()) <= {"admitted", "rejected"}  # gibberish screen off
     for mid, _, _, uri, merge_yaml in children:
         assert yaml.safe_load(merge_yaml)["merge_method"] == "linear"
-        if mid not in archived:  # never kept: not written, a recipe only
+        if status[mid] != "admitted":  # never kept: not written, a recipe only
             assert uri is None and not (run_dir / "blobs" / "models" / mid).exists()
             continue
         folder = Path(uri.removeprefix("file://"))

@@ -4,6 +4,7 @@ the batch as soon as they finish."""
 from __future__ import annotations
 
 import gc
+import os
 import time
 
 import torch
@@ -41,6 +42,8 @@ class HFBackend:
         use_chat_template: wrap each prompt as a user turn when the tokenizer has a template.
         torch_threads: CPU threads for this process (set once per load).
         dtype: compute dtype; float32 on CPU (bf16 matmuls are slow there).
+        share_prefix: run a batch's common prompt prefix once and share its KV cache (see
+            ``_greedy``); False prefills every row whole.
 
     Attributes:
         nbytes: memory of the loaded parameters and buffers, bytes (what a resident model costs).
@@ -57,11 +60,13 @@ class HFBackend:
         use_chat_template: bool = True,
         torch_threads: int | None = None,
         dtype: str = "float32",
+        share_prefix: bool = True,
     ):
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.device = device
         self.batch_size = batch_size
+        self.share_prefix = share_prefix
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -107,28 +112,43 @@ class HFBackend:
         stops = torch.tensor(eos if isinstance(eos, list) else [eos], device=self.device)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            enc = self.tokenizer(
-                [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=special
-            ).to(self.device)
+            ids = self.tokenizer([texts[i] for i in idx], add_special_tokens=special).input_ids
             t0 = time.perf_counter()
-            rows = self._greedy(enc["input_ids"], enc["attention_mask"], max_new_tokens, stops)
+            rows = self._greedy(ids, max_new_tokens, stops)
             dt = (time.perf_counter() - t0) / len(idx)
             for row, i in zip(rows, idx):
                 out[i] = Generation(self.tokenizer.decode(row, skip_special_tokens=True), len(row), dt)
         return out  # type: ignore[return-value]
 
-    def _greedy(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
-                stops: torch.Tensor) -> list[list[int]]:
-        """Greedy decoding of a left-padded batch that drops each row from the batch (and its
-        KV cache) once it has produced a stop token, so finished answers cost nothing more.
+    def _greedy(self, ids: list[list[int]], max_new_tokens: int, stops: torch.Tensor) -> list[list[int]]:
+        """Greedy decoding of a batch of token id lists.
+
+        The prompts' common prefix (a chat template's system turn, a shared instruction) is run
+        once and its KV cache shared by every row, so the prefill computes each row's own tokens
+        only (``bench/bench_generation.py`` measures it); the rest is left-padded after the
+        prefix, with the padding masked out and positions counted over real tokens.  Each row
+        leaves the batch (and its KV cache) once it has produced a stop token, so finished
+        answers cost nothing more.
 
         Returns the generated token ids per row, up to and including the first stop token.
         """
+        n = len(ids)
+        cut = len(os.path.commonprefix(ids)) if n > 1 and self.share_prefix else 0
+        cut = min(cut, min(len(r) for r in ids) - 1)  # every row keeps a token of its own
+        width = max(len(r) for r in ids) - cut
+        pad = self.tokenizer.pad_token_id
+        suffix = torch.tensor([[pad] * (width - len(r) + cut) + r[cut:] for r in ids], device=self.device)
+        attention_mask = torch.tensor([[1] * cut + [0] * (width - len(r) + cut) + [1] * (len(r) - cut) for r in ids],
+                                      device=self.device)
         cache = DynamicCache(config=self.model.config)
-        alive = torch.arange(input_ids.shape[0], device=self.device)
-        out: list[list[int]] = [[] for _ in range(input_ids.shape[0])]
-        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
+        if cut:
+            self.model(input_ids=torch.tensor([ids[0][:cut]], device=self.device), cache=cache, use_cache=True,
+                       logits_to_keep=1)
+            cache.batch_repeat_interleave(n)
+        alive = torch.arange(n, device=self.device)
+        out: list[list[int]] = [[] for _ in range(n)]
+        positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, cut:]
+        logits = self.model(input_ids=suffix, attention_mask=attention_mask, position_ids=positions,
                             cache=cache, use_cache=True, logits_to_keep=1).logits
         for step in range(max_new_tokens):
             token = logits[:, -1].argmax(-1)
