@@ -91,9 +91,6 @@ def dominated_novelty_search(
     )
 
 
-CANDIDATE_STATUSES = ("admitted", "rejected", "gibberish", "retained", "evicted")
-
-
 def candidate_status(previous: list[str], candidates: list[str], gibberish: list[str], kept: list[str]) -> dict[str, str]:
     """What one generation's archive update did to each model (pyribs' ``add_info`` status).
 

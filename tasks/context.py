@@ -112,8 +112,7 @@ class RunContext:
         options = self._backend_options()
         key = (e.backend, tuple(sorted(options.items())), _architecture_hash(folder))
         held = _CANDIDATE_MODEL.pop(key, None)
-        while _CANDIDATE_MODEL:  # another architecture or settings: release it first
-            _CANDIDATE_MODEL.popitem()[1].close()
+        release_candidate_model()  # another architecture or settings: release it first
         backend = held or load_backend(e.backend, str(folder), **options)
         try:
             yield backend

@@ -38,6 +38,18 @@ def _hash_tensor(h, name: str, t: torch.Tensor) -> None:
     h.update(t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().data)
 
 
+def _weight_files(folder: str | Path) -> list[Path]:
+    """The folder's ``*.safetensors`` files, sorted by name.
+
+    Raises:
+        FileNotFoundError: when there is none.
+    """
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no .safetensors weights")
+    return files
+
+
 def content_hash(folder: str | Path, length: int = 16) -> str:
     """:func:`tensor_hash` of the folder's weights, read one tensor at a time from its
     ``*.safetensors`` files (shards included).
@@ -45,9 +57,7 @@ def content_hash(folder: str | Path, length: int = 16) -> str:
     Raises:
         FileNotFoundError: when the folder has no safetensors file.
     """
-    files = sorted(Path(folder).glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"{folder} holds no .safetensors weights")
+    files = _weight_files(folder)
     h = hashlib.sha256()
     handles = [safe_open(str(f), framework="pt") for f in files]
     where = {name: fh for fh in handles for name in fh.keys()}
@@ -62,9 +72,7 @@ def load_weights(folder: str | Path) -> StateDict:
     Raises:
         FileNotFoundError: when the folder has no safetensors file.
     """
-    files = sorted(Path(folder).glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"{folder} holds no .safetensors weights")
+    files = _weight_files(folder)
     return {name: t for f in files for name, t in load_file(str(f)).items()}
 
 
@@ -148,9 +156,7 @@ def mutate_folder(src: str | Path, dst: str | Path, recipe: MutationRecipe) -> N
         ValueError: when a mutated tensor is not finite.
     """
     src, dst = Path(src), Path(dst)
-    weight_files = sorted(src.glob("*.safetensors"))
-    if not weight_files:
-        raise FileNotFoundError(f"{src} holds no .safetensors weights")
+    weight_files = _weight_files(src)
     dst.mkdir(parents=True, exist_ok=True)
     for f in src.iterdir():
         if f.is_file() and f.suffix != ".safetensors" and not f.name.startswith("_"):
