@@ -12,7 +12,12 @@ Everything is recomputed here from the ``evaluations``, ``archive``, ``lineage``
   over the generation's children), and how many of the evaluated children found one;
 - gibberish: children the screen discarded, of those bred;
 - history: coverage of the whole task history (families admitted up to g) by the archive after
-  g, as ``acdc report`` computes it; active: the same over the evaluated pool's instances.
+  g, as ``acdc report`` computes it; active: the same over the evaluated pool's instances;
+- seeds: the same share of the history solved by the seed models (marked ``*`` where the seeds
+  have not answered every history instance: runs older than the seeds' answers to admitted tasks);
+  beyond: history instances the archive after g solves and no seed does; beyond0: the same over
+  the seed task set only (generation 0's families, which every run's seeds answered and which no
+  adaptation chose: comparable across runs, old and new).
 
 Nothing is asserted.
 """
@@ -41,6 +46,28 @@ def pool_at(con: duckdb.DuckDBPyConnection, g: int) -> list[str]:
         ORDER BY task_id""", [g, g]).fetchall()]
 
 
+def seed_reference(con: duckdb.DuckDBPyConnection, archive: list[str], g: int, thr: float) -> dict:
+    """The archive after ``g`` against the seed models on the task history up to ``g``:
+    {"seeds": the seeds' coverage (str, ``*`` when they left history instances unanswered),
+    "beyond": instances the archive solves and no seed does, "beyond0": the same on the seed task set}."""
+    seeds = [r[0] for r in con.execute("SELECT model_id FROM models WHERE operator = 'seed'").fetchall()]
+    history = {(t, i, c == 0) for t, i, c in con.execute(
+        "SELECT task_id, instance_id, created_generation FROM task_instances JOIN task_families USING (task_id) "
+        "WHERE created_generation <= ?", [g]).fetchall()}
+    keys = {(t, i) for t, i, _ in history}
+    first = {(t, i) for t, i, zero in history if zero}
+
+    def rows(models: list[str], solved_only: bool) -> set[tuple[str, str]]:
+        return {(t, i) for t, i in con.execute(
+            "SELECT task_id, instance_id FROM evaluations WHERE list_contains(?, model_id) AND generation <= ? "
+            "AND score >= ?", [models, g, thr if solved_only else float("-inf")]).fetchall()} & keys
+
+    by_seeds, by_archive = rows(seeds, True), rows(archive, True)
+    complete = all(len(rows([s], False)) == len(keys) for s in seeds)
+    return {"seeds": f"{len(by_seeds) / len(keys):.2f}{'' if complete else '*'}",
+            "beyond": len(by_archive - by_seeds), "beyond0": len((by_archive - by_seeds) & first)}
+
+
 def per_generation(run_dir: Path) -> list[dict]:
     con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
     try:
@@ -65,7 +92,8 @@ def per_generation(run_dir: Path) -> list[dict]:
                                   [ids, pool]).fetchall()
             evaluated = {m for m, *_ in answers}
             effects = child_effects({k: tuple(ps) for k, ps in kids if k in evaluated}, answers, thr)
-            out.append({
+            beyond = seed_reference(con, archive, g, thr)
+            out.append({**beyond,
                 "generation": g, "archive": len(archive), "tasks": len(pool),
                 "distinct_instance": distinct_vectors(inst, thr), "distinct_family": distinct_vectors(fam, thr),
                 "new": len({k for e in effects for k in e.new_solved}),
@@ -87,20 +115,24 @@ def main() -> None:
     tables = {r: per_generation(r) for r in args.runs}
     cols = [("distinct_instance", "{:>4d}"), ("distinct_family", "{:>4d}"), ("new", "{:>4d}"),
             ("finding", "{:>3d}"), ("evaluated", "{:>3d}"), ("differ", "{:>5.2f}"), ("gibberish", "{:>5s}"),
-            ("history", "{:>5.2f}"), ("active", "{:>5.2f}"), ("best", "{:>5.2f}"), ("tasks", "{:>3d}")]
-    head = "dist/inst dist/fam new finding/evaluated differ gibberish history active best tasks"
+            ("history", "{:>5.2f}"), ("seeds", "{:>5s}"), ("beyond", "{:>3d}"), ("beyond0", "{:>3d}"),
+            ("active", "{:>5.2f}"), ("best", "{:>5.2f}"), ("tasks", "{:>3d}")]
+    head = ("dist/inst dist/fam new finding/evaluated differ gibberish history seeds beyond beyond0 active best "
+            "tasks")
     print(f"columns per run: {head}")
     n = max(len(t) for t in tables.values())
-    print(f"{'gen':>3s}  " + "  |  ".join(f"{str(r):<52s}" for r in args.runs))
+    print(f"{'gen':>3s}  " + "  |  ".join(f"{str(r):<68s}" for r in args.runs))
     for g in range(n):
         cells = []
         for r in args.runs:
             row = tables[r][g] if g < len(tables[r]) else None
             cells.append(" ".join(fmt.format(row[c]) for c, fmt in cols) if row else "")
-        print(f"{g:>3d}  " + "  |  ".join(f"{c:<52s}" for c in cells))
+        print(f"{g:>3d}  " + "  |  ".join(f"{c:<68s}" for c in cells))
     for r, t in tables.items():
         print(f"{r}: instances found by a child and no parent, all generations: {sum(x['new'] for x in t)}; "
-              f"final coverage of the history {t[-1]['history']:.3f}, distinct vectors {t[-1]['distinct_instance']}")
+              f"final coverage of the history {t[-1]['history']:.3f} (seeds {t[-1]['seeds']}; {t[-1]['beyond']} "
+              f"instances no seed solves, {t[-1]['beyond0']} of them in the seed task set), distinct vectors "
+              f"{t[-1]['distinct_instance']}")
 
 
 if __name__ == "__main__":

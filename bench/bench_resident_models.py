@@ -52,7 +52,7 @@ def adapt(run_dir: Path) -> tuple[float, int, int, dict]:
     MODEL_POOL.clear()
     loads, hits = MODEL_POOL.loads, MODEL_POOL.hits
     t0 = time.perf_counter()
-    out = adapt_tasks(str(run_dir), g + 1, kept, history, rates)
+    out = adapt_tasks(str(run_dir), g + 1, kept, history, rates, [])
     seconds = time.perf_counter() - t0
     n = (MODEL_POOL.loads - loads, MODEL_POOL.hits - hits)
     MODEL_POOL.clear()

@@ -4,8 +4,9 @@
 pass rates over the archive -> drop the unsolved -> sample parents, choose operations -> the
 scientist writes -> validate -> novelty filter -> the archive answers the new tasks -> errors and
 impossible tasks go back to the scientist (up to ``reflection_rounds``) -> admit, retire the
-replaced parents, prune the pool to its cap.  Nothing is written here: the returned rows join
-the generation's one commit.
+replaced parents, prune the pool to its cap -> the seeds outside the archive answer the admitted
+tasks (the reference the archive's coverage of the task history is measured against).  Nothing
+is written here: the returned rows join the generation's one commit.
 """
 
 from __future__ import annotations
@@ -43,17 +44,21 @@ def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dic
 
 @flow(name="acdc-task-adaptation", flow_run_name="tasks-after-generation-{generation}")
 def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_embeddings: list[dict],
-                rates: dict[str, float]) -> dict:
+                rates: dict[str, float], reference_ids: list[str]) -> dict:
     """Adapt the task pool against the archive ``archive_ids`` (after this generation's update).
 
     Args:
         history_embeddings: ``task_embeddings`` rows of every task of the history.
         rates: pass rate of every active task over ``archive_ids``, this generation's admitted
             children included (see :func:`acdc_core.adaptation.pass_rates`).
+        reference_ids: models that answer the admitted tasks without taking part in admitting
+            them (the seeds outside the archive), so that every model of the reference set has
+            answered the whole task history.
 
     Returns:
         {"task_families", "task_instances", "task_embeddings", "task_proposals", "task_events",
-        "evaluations" (the archive on the admitted tasks), "deactivate" (task ids), "stats"}.
+        "evaluations" (the archive's and the reference models' rows on the admitted tasks),
+        "deactivate" (task ids), "stats"}.
     """
     log = get_run_logger()
     ctx = RunContext.load(run_dir)
@@ -139,7 +144,13 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
                    ad["request"]["parent"]["task_id"]) for ad in admitted],
         final, sum(1 for p in proposals if p["round"] > 0), streaks, a.drop_unsolved_after, a.parents, min_pool,
         a.pool_cap)
-    families, instances = task_rows([ad["task"] for ad in admitted], generation)
+    new_tasks = [ad["task"] for ad in admitted]
+    reference_rows = []
+    if new_tasks:
+        set_hash = task_set_hash([t["task_id"] for t in new_tasks])
+        for mid in reference_ids:
+            reference_rows += evaluate_model(run_dir, mid, set_hash, new_tasks)
+    families, instances = task_rows(new_tasks, generation)
     for f in families:
         f["active"] = f["task_id"] not in outcome.deactivate
     stats = outcome.stats
@@ -147,6 +158,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     return {
         "task_families": families, "task_instances": instances,
         "task_embeddings": [ad["embedding"] for ad in admitted], "task_proposals": proposals,
-        "task_events": outcome.events, "evaluations": [r for ad in admitted for r in ad["evaluations"]],
+        "task_events": outcome.events,
+        "evaluations": [r for ad in admitted for r in ad["evaluations"]] + reference_rows,
         "deactivate": outcome.deactivate, "stats": stats,
     }

@@ -34,6 +34,8 @@ def _print_summary(summary: dict) -> None:
         ("distinct skill vectors in the archive", summary["distinct_skill_vectors"]),
         ("best fitness", summary["best_fitness"]),
         ("coverage of the whole task history", summary["coverage_history"]),
+        ("the same by the seeds alone", summary["coverage_history_seeds"]),
+        ("history instances the archive solves and no seed does", summary["history_beyond_seeds"]),
         ("coverage of the active pool", summary["coverage_active"]),
         ("instances solved by a child and no parent", summary["children_new_instances"]),
         ("active tasks", summary["tasks"]),
@@ -73,7 +75,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     _print_summary(summary)
     with open_run(args.run_dir) as con:
         wide = metrics_frame(con, ["archive_size", "distinct_skill_vectors", "best_fitness", "mean_fitness",
-                                   "coverage_history", "coverage_active", "children_new_instances", "n_candidates",
+                                   "coverage_history", "coverage_history_seeds", "history_beyond_seeds",
+                                   "coverage_active", "children_new_instances", "n_candidates",
                                    "n_gibberish", "n_admitted", "tasks_active", "seconds"])
     if not wide.empty:
         print(wide.set_index("generation").round(3).to_string())

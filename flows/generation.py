@@ -70,13 +70,16 @@ def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: l
 
 
 def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict], kept: list[str],
-               score_rows: list[tuple], evaluations: list[dict]) -> dict:
+               seed_ids: list[str], score_rows: list[tuple], evaluations: list[dict]) -> dict:
     """The task half of a generation: the seed task rows (generation 0), task adaptation when
     due, embeddings, the task archive's diversity, the share of active tasks that the kept
-    archive ``kept`` splits, and its coverage of the active pool and of the whole task history.
+    archive ``kept`` splits, and its coverage of the active pool and of the whole task history,
+    next to the seeds' coverage of that history.
 
     Args:
         tasks: the task set the generation evaluated on.
+        seed_ids: the seed models; those outside ``kept`` answer the tasks an adaptation admits,
+            so they have answered the whole history as the archive has.
         score_rows: (model_id, task_id, instance_id, score) of the archive before the update and
             of this generation's children on ``tasks``: the kept archive's rows are among them,
             committed or not, so adaptation sees the children it just admitted.
@@ -96,7 +99,7 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
     every = cfg.adaptation.every
     if every and generation > 0 and generation % every == 0:
         rates = pass_rates(score_rows, kept, [t["task_id"] for t in tasks], thr, granularity)
-        adapted = adapt_tasks(run_dir, generation, kept, history, rates)
+        adapted = adapt_tasks(run_dir, generation, kept, history, rates, [m for m in seed_ids if m not in kept])
         families, instances = adapted["task_families"], adapted["task_instances"]
     active_ids = [t["task_id"] for t in tasks if t["task_id"] not in adapted["deactivate"]]
     active_ids += [f["task_id"] for f in families if f["active"] and generation > 0]
@@ -107,6 +110,8 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
     rates = pass_rates(scores, kept, active_ids, thr, granularity)
     solved, n_history = ctx.db.history_coverage_counts(kept, thr) if generation > 0 else (set(), 0)
     solved |= {f"{t}/{i}" for m, t, i, s in fresh if m in kept and s >= thr}
+    by_seeds, _ = ctx.db.history_coverage_counts(seed_ids, thr) if generation > 0 else (set(), 0)
+    by_seeds |= {f"{t}/{i}" for m, t, i, s in fresh if m in seed_ids and s >= thr}
     n_history += len(instances)
     new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
     return {
@@ -116,7 +121,9 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
         "task_clusters": diversity["clusters"], "deactivate": adapted["deactivate"],
         "evaluations": adapted["evaluations"],
         "metrics": {**diversity["metrics"], **adapted["stats"], "discriminating_share": discriminating_share(rates),
-                    "coverage_history": len(solved) / n_history if n_history else 0.0},
+                    "coverage_history": len(solved) / n_history if n_history else 0.0,
+                    "coverage_history_seeds": len(by_seeds) / n_history if n_history else 0.0,
+                    "history_beyond_seeds": len(solved - by_seeds)},
     }
 
 
@@ -243,7 +250,8 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         ctx.db.answers(sorted({p for c in children for p in c["parents"]}), task_ids)
         + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
         cfg.evaluation.solved_threshold)
-    side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], score_rows, evaluations)  # adapt
+    side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], pop.seed_ids or ctx.db.seed_ids(),
+                      score_rows, evaluations)  # adapt
     commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, status, effects,
                      effect_metrics, side, time.perf_counter() - t0)
     committed = commit_generation(run_dir, commit)
@@ -251,11 +259,13 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
         "parent; "
-        "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history, %.2f of "
-        "the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
+        "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history (seeds %.2f; "
+        "%d instances no seed solves), %.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f "
+        "cumulative; %.0f s",
         prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
         effect_metrics.get("children_new_instances", 0), len(update["kept"]), update["distinct"], best,
-        side["metrics"]["coverage_history"], update["coverage_instances"], side["metrics"]["tasks_active"],
+        side["metrics"]["coverage_history"], side["metrics"]["coverage_history_seeds"],
+        side["metrics"]["history_beyond_seeds"], update["coverage_instances"], side["metrics"]["tasks_active"],
         100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,
     )
     return {

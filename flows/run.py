@@ -28,7 +28,8 @@ def target_generation(last: int | None, configured: int, more: int | None) -> in
 def run_summary(run_dir: str) -> dict:
     """Where the run stands: generations done, archive (size, distinct skill vectors, best
     fitness), coverage of the whole task history and of the active pool (instances solved by
-    >= 1 archive model), instances children found that their parents did not (summed over
+    >= 1 archive model), the seeds' coverage of the history and the history instances the archive
+    solves and no seed does, instances children found that their parents did not (summed over
     generations), tasks (active, ever, cumulative Vendi score, HDBSCAN clusters, share that
     discriminates), file locations.  Metrics a run older than them lacks are None.
 
@@ -48,6 +49,8 @@ def run_summary(run_dir: str) -> dict:
         "best_fitness": h["best_fitness"],
         "distinct_skill_vectors": m.get("distinct_skill_vectors"),
         "coverage_history": m.get("coverage_history"),
+        "coverage_history_seeds": m.get("coverage_history_seeds"),
+        "history_beyond_seeds": m.get("history_beyond_seeds"),
         "coverage_active": m.get("coverage_active"),
         "children_new_instances": h["children_new_instances"],
         "tasks": h["tasks_active"],

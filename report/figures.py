@@ -79,7 +79,8 @@ def _generation_lines(df: pd.DataFrame, series: dict[str, tuple[str, str, str]],
 
 def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
     """Lines per generation on one 0-1 axis: best and mean fitness of the archive, coverage of
-    the active pool (metric) and global coverage of the task history (instances)."""
+    the active pool (metric) and global coverage of the task history (instances), by the archive
+    and by the seeds."""
     fig = _generation_lines(df, {
         "best_fitness": ("best fitness (archive, active tasks)", "tab:blue", "-"),
         "mean_fitness": ("mean fitness (archive, active tasks)", "tab:blue", "--"),
@@ -87,6 +88,7 @@ def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
         "task_coverage": ("coverage of active task families", "tab:orange", ":"),
         "global_coverage": ("global coverage: task-history instances solved\nby >= 1 archive model",
                             "tab:green", "-"),
+        "coverage_history_seeds": ("the same, solved by >= 1 seed model", "tab:green", "--"),
     }, TITLES["fitness_coverage"], "share (0-1)")
     fig.axes[0].set_ylim(-0.02, 1.02)
     fig.tight_layout()

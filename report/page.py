@@ -71,6 +71,8 @@ def summary_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ("final best fitness", _fmt(h["best_fitness"])),
         ("final cumulative Vendi score", _fmt(metrics.get("vendi_cumulative"))),
         ("final global synthetic coverage (whole task history)", _fmt(cov["coverage"].iloc[-1] if len(cov) else None)),
+        ("final coverage of the whole task history by the seeds alone", _fmt(metrics.get("coverage_history_seeds"))),
+        ("history instances the final archive solves and no seed does", _fmt_int(metrics.get("history_beyond_seeds"))),
         ("final coverage of the active pool (instances)", _fmt(metrics.get("coverage_active"))),
         ("final distinct skill vectors in the archive", _fmt_int(metrics.get("distinct_skill_vectors"))),
         ("instances solved by a child and no parent (all generations)", _fmt_int(h["children_new_instances"])),
@@ -127,7 +129,8 @@ def build_sections(con: duckdb.DuckDBPyConnection, run_dir: Path) -> list[Sectio
                  "Fitness and coverage of the active pool are the run's own metrics (instances; the dotted line "
                  "counts task families solved on average). "
                  f"Global coverage counts every instance of every task family admitted up to that generation, "
-                 f"solved when a model of that generation's archive scored >= {thr:g} on it." + cov_note,
+                 f"solved when a model of that generation's archive scored >= {thr:g} on it; the seeds' line is "
+                 "the same share for the seed models, which answer every admitted task too." + cov_note,
                  "no generation committed yet"),
         _section("vendi", vendi_frame(con), plot_vendi,
                  "Vendi score (cosine kernel on task embeddings) of every task ever admitted and of the "

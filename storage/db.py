@@ -182,6 +182,12 @@ class RunDB:
             raise LookupError("no base model recorded: generation 0 is not committed")
         return rows[0][0]
 
+    def seed_ids(self) -> list[str]:
+        """The seed models (the population generation 0 started from), by id."""
+        with self.connect() as con:
+            rows = con.execute("SELECT model_id FROM models WHERE operator = 'seed' ORDER BY model_id").fetchall()
+        return [r[0] for r in rows]
+
     def models(self, ids: list[str] | None = None) -> pd.DataFrame:
         with self.connect() as con:
             if ids is None:

@@ -112,9 +112,11 @@ def metrics_frame(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataFr
 
 def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
     """Per generation: ``best_fitness``, ``mean_fitness``, ``coverage_active`` (instances) and
-    ``task_coverage`` (families) of the active pool (metrics), and ``global_coverage`` of the
-    task history (:func:`global_coverage_frame`), all 0-1."""
-    metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "coverage_active", "task_coverage"])
+    ``task_coverage`` (families) of the active pool (metrics), ``global_coverage`` of the
+    task history (:func:`global_coverage_frame`) and ``coverage_history_seeds``, the seeds' share
+    of it (metric; absent in runs older than it), all 0-1."""
+    metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "coverage_active", "task_coverage",
+                                  "coverage_history_seeds"])
     cov = global_coverage_frame(con, threshold)[["generation", "coverage"]].rename(columns={"coverage": "global_coverage"})
     if metrics.empty:
         return cov

@@ -183,6 +183,24 @@ def test_coverage_of_the_history_and_of_the_active_pool(discovery_run):
             AND list_contains({archive}, e.model_id) AND e.score >= 0.5""")[0][0]
         assert m["coverage_history"] == pytest.approx(solved / n_hist)
         assert 0.0 < m["coverage_active"] <= 1.0 and m["distinct_skill_vectors"] >= 1
+    seeds = [r[0] for r in table(run_dir, "SELECT model_id FROM models WHERE operator = 'seed'")]
+    for g in (0, 1, 2):
+        m = dict(table(run_dir, f"SELECT name, value FROM metrics WHERE generation = {g}"))
+        archive = [r[0] for r in table(run_dir, f"SELECT model_id FROM archive WHERE generation = {g}")]
+        history = {f"{t}/{i}" for t, i in table(run_dir, f"SELECT task_id, instance_id FROM task_instances "
+                                                         f"JOIN task_families USING (task_id) WHERE created_generation <= {g}")}
+
+        def solved_by(models):
+            return {f"{t}/{i}" for t, i in table(run_dir, f"""SELECT task_id, instance_id FROM evaluations
+                WHERE generation <= {g} AND list_contains({models}, model_id) AND score >= 0.5""")} & history
+
+        for s in seeds:  # in the archive or not, every seed has answered the whole history
+            assert {f"{t}/{i}" for t, i in table(run_dir, f"SELECT task_id, instance_id FROM evaluations "
+                                                          f"WHERE model_id = '{s}' AND generation <= {g}")} >= history
+        assert m["coverage_history_seeds"] == pytest.approx(len(solved_by(seeds)) / len(history))
+        assert m["history_beyond_seeds"] == len(solved_by(archive) - solved_by(seeds))
+    # the seeds fail differs_from_seeds everywhere; a generation-1 child of the archive solves some of it
+    assert dict(table(run_dir, "SELECT name, value FROM metrics WHERE generation = 1"))["history_beyond_seeds"] >= 1
     # generation 0: only the seeds, who solve always_solved alone (4 of 12 instances)
     assert dict(table(run_dir, "SELECT name, value FROM metrics WHERE generation = 0"))["coverage_history"] == \
         pytest.approx(4 / 12)

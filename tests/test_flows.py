@@ -197,6 +197,14 @@ def test_resident_models_change_nothing_but_the_loads(workspace, tmp_path):
                                        UNION SELECT model_id FROM models WHERE operator = 'seed')""")[0][0]
     assert loads_a == asked  # each loaded once in the whole run
     assert loads_r > loads_a  # the premise: models answered more than once (rounds, adaptations)
+    # the seed answered every task the adaptations admitted, also after it left the archive
+    run = runs["resident"]
+    seed = table(run, "SELECT model_id FROM models WHERE operator = 'seed'")[0][0]
+    outside = table(run, f"""SELECT count(*) FROM task_families f WHERE f.created_generation > 0 AND NOT EXISTS
+        (SELECT 1 FROM archive a WHERE a.generation = f.created_generation AND a.model_id = '{seed}')""")[0][0]
+    assert outside, "no task was admitted while the seed was outside the archive; the test's premise failed"
+    assert table(run, f"SELECT count(*) FROM evaluations WHERE model_id = '{seed}'")[0][0] == \
+        table(run, "SELECT count(*) FROM task_instances")[0][0]
 
 
 def test_rerun_more_generations_status_and_fresh(workspace, tmp_path):
