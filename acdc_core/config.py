@@ -105,9 +105,11 @@ class CrossoverSection(_Section):
     """Crossover (ALGORITHM.md step 2).  Each child is merged with ``method``, or, when
     ``method_mix`` is given, with a method drawn from it (relative weights, e.g.
     ``{linear: 2, ties: 1, dare_ties: 1}``).  Merge weights are drawn N(weight_mean,
-    weight_std) per parent, made positive and normalised to sum 1."""
+    weight_std) per parent, made positive and normalised to sum 1.  A child is a merge with
+    probability ``rate``, else a mutant of one parent (``rate: 0``: mutation only, an ablation)."""
 
     method: MergeMethod = "linear"
+    rate: float = Field(1.0, ge=0.0, le=1.0, description="share of children that are merges; the rest are mutants")
     method_mix: dict[MergeMethod, float] = Field(default_factory=dict, description="method -> relative weight")
     parents: int = Field(2, ge=2)
     weight_mean: float = 1.0
@@ -166,6 +168,8 @@ class EvaluationSection(_Section):
 
 
 class ArchiveSection(_Section):
+    selection: Literal["dns", "top_fitness"] = Field(
+        "dns", description="dns: Dominated Novelty Search; top_fitness: the N fittest (an ablation)")
     k_nearest: int = Field(3, ge=1)
 
 

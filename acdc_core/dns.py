@@ -1,4 +1,5 @@
-"""Dominated Novelty Search (DNS): the model-archive update, as ``ALGORITHM.md`` step 6 states.
+"""Dominated Novelty Search (DNS): the model-archive update, as ``ALGORITHM.md`` step 6 states,
+and its ablation, top-fitness selection.
 
 Pure function of arrays: it never evaluates anything.  Given the population (archive plus the
 generation's surviving children), their per-task scores and ids, it returns which models stay
@@ -89,6 +90,28 @@ def dominated_novelty_search(
         competition={ordered_ids[p]: float(competition[p]) for p in range(n)},
         kept=[ordered_ids[p] for p in keep_pos],
     )
+
+
+def top_fitness_selection(model_ids: list[str], scores: np.ndarray, capacity: int) -> DNSResult:
+    """The ablation of DNS (the reference's ``use_top_fitness_selection``): keep the ``capacity``
+    fittest models, whatever their skill vectors.
+
+    Args:
+        model_ids: n distinct ids, one per row of ``scores``.
+        scores: float array (n, t) of per-task scores in [0, 1].
+        capacity: archive size N (>= 1).
+
+    Returns:
+        DNSResult with the same order and fitness as :func:`dominated_novelty_search`; the
+        competition score is the fitness itself, so ``kept`` is the first ``capacity`` of
+        ``order`` (ties by id).
+
+    Raises:
+        ValueError: on duplicate ids, a shape mismatch or capacity < 1.
+    """
+    res = dominated_novelty_search(model_ids, scores, capacity, k=1)
+    return DNSResult(order=res.order, fitness=res.fitness, competition=dict(res.fitness),
+                     kept=res.order[:capacity])
 
 
 def candidate_status(previous: list[str], candidates: list[str], gibberish: list[str], kept: list[str]) -> dict[str, str]:

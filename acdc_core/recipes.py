@@ -190,8 +190,9 @@ def propose_children(
 ) -> list[ChildRecipe]:
     """The ``n_children`` recipes of one generation: select parents, merge, mutate.
 
-    An archive with fewer members than ``crossover.parents`` (the gibberish filter dropped the
-    rest) gets mutation-only children of random members, Gaussian when mutation is off.
+    A child is a mutation-only child of one random member (Gaussian when mutation is off) when
+    the archive has fewer members than ``crossover.parents`` (the gibberish filter dropped the
+    rest), and otherwise with probability ``1 - crossover.rate`` (no draw is consumed at rate 1).
 
     Raises:
         ValueError: on an empty archive.
@@ -200,7 +201,8 @@ def propose_children(
         raise ValueError("cannot breed from an empty archive")
     out = []
     for i in range(n_children):
-        if len(archive_ids) < crossover.parents:
+        no_merge = crossover.rate == 0.0 or (crossover.rate < 1.0 and rng.random() >= crossover.rate)
+        if len(archive_ids) < crossover.parents or no_merge:
             source = select_parents(archive_ids, 1, rng)[0]
             mut = draw_mutation(_forced_mutation(mutation), rng)
             out.append(ChildRecipe(generation=generation, index=i, source=source, mutation=mut))

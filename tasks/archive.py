@@ -7,7 +7,7 @@ import json
 import numpy as np
 from prefect import task
 
-from acdc_core.dns import dominated_novelty_search
+from acdc_core.dns import dominated_novelty_search, top_fitness_selection
 from acdc_core.exploration import child_effects
 from acdc_core.skills import ScoreRow, distinct_vectors, skill_table, skill_vector, task_coverage
 from storage.db import GenerationCommit
@@ -17,7 +17,8 @@ from tasks.context import RunContext
 @task(name="update-archive")
 def update_archive(run_dir: str, population: list[str], score_rows: list[ScoreRow], task_ids: list[str]) -> dict:
     """Dominated Novelty Search over ``population`` (archive + surviving children), on skill
-    vectors at the run's ``evaluation.skill_granularity``.
+    vectors at the run's ``evaluation.skill_granularity`` (or the N fittest with
+    ``archive.selection: top_fitness``).
 
     Args:
         population: candidate model ids.
@@ -33,7 +34,10 @@ def update_archive(run_dir: str, population: list[str], score_rows: list[ScoreRo
     cfg = RunContext.load(run_dir).config
     thr, granularity = cfg.evaluation.solved_threshold, cfg.evaluation.skill_granularity
     scores, _ = skill_table(score_rows, population, task_ids, granularity)
-    res = dominated_novelty_search(population, scores, cfg.population.archive_size, cfg.archive.k_nearest, thr)
+    if cfg.archive.selection == "top_fitness":
+        res = top_fitness_selection(population, scores, cfg.population.archive_size)
+    else:
+        res = dominated_novelty_search(population, scores, cfg.population.archive_size, cfg.archive.k_nearest, thr)
     kept = [population.index(m) for m in res.kept]
     views = {g: skill_table(score_rows, population, task_ids, g)[0] if g != granularity else scores
              for g in ("instance", "family")}

@@ -91,6 +91,16 @@ def test_propose_children_distinct_parents_and_fallback():
         propose_children([], 1, 1, CrossoverSection(), MutationSection(), "a", rng)
 
 
+def test_crossover_rate_mixes_in_mutants_and_zero_means_mutation_only():
+    ids = ["a", "b", "c"]
+    only = propose_children(ids, 6, 1, CrossoverSection(rate=0.0), MutationSection(), "a", rng_stream(0, 1, "breeding"))
+    assert all(k.merge is None and k.operator == "mutate:svd" and k.source in ids for k in only)
+    half = propose_children(ids, 400, 1, CrossoverSection(rate=0.5), MutationSection(), "a", rng_stream(0, 1, "breeding"))
+    assert sum(k.merge is not None for k in half) / 400 == pytest.approx(0.5, abs=0.07)
+    assert all(k.merge is not None for k in propose_children(ids, 50, 1, CrossoverSection(rate=1.0),
+                                                              MutationSection(), "a", rng_stream(0, 1, "breeding")))
+
+
 def test_initial_mutants_are_seeded_mutations_spread_over_the_seeds():
     seeds = ["base", "math", "code"]
     kids = propose_initial_mutants(seeds, 3, MutationSection(method="none"), rng_stream(0, 0, "breeding"))

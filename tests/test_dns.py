@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from acdc_core.dns import candidate_status, dominated_novelty_search
+from acdc_core.dns import candidate_status, dominated_novelty_search, top_fitness_selection
 
 
 def brute_force(ids, scores, capacity, k, thr=0.5):
@@ -28,6 +28,21 @@ def brute_force(ids, scores, capacity, k, thr=0.5):
         comp[m] = float(np.mean(sorted(dists)[:k]))
     keep = sorted(range(n), key=lambda i: (-comp[i], order.index(i)))[:capacity]
     return [ids[i] for i in keep], {ids[i]: comp[i] for i in range(n)}
+
+
+def test_top_fitness_keeps_the_fitter_clone_that_dns_drops():
+    ids = ["a", "b", "c"]
+    scores = np.array([[1, 1, 1, 0], [1, 1, 0.9, 0], [0, 0, 0, 1.0]])
+    dns = dominated_novelty_search(ids, scores, capacity=2, k=3)
+    top = top_fitness_selection(ids, scores, capacity=2)
+    assert dns.kept == ["a", "c"] and top.kept == ["a", "b"]
+    assert top.order == dns.order and top.fitness == dns.fitness
+    assert top.competition == top.fitness
+    # ties in fitness go by id, as the order does
+    tied = top_fitness_selection(["z", "y", "x"], np.array([[0.5, 0.5], [1.0, 0.0], [0.0, 0.0]]), capacity=2)
+    assert tied.kept == ["y", "z"]
+    with pytest.raises(ValueError):
+        top_fitness_selection(["a"], np.zeros((1, 1)), 0)
 
 
 def test_fittest_first_and_distinct_beats_fitter_clone():
