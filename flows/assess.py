@@ -11,7 +11,7 @@ from prefect import flow, get_run_logger
 
 from acdc_core.adapters.decontamination import BenchmarkNgrams
 from acdc_core.assessment.best_of_n import Candidate
-from acdc_core.assessment.results import benchmark_results, pooled_results
+from acdc_core.assessment.results import benchmark_results, holm_adjusted, pooled_results
 from acdc_core.assessment.selection import choose_sets
 from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_table, skill_vector
@@ -137,7 +137,8 @@ def assess_flow(run_dir: str) -> dict:
     if judge is None and any(m.startswith(("judge", "pairwise")) for m in a.best_of_n):
         log.info("best-of-N judge methods skipped: judge.backend is none")
     results = [r for rows in per_benchmark.values() for r in rows]
-    results += pooled_results(per_benchmark, sets, oracles, a.n_boot, a.seed) + contamination_rows(ctx, items)
+    results += pooled_results(per_benchmark, sets, oracles, a.n_boot, a.seed)
+    results = holm_adjusted(results) + [{**r, "p_holm": None} for r in contamination_rows(ctx, items)]
     ctx.db.save_assessment(generation, [{**s, "generation": generation} for s in sets],
                            [{**r, "generation": generation} for r in results])
     coverage = defaultdict(dict)

@@ -164,7 +164,8 @@ def _assessment_section(con: duckdb.DuckDBPyConnection, run_dir: Path, bon: pd.D
     if cov.empty:
         note = f"not assessed yet: run <code>acdc assess --run-dir {html.escape(str(run_dir))}</code>"
         return Section("assessment", caption, note=note)
-    extra = ("<h3>Coverage, 95% interval, and p-value that the task force of the same N beats the set</h3>"
+    extra = ("<h3>Coverage, 95% interval, and p-value that the task force of the same N beats the set "
+             "(Holm-adjusted over every comparison of the assessment)</h3>"
              + _coverage_table(cov))
     if len(bon):
         extra += "<h3>Best-of-N, majority vote and best single model</h3>" + _bon_table(bon)
@@ -172,10 +173,10 @@ def _assessment_section(con: duckdb.DuckDBPyConnection, run_dir: Path, bon: pd.D
 
 
 def _coverage_table(cov: pd.DataFrame) -> str:
-    """Rows = model sets, one column per benchmark, cells 'value [ci_low, ci_high] p=...'."""
+    """Rows = model sets, one column per benchmark, cells 'value [ci_low, ci_high] p=... (Holm ...)'."""
     def cell(r) -> str:
         ci = "" if pd.isna(r.ci_low) else f" [{r.ci_low:.3f}, {r.ci_high:.3f}]"
-        p = "" if pd.isna(r.p_value) else f" p={r.p_value:.3g}"
+        p = "" if pd.isna(r.p_value) else f" p={r.p_value:.3g}" + ("" if pd.isna(r.p_holm) else f" (Holm {r.p_holm:.3g})")
         return f"{r.value:.3f}{ci}{p}"
 
     wide = cov.assign(cell=cov.apply(cell, axis=1)).pivot(index="set_name", columns="benchmark", values="cell")

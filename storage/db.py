@@ -65,6 +65,7 @@ ASSESSMENT_COLUMNS = {
     "assessment_sets": ["generation", "set_name", "kind", "n", "members", "synthetic_coverage"],
     "assessment_results": [
         "generation", "set_name", "benchmark", "metric", "value", "ci_low", "ci_high", "p_value", "n_items",
+        "p_holm",
     ],
 }
 

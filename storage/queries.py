@@ -209,8 +209,11 @@ def task_embeddings_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def _latest_assessment(con: duckdb.DuckDBPyConnection, where: str) -> pd.DataFrame:
     if not has_table(con, "assessment_results"):
         return pd.DataFrame()
+    holm = "p_holm" if con.execute("SELECT count(*) FROM information_schema.columns WHERE "
+                                   "table_name = 'assessment_results' AND column_name = 'p_holm'").fetchall()[0][0] \
+        else "NULL::DOUBLE AS p_holm"  # assessed before schema 007
     return con.execute(f"""
-        SELECT generation, set_name, benchmark, metric, value, ci_low, ci_high, p_value, n_items
+        SELECT generation, set_name, benchmark, metric, value, ci_low, ci_high, p_value, n_items, {holm}
         FROM assessment_results
         WHERE {where} AND generation = (SELECT max(generation) FROM assessment_results WHERE metric = 'coverage')
         ORDER BY benchmark, set_name, metric
@@ -220,7 +223,8 @@ def _latest_assessment(con: duckdb.DuckDBPyConnection, where: str) -> pd.DataFra
 def assessment_coverage_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """``assessment_results`` rows with metric 'coverage' at the latest assessed generation:
     ``generation``, ``set_name``, ``benchmark``, ``value``, ``ci_low``, ``ci_high`` (shares, 0-1),
-    ``p_value``, ``n_items``.  Empty when the run was never assessed."""
+    ``p_value``, ``n_items``, ``p_holm`` (NULL in assessments older than it).  Empty when the run
+    was never assessed."""
     return _latest_assessment(con, "metric = 'coverage'")
 
 

@@ -12,7 +12,7 @@ from openai_server import OpenAIServer
 
 from acdc_core.adapters.chat import OpenAIChat
 from acdc_core.assessment.best_of_n import Candidate, majority_vote, select, self_certainty
-from acdc_core.assessment.results import benchmark_results, compared_to, pooled_results, sources
+from acdc_core.assessment.results import benchmark_results, compared_to, holm_adjusted, pooled_results, sources
 from acdc_core.assessment.selection import (
     choose_sets,
     coverage_of,
@@ -24,6 +24,7 @@ from acdc_core.assessment.selection import (
 )
 from acdc_core.assessment.statistics import (
     bootstrap_indices,
+    holm,
     mean_ci,
     p_greater,
     p_greater_pooled,
@@ -108,6 +109,14 @@ def test_p_values_are_small_when_one_set_dominates_and_large_when_equal():
     pooled = p_greater_pooled([(better, base), (base, base)], 2000, rng)
     assert pooled < 0.01
     assert p_greater_pooled([(base, better)], 2000, rng) > 0.99
+
+
+def test_holm_adjusts_in_rank_order_monotone_and_capped():
+    # sorted 0.01, 0.02, 0.03, 0.5 -> x4, x3, x2, x1 = 0.04, 0.06, 0.06, 0.5 (monotone), in input order
+    assert holm([0.03, 0.01, 0.5, 0.02]) == pytest.approx([0.06, 0.04, 0.5, 0.06])
+    assert holm([0.4, 0.9]) == [0.8, 0.9] and holm([0.6, 0.7]) == [1.0, 1.0] and holm([]) == []
+    rows = [{"p_value": 0.01}, {"p_value": None}, {"p_value": 0.04}]
+    assert [r["p_holm"] for r in holm_adjusted(rows)] == pytest.approx([0.02, None, 0.04])
 
 
 def test_sampling_choices_follows_the_models_distribution():

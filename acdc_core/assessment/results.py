@@ -13,6 +13,7 @@ import numpy as np
 from acdc_core.assessment.best_of_n import Candidate, select
 from acdc_core.assessment.statistics import (
     bootstrap_indices,
+    holm,
     mean_ci,
     p_greater,
     p_greater_pooled,
@@ -91,6 +92,14 @@ def benchmark_results(benchmark: str, doc_ids: list[int], sets: list[dict], answ
             picks = select(method, items, questions, chat if judged else None)
             row(s, f"bon_{method}", correct[picks, np.arange(len(doc_ids))].astype(float))
     return rows, oracle
+
+
+def holm_adjusted(rows: list[dict]) -> list[dict]:
+    """``rows`` with ``p_holm``: Holm's adjustment over every comparison among them that has a
+    p-value (each benchmark x baseline, and the pooled ones), None elsewhere."""
+    tested = [i for i, r in enumerate(rows) if r.get("p_value") is not None]
+    adjusted = dict(zip(tested, holm([rows[i]["p_value"] for i in tested])))
+    return [{**r, "p_holm": adjusted.get(i)} for i, r in enumerate(rows)]
 
 
 def pooled_results(per_benchmark: dict[str, list[dict]], sets: list[dict], oracles: dict[str, dict[str, np.ndarray]],

@@ -65,3 +65,16 @@ def p_greater_pooled(pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int, rn
         total += diff[bootstrap_indices(len(diff), n_boot, rng)].mean(axis=1)
     total /= len(pairs)
     return float((1 + (total <= 0).sum()) / (1 + n_boot))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values, in the input order: the k-th smallest of m p-values
+    is multiplied by (m - k + 1), made monotone (never below an earlier one) and capped at 1.
+    Rejecting where the adjusted value is <= alpha controls the family-wise error rate at alpha."""
+    m = len(p_values)
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda j: p_values[j])):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out
