@@ -1,6 +1,7 @@
 """``acdc``: the command line.  ``acdc run`` starts or resumes a run, ``acdc status`` shows one,
 ``acdc seeds build`` builds the seed experts alone, ``acdc assess`` measures coverage on real
-benchmarks, ``acdc validate`` checks a config without running anything."""
+benchmarks, ``acdc report`` and ``acdc export`` show and hand over the result, ``acdc validate``
+checks a config without running anything."""
 
 from __future__ import annotations
 
@@ -95,6 +96,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from report.export import ExportError, export_models
+
+    try:
+        folders = export_models(args.run_dir, args.out or str(Path(args.run_dir) / "export"), args.set, args.models)
+    except (FileNotFoundError, ExportError) as exc:
+        print(f"acdc export: {exc}", file=sys.stderr)
+        return 1
+    for f in folders:
+        print(f)
+    return 0
+
+
 def cmd_seeds_build(args: argparse.Namespace) -> int:
     if args.config:
         from acdc_core.config import load_config
@@ -181,6 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
     rp.add_argument("--out", help="output folder (default <run-dir>/report)")
     rp.set_defaults(func=cmd_report)
+
+    ex = sub.add_parser("export", help="write a set of models as Hugging Face folders with model cards", description=(
+        "Copy a set of the run's models (default: the latest assessment's largest greedy task force, else the "
+        "final archive) to <out>/NN_<model_id>/, each with a README.md model card: lineage, recipe, skill "
+        "profile over the task clusters, benchmark numbers."))
+    ex.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
+    ex.add_argument("--out", help="output folder (default <run-dir>/export)")
+    ex.add_argument("--set", help="an assessed set by name, e.g. task_force_greedy_3 (see assessment_sets)")
+    ex.add_argument("--models", type=lambda v: v.split(","), help="comma-separated model ids instead of a set")
+    ex.set_defaults(func=cmd_export)
 
     sd = sub.add_parser("seeds", help="seed experts", description="Build the seed population before a run.")
     sd_sub = sd.add_subparsers(dest="seeds_command", required=True)

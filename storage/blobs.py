@@ -85,3 +85,10 @@ class BlobStore:
             shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
         return target
+
+
+def run_store(run_dir: str | Path, blob_url: str | None = None) -> BlobStore:
+    """The blob store of the run in ``run_dir``: ``blob_url`` (the config's ``storage.blob_url``),
+    else the run's own ``blobs`` folder; remote folders are cached in the run's ``cache`` folder."""
+    run_dir = Path(run_dir)
+    return BlobStore(blob_url or str(run_dir / "blobs"), run_dir / "cache")

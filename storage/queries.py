@@ -164,8 +164,9 @@ def lineage_edges_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def skill_cluster_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Final archive x task clusters of the last clustered generation (-1 = HDBSCAN noise).
+def skill_cluster_frame(con: duckdb.DuckDBPyConnection, model_ids: list[str] | None = None) -> pd.DataFrame:
+    """Models x task clusters of the last clustered generation (-1 = HDBSCAN noise): the final
+    archive, or ``model_ids`` (any models of the run, ranked in the given order, fitness NULL).
 
     Returns: one row per (model, cluster): ``model_id``, ``rank``, ``fitness``, ``cluster``,
     ``label`` (cluster name: most frequent capability), ``n_tasks`` (families in the cluster),
@@ -174,20 +175,59 @@ def skill_cluster_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """
     if not has_table(con, "task_clusters"):
         return pd.DataFrame()
-    return con.execute("""
+    chosen = ("SELECT model_id, rank, fitness FROM archive WHERE generation = (SELECT max(generation) FROM archive)"
+              if model_ids is None else
+              "SELECT unnest(?) AS model_id, generate_subscripts(?, 1) - 1 AS rank, NULL::DOUBLE AS fitness")
+    return con.execute(f"""
         WITH c AS (
             SELECT c.task_id, c.cluster, f.capability FROM task_clusters c JOIN task_families f USING (task_id)
             WHERE c.generation = (SELECT max(generation) FROM task_clusters)),
         labels AS (SELECT cluster, mode(coalesce(capability, '?')) AS label, count(*)::INTEGER AS n_tasks
                    FROM c GROUP BY cluster),
-        fin AS (SELECT model_id, rank, fitness FROM archive
-                WHERE generation = (SELECT max(generation) FROM archive))
+        fin AS ({chosen})
         SELECT fin.model_id, fin.rank, fin.fitness, c.cluster, labels.label, labels.n_tasks,
                count(s.score)::INTEGER AS n_scored, avg(s.score) AS score
         FROM fin CROSS JOIN c JOIN labels USING (cluster)
         LEFT JOIN skill_vectors s ON s.model_id = fin.model_id AND s.task_id = c.task_id
         GROUP BY ALL ORDER BY fin.rank, c.cluster
+    """, [] if model_ids is None else [model_ids, model_ids]).df()
+
+
+def ancestry_frame(con: duckdb.DuckDBPyConnection, model_id: str) -> pd.DataFrame:
+    """Every ancestor of ``model_id`` back to the seeds, the model itself first: one row per
+    (model, parent) edge, ``model_id``, ``operator``, ``generation`` (created), ``parent_id``
+    (NULL for a seed or the base), nearest generations first."""
+    return con.execute("""
+        WITH RECURSIVE up(model_id) AS (
+            SELECT ?::VARCHAR
+            UNION SELECT l.parent_id FROM lineage l JOIN up ON l.child_id = up.model_id)
+        SELECT m.model_id, m.operator, m.created_generation AS generation, l.parent_id
+        FROM up JOIN models m USING (model_id) LEFT JOIN lineage l ON l.child_id = m.model_id
+        ORDER BY m.created_generation DESC, m.model_id, l.parent_id
+    """, [model_id]).df()
+
+
+def latest_sets_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The model sets of the latest assessment: ``generation``, ``set_name``, ``kind``, ``n``,
+    ``members``, ``synthetic_coverage``.  Empty when the run was never assessed."""
+    if not has_table(con, "assessment_sets"):
+        return pd.DataFrame()
+    return con.execute("""
+        SELECT generation, set_name, kind, n, members, synthetic_coverage FROM assessment_sets
+        WHERE generation = (SELECT max(generation) FROM assessment_sets) ORDER BY kind, n, set_name
     """).df()
+
+
+def benchmark_accuracy_frame(con: duckdb.DuckDBPyConnection, model_ids: list[str]) -> pd.DataFrame:
+    """Greedy accuracy of ``model_ids`` on every benchmark they answered: ``model_id``,
+    ``benchmark``, ``n_items``, ``accuracy`` (0-1).  Empty when none was assessed."""
+    if not has_table(con, "benchmark_items"):
+        return pd.DataFrame()
+    return con.execute("""
+        SELECT model_id, benchmark, count(*)::INTEGER AS n_items, avg(correct::INTEGER) AS accuracy
+        FROM benchmark_items WHERE sample = 0 AND list_contains(?, model_id)
+        GROUP BY ALL ORDER BY model_id, benchmark
+    """, [model_ids]).df()
 
 
 def task_embeddings_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, 
 from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
 from acdc_core.taskfamily import TaskFamilyError
-from storage.blobs import BlobStore
+from storage.blobs import BlobStore, run_store
 from storage.db import DB_FILE, RunDB
 
 CONFIG_FILE = "config.yaml"
@@ -58,13 +58,12 @@ class RunContext:
         if not meta.exists():
             raise FileNotFoundError(f"{run_dir} holds no AC/DC run (no {RUN_FILE})")
         cfg = load_config(run_dir / CONFIG_FILE, check_paths=False)
-        blob_url = cfg.storage.blob_url or str(run_dir / "blobs")
         return cls(
             run_dir=run_dir,
             run_id=json.loads(meta.read_text())["run_id"],
             config=cfg,
             db=RunDB(run_dir / DB_FILE),
-            blobs=BlobStore(blob_url, run_dir / "cache"),
+            blobs=run_store(run_dir, cfg.storage.blob_url),
         )
 
     @property

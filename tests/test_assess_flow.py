@@ -12,7 +12,11 @@ import numpy as np
 import pytest
 import yaml
 
+from transformers import AutoModelForCausalLM
+
+from acdc_core.adapters.weights import content_hash
 from acdc_core.assessment.selection import coverage_of, greedy_max_coverage
+from acdc_core.assessment.statistics import holm
 from openai_server import OpenAIServer
 from test_flows import acdc, acdc_env, pico_config, table
 
@@ -136,6 +140,46 @@ def test_coverage_rows_match_the_stored_answers(assessed):
     assert pooled[0][0] == len(table(run_dir, "SELECT * FROM assessment_sets"))
     assert table(run_dir, """SELECT max(value) FROM assessment_results
         WHERE set_name = 'task_pool' AND metric = 'contaminated_items'""") == [(0.0,)]
+
+
+def test_p_values_are_holm_adjusted_over_the_whole_assessment(assessed):
+    rows = table(assessed["run_dir"], "SELECT p_value, p_holm FROM assessment_results WHERE p_value IS NOT NULL "
+                                      "ORDER BY set_name, benchmark, metric")
+    assert len(rows) > 10  # benchmarks x baselines, and the pooled rows
+    assert [h for _, h in rows] == pytest.approx(holm([p for p, _ in rows]))
+    assert all(p <= h <= 1 for p, h in rows)
+    assert table(assessed["run_dir"], "SELECT count(*) FROM assessment_results "
+                                      "WHERE p_value IS NULL AND p_holm IS NOT NULL") == [(0,)]
+
+
+def test_export_writes_the_task_force_as_model_folders_with_cards(assessed, tmp_path):
+    run_dir, env = assessed["run_dir"], assessed["env"]
+    res = acdc(["export", "--run-dir", str(run_dir), "--out", str(tmp_path / "out")], env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    [(name, members)] = table(run_dir, "SELECT set_name, members FROM assessment_sets WHERE kind = "
+                                       "'task_force_greedy' ORDER BY n DESC LIMIT 1")
+    folders = sorted(p for p in (tmp_path / "out").iterdir() if p.is_dir())
+    assert [f.name.split("_", 1)[1] for f in folders] == list(dict.fromkeys(members))
+    assert name in (tmp_path / "out" / "README.md").read_text()
+    for folder in folders:
+        mid = folder.name.split("_", 1)[1]
+        assert content_hash(folder) == mid and not list(folder.glob("_*"))  # the weights, no store marker
+        AutoModelForCausalLM.from_pretrained(folder)
+        card = (folder / "README.md").read_text()
+        assert card.startswith("---\nlibrary_name: transformers") and f"member of `{name}`" in card
+        ancestors = table(run_dir, f"""WITH RECURSIVE up(m) AS (SELECT '{mid}' UNION
+                                       SELECT parent_id FROM lineage JOIN up ON child_id = up.m) SELECT m FROM up""")
+        assert all(f"`{a}`" in card for (a,) in ancestors)
+        if (folder / "mergekit_config.yml").exists():
+            assert (folder / "mergekit_config.yml").read_text().strip() in card
+        for bench, acc in table(run_dir, f"SELECT benchmark, avg(correct::INTEGER) FROM benchmark_items "
+                                         f"WHERE model_id = '{mid}' AND sample = 0 GROUP BY 1"):
+            assert f"| {bench} |" in card and f"{acc:.3f} |" in card
+        assert "## Skill profile over the run's task clusters" in card
+    bad = acdc(["export", "--run-dir", str(run_dir), "--set", "nope", "--out", str(tmp_path / "x")], env)
+    assert bad.returncode == 1 and "no assessed set named 'nope'" in bad.stderr and name in bad.stderr
+    bad = acdc(["export", "--run-dir", str(run_dir), "--models", "feedface", "--out", str(tmp_path / "x")], env)
+    assert bad.returncode == 1 and "feedface" in bad.stderr and not (tmp_path / "x").exists()
 
 
 def test_best_of_n_methods_including_the_judge_ones(assessed):
