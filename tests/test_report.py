@@ -207,6 +207,14 @@ def test_notebook_runs_on_the_run(pico_run, tmp_path, monkeypatch):
     assert f"best model: {best[0][0]}" in texts["best-models"]
     assert best[0][0] in texts["lineage"]
     assert "not assessed yet" in texts["assessment"]
+    # the archive against its seeds, per generation, as the run's own metrics have it
+    rows = [line.split() for line in texts["beyond-seeds"].strip().splitlines()[1:]]
+    assert [int(r[1]) for r in rows] == [0, 1, 2]
+    for r in rows:
+        m = dict(query(pico_run, f"SELECT name, value FROM metrics WHERE generation = {r[1]}"))
+        assert float(r[3]) == pytest.approx(m["coverage_history"], abs=6e-4)
+        assert float(r[4]) == pytest.approx(m["coverage_history_seeds"], abs=6e-4)
+        assert int(r[5]) + int(r[6]) == m["history_beyond_seeds"]
 
 
 def test_notebook_shows_an_assessment(assessed_run, tmp_path, monkeypatch):
