@@ -139,8 +139,9 @@ class GibberishSection(_Section):
 class EvaluationSection(_Section):
     backend: Literal["hf"] = "hf"
     device: str = "cpu"
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="compute dtype; float32 on CPU (no fast bf16 matmuls there)"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="compute dtype; auto: bfloat16 on a GPU or a CPU with native bf16 dot products "
+                            "(AVX512-BF16, AMX), float32 elsewhere; resolved and frozen when a run starts"
     )
     max_new_tokens: int = Field(32, ge=1)
     batch_size: int = Field(96, ge=1, description="prompts per generate() call")

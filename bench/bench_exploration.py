@@ -72,7 +72,7 @@ def seeds_of(run_dir: Path) -> tuple[dict[str, str], str]:
 def answer(path: str, model_id: str, tasks: list[dict], ev: EvaluationSection, g: GibberishSection,
            prompts: list[str], threads: int) -> tuple[bool, list[tuple]]:
     """(is gibberish, answer rows) of one model, screened and evaluated in one load."""
-    backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads)
+    backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads, dtype=ev.dtype)
     try:
         verdict, _ = gibberish_check(backend, prompts, ev.max_new_tokens, max_repeat_ratio=g.max_repeat_ratio,
                                      min_compression_ratio=g.min_compression_ratio,

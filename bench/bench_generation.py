@@ -1,5 +1,6 @@
-"""Generation throughput of the evaluation backend against the CPU's measured matmul peak, with
-the shared-prefix prefill on and off, side by side on the shipped SmolLM2-135M-Instruct.
+"""Generation throughput of the evaluation backend against the CPU's measured matmul peak: float32
+without and with the shared-prefix prefill, and the run's ``evaluation.dtype: auto`` (bfloat16 on a
+CPU with native bf16 dot products), side by side on the shipped SmolLM2-135M-Instruct.
 
     .venv/bin/python bench/bench_generation.py [--threads 2] [--tokens 32] [--repeats 2]
 
@@ -7,7 +8,8 @@ The prompts are a default generation's: the 22 seed families x 3 instances throu
 prompt template and the chat template (66 prompts, one batch of 96).  Measured, each the best of
 ``--repeats``:
 
-- the matmul peak: float32 (2048 x 2048) @ (2048 x 2048) on ``--threads`` threads, GFLOP/s;
+- the matmul peak: (2048 x 2048) @ (2048 x 2048) on ``--threads`` threads, GFLOP/s, in float32
+  and in each other dtype compared;
 - prefill: ``generate`` with 1 new token; the whole answer: ``--tokens`` new tokens (decoding =
   the difference);
 - model FLOPs per token: 2 x the parameters of every linear layer (the language-model head only
@@ -15,7 +17,8 @@ prompt template and the chat template (66 prompts, one batch of 96).  Measured, 
   each prompt's own tokens (what a padding- and prefix-free engine would compute).
 
 Printed: seconds, generated tokens/s, processed tokens/s, achieved GFLOP/s and its share of the
-peak, the ratio of the two settings, and how many answers are identical.  Nothing is asserted.
+float32 peak and of the setting's own dtype peak, each setting's speed-up over the first, and how
+many answers are identical to the first's.  Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 
 import torch
 
+from acdc_core.adapters.backends.dtype import resolve_dtype
 from acdc_core.adapters.backends.hf import HFBackend, format_prompt
 from acdc_core.adapters.evaluation import build_prompts
 from acdc_core.adapters.sandbox import Sandbox
@@ -43,10 +47,10 @@ def best_of(n: int, fn):
     return best, out
 
 
-def matmul_peak(threads: int, size: int = 2048, reps: int = 10) -> float:
-    """GFLOP/s of float32 square matmuls on ``threads`` threads."""
+def matmul_peak(threads: int, dtype: str = "float32", size: int = 2048, reps: int = 10) -> float:
+    """GFLOP/s of square matmuls in ``dtype`` on ``threads`` threads."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    a, b = (torch.randn(size, size, dtype=getattr(torch, dtype)) for _ in range(2))
     a @ b  # warm up
     dt, _ = best_of(3, lambda: [a @ b for _ in range(reps)])
     return 2 * size**3 * reps / dt / 1e9
@@ -65,8 +69,9 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
-    peak = matmul_peak(args.threads)
-    print(f"matmul peak: {peak:.0f} GFLOP/s (float32, {args.threads} threads)")
+    auto = resolve_dtype("auto", "cpu")
+    peaks = {d: matmul_peak(args.threads, d) for d in dict.fromkeys(["float32", auto])}
+    print("matmul peak: " + ", ".join(f"{v:.0f} GFLOP/s ({d})" for d, v in peaks.items()) + f", {args.threads} threads")
     seed = shipped_seed_folder("smollm2", "bfloat16", logging.getLogger("bench"))
     sandbox = Sandbox()
     tasks = [{"task_id": f.task_id, "name": f.name, "code": f.code, "instances": sandbox.instances(f.code, 3)}
@@ -74,8 +79,9 @@ def main() -> None:
     ev = EvaluationSection()
     prompts = [p for _, _, p in build_prompts(tasks, ev.prompt_template)]
     results = {}
-    for share in (False, True):
-        b = HFBackend(seed, batch_size=96, torch_threads=args.threads, share_prefix=share)
+    for dtype, share in (("float32", False), ("float32", True), (auto, True)):
+        name = f"{dtype}, shared prefix {'on' if share else 'off'}"
+        b = HFBackend(seed, batch_size=96, torch_threads=args.threads, share_prefix=share, dtype=dtype)
         body, head = linear_params(b.model)
         lengths = [len(b.tokenizer(format_prompt(b.tokenizer, p)[0], add_special_tokens=False).input_ids)
                    for p in prompts]
@@ -83,15 +89,18 @@ def main() -> None:
         t_all, gens = best_of(args.repeats, lambda: b.generate(prompts, args.tokens))
         b.close()
         generated = sum(g.tokens for g in gens)
-        flops = 2 * body * (sum(lengths) + generated) + 2 * head * generated
-        results[share] = (t_all, [g.text for g in gens])
-        print(f"\nshared prefix {'on ' if share else 'off'}: {len(prompts)} prompts ({sum(lengths)} prompt tokens, "
-              f"longest {max(lengths)}), {generated} generated tokens")
+        gflops = (2 * body * (sum(lengths) + generated) + 2 * head * generated) / t_all / 1e9
+        results[name] = (t_all, [g.text for g in gens])
+        print(f"\n{name}: {len(prompts)} prompts ({sum(lengths)} prompt tokens, longest {max(lengths)}), "
+              f"{generated} generated tokens")
         print(f"  prefill {t_pre:.2f} s, decoding {t_all - t_pre:.2f} s, whole {t_all:.2f} s")
         print(f"  {generated / t_all:.0f} generated tok/s, {(sum(lengths) + generated) / t_all:.0f} processed tok/s, "
-              f"{flops / t_all / 1e9:.1f} GFLOP/s = {100 * flops / t_all / 1e9 / peak:.0f}% of the matmul peak")
-    (off, a), (on, b_) = results[False], results[True]
-    print(f"\nshared prefix: {off / on:.2f}x faster; identical answers {sum(x == y for x, y in zip(a, b_))}/{len(a)}")
+              f"{gflops:.1f} GFLOP/s = {100 * gflops / peaks['float32']:.0f}% of the float32 matmul peak, "
+              f"{100 * gflops / peaks[dtype]:.0f}% of the {dtype} peak")
+    (first, (t0, texts0)), *rest = results.items()
+    for name, (t, texts) in rest:
+        print(f"\n{name} against {first}: {t0 / t:.2f}x faster; identical answers "
+              f"{sum(x == y for x, y in zip(texts0, texts))}/{len(texts0)}")
 
 
 if __name__ == "__main__":

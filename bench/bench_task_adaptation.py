@@ -73,7 +73,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="acdc-bench-"))
     convert_gguf(shipped_gguf("smollm2", work), work / "seed", "bfloat16")
-    backend = HFBackend(str(work / "seed"), batch_size=ev.batch_size, torch_threads=args.threads)
+    backend = HFBackend(str(work / "seed"), batch_size=ev.batch_size, torch_threads=args.threads, dtype=ev.dtype)
     t_eval_new, _ = timed(lambda: evaluate(backend, new, sandbox, ev.prompt_template, ev.max_new_tokens))
     t_eval_all, _ = timed(lambda: evaluate(backend, pool + new, sandbox, ev.prompt_template, ev.max_new_tokens))
     backend.close()

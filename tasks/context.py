@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from acdc_core.adapters.backends import ModelBackend, load_backend
+from acdc_core.adapters.backends.dtype import resolve_dtype
 from acdc_core.adapters.backends.pool import ModelPool
 from acdc_core.adapters.embedding import EmbedderError
 from acdc_core.adapters.finetune import TrainingDiverged
@@ -82,10 +83,11 @@ class RunContext:
             return None
         return _judge(self.config.judge)
 
-    def backend(self, model_id: str) -> ModelBackend:
-        """The stored model ``model_id`` loaded in the run's evaluation backend and settings."""
+    def backend(self, model_id: str, **overrides) -> ModelBackend:
+        """The stored model ``model_id`` loaded in the run's evaluation backend and settings
+        (``overrides``: backend options that differ, e.g. ``dtype``)."""
         e = self.config.evaluation
-        return load_backend(e.backend, str(self.model_dir(model_id)), **self._backend_options())
+        return load_backend(e.backend, str(self.model_dir(model_id)), **{**self._backend_options(), **overrides})
 
     @contextmanager
     def resident_backend(self, model_id: str) -> Iterator[ModelBackend]:
@@ -217,6 +219,13 @@ def update_assessment(run_dir: str | Path, changes: dict) -> RunConfig:
     return cfg
 
 
+def freeze_dtype(config: RunConfig) -> RunConfig:
+    """``config`` with ``evaluation.dtype: auto`` resolved for this machine's device, so that a
+    run keeps one compute dtype wherever it resumes."""
+    e = config.evaluation
+    return config.model_copy(update={"evaluation": e.model_copy(update={"dtype": resolve_dtype(e.dtype, e.device)})})
+
+
 def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> RunContext:
     """Create the run in ``run_dir``, or reopen it for resumption.
 
@@ -233,8 +242,11 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
     meta = run_dir / RUN_FILE
     if meta.exists():
         # read through today's schema: a setting added since the run began counts at its default
-        stored = load_config(run_dir / CONFIG_FILE, check_paths=False).model_dump(mode="json")
-        new = config.model_dump(mode="json")
+        stored_config = load_config(run_dir / CONFIG_FILE, check_paths=False)
+        if config.evaluation.dtype == "auto":  # the run froze what auto meant when it started
+            config = config.model_copy(update={"evaluation": config.evaluation.model_copy(
+                update={"dtype": stored_config.evaluation.dtype})})
+        stored, new = stored_config.model_dump(mode="json"), config.model_dump(mode="json")
         for cfg in (stored, new):  # neither changes what the run computes
             cfg["run"].pop("generations", None)
             cfg.pop("assessment", None)
@@ -251,6 +263,7 @@ def init_run(run_dir: str | Path, config: RunConfig, fresh: bool = False) -> Run
         RunDB.create(run_dir / DB_FILE)  # a run from an older version gets the newer tables
         return RunContext.load(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    config = freeze_dtype(config)
     (run_dir / CONFIG_FILE).write_text(config.to_yaml())
     run_id = uuid.uuid4().hex[:12]
     RunDB.create(run_dir / DB_FILE).create_run(run_id, config.run.name, config.run.seed, config.to_yaml())

@@ -84,13 +84,15 @@ def is_built(ctx: RunContext, spec: ExpertSpec, base_id: str, exclude: list[str]
     persist_result=True,
 )
 def replay_answers(run_dir: str, base_id: str, prompts: list[str]) -> list[dict]:
-    """The base model's greedy answers to the experts' replay ``prompts``, in one load.
+    """The base model's greedy answers to the experts' replay ``prompts``, in one load, in
+    float32 whatever ``evaluation.dtype``: they are training data, and an expert's recipe (its
+    cache key) names the prompts, so the answers must not depend on the machine.
 
     Returns one {"text", "ends"} per prompt (``ends``: stopped before the token budget)."""
     ctx = RunContext.load(run_dir)
     get_run_logger().info("the base model answers %d replay prompts for the experts", len(prompts))
     e = ctx.config.evaluation
-    backend = ctx.backend(base_id)
+    backend = ctx.backend(base_id, dtype="float32")
     try:
         gens = backend.generate(prompts, e.max_new_tokens)
     finally:

@@ -80,7 +80,7 @@ def _seed_answers(seeds: list[Path], ev: EvaluationSection) -> dict[str, list[st
     prompts = [ev.prompt_template.format(instructions=text) for text in instructions]
     answers: dict[str, list[str]] = {str(i): [] for i in range(N_INSTANCES)}
     for seed in seeds:
-        backend = HFBackend(str(seed), batch_size=ev.batch_size, torch_threads=ev.torch_threads)
+        backend = HFBackend(str(seed), batch_size=ev.batch_size, torch_threads=ev.torch_threads, dtype=ev.dtype)
         try:
             gens = backend.generate(prompts, ev.max_new_tokens)
         finally:

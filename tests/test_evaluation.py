@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from acdc_core.adapters.backends import load_backend
+from acdc_core.adapters.backends.dtype import resolve_dtype
 from acdc_core.adapters.backends.hf import HFBackend, format_prompt
 from acdc_core.adapters.evaluation import build_prompts, evaluate
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
@@ -45,6 +46,18 @@ def test_batched_generation_keeps_input_order(backend):
     rev = backend.generate(prompts[::-1], max_new_tokens=5)
     assert [g.text for g in out] == [g.text for g in rev][::-1]
     assert all(1 <= g.tokens <= 5 and g.seconds > 0 for g in out)
+
+
+def test_auto_dtype_is_bf16_where_the_cpu_has_native_bf16_dot_products(pico_family, monkeypatch):
+    assert resolve_dtype("float16", "cpu") == "float16" and resolve_dtype("float32", "cuda") == "float32"
+    for caps, want in (({"avx512_bf16": True}, "bfloat16"), ({"amx_bf16": True}, "bfloat16"),
+                       ({"avx512_bf16": False, "avx2": True}, "float32")):
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda caps=caps: caps)
+        assert resolve_dtype("auto", "cpu") == want
+    monkeypatch.undo()
+    b = HFBackend(str(pico_family["base"]), batch_size=4, torch_threads=1, dtype="auto")
+    assert b.dtype == resolve_dtype("auto", "cpu") and next(b.model.parameters()).dtype == getattr(torch, b.dtype)
+    assert all(g.text is not None for g in b.generate(["What is 12 + 30?"], 4))
 
 
 def test_greedy_decoding_drops_finished_rows_and_matches_transformers_generate(pico_family):

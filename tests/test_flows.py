@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
+from acdc_core.adapters.backends.dtype import resolve_dtype
 from acdc_core.adapters.candidates import build_weights
 from acdc_core.adapters.weights import content_hash, load_weights, tensor_hash
 from acdc_core.recipes import ChildRecipe
@@ -215,8 +216,15 @@ def test_rerun_more_generations_status_and_fresh(workspace, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     env = workspace["env"]
     assert acdc(["run", "--config", str(path), "--run-dir", str(run_dir)], env).returncode == 0
+    # the compute dtype is frozen when the run starts ("auto" resolved for this machine) ...
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["evaluation"]["dtype"] == \
+        resolve_dtype("auto", "cpu")
     res = acdc(["run", "--run-dir", str(run_dir)], env)
     assert res.returncode == 0 and "nothing to do" in res.stdout + res.stderr
+    # ... so resuming with the same config file ("auto" again) is the same run, and keeps it frozen
+    res = acdc(["run", "--config", str(path), "--run-dir", str(run_dir)], env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["evaluation"]["dtype"] != "auto"
     res = acdc(["run", "--run-dir", str(run_dir), "--generations", "1"], env)
     assert res.returncode == 0, res.stderr[-2000:]
     assert table(run_dir, "SELECT max(generation) FROM generations")[0][0] == 1

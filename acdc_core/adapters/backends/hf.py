@@ -12,6 +12,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
 from transformers.utils import logging as hf_logging
 
 from acdc_core.adapters.backends.base import Generation
+from acdc_core.adapters.backends.dtype import resolve_dtype
 
 hf_logging.disable_progress_bar()  # per-load weight bars would drown the run's progress lines
 
@@ -41,7 +42,7 @@ class HFBackend:
         batch_size: prompts per ``generate`` call; prompts are sorted by length first.
         use_chat_template: wrap each prompt as a user turn when the tokenizer has a template.
         torch_threads: CPU threads for this process (set once per load).
-        dtype: compute dtype; float32 on CPU (bf16 matmuls are slow there).
+        dtype: compute dtype, or ``auto`` (see :func:`acdc_core.adapters.backends.dtype.resolve_dtype`).
         share_prefix: run a batch's common prompt prefix once and share its KV cache (see
             ``_greedy``); False prefills every row whole.
 
@@ -72,7 +73,8 @@ class HFBackend:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.use_chat_template = use_chat_template and bool(self.tokenizer.chat_template)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, dtype))
+        self.dtype = resolve_dtype(dtype, device)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=getattr(torch, self.dtype))
         self.model.to(device).eval()
         self.nbytes = sum(t.numel() * t.element_size()
                           for t in [*self.model.parameters(), *self.model.buffers()])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from acdc_core.adapters.backends.dtype import resolve_dtype
 from acdc_core.assessment.selection import choice_probabilities
 
 LM_EVAL_MODEL = {"hf": "hf", "vllm": "vllm", "openai": "local-completions"}
@@ -47,7 +48,7 @@ class LMEvalModel:
             import torch
 
             torch.set_num_threads(torch_threads)
-        args: dict = {"pretrained": path, "dtype": dtype}
+        args: dict = {"pretrained": path, "dtype": resolve_dtype(dtype, device)}
         if backend == "openai":  # the server serves the model under its folder path (vLLM's default name)
             args = {"model": path, "base_url": base_url, "tokenizer_backend": "huggingface", "tokenizer": path,
                     "max_gen_toks": max_gen_toks}
