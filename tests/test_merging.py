@@ -16,6 +16,7 @@ from acdc_core.adapters.weights import (
     load_weights,
     mutate_folder,
     mutate_tensor,
+    mutate_weights,
     tensor_hash,
 )
 from acdc_core.config import CrossoverSection
@@ -104,6 +105,28 @@ def test_svd_mutation_adds_the_seeded_noise_to_singular_values(shape):
     expected = torch.cat([torch.clamp(s[:10] + noise, min=0), s[10:]]).sort(descending=True).values
     got = torch.linalg.svdvals(mutate_tensor("w", w, r))
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_model_mutation_is_the_same_on_any_thread_count_and_restores_it():
+    g = torch.Generator().manual_seed(2)
+    w = {f"layers.{i}.weight": torch.randn(96, 64, generator=g).to(torch.bfloat16) for i in range(6)}
+    w["norm.weight"] = torch.ones(64)
+    r = MutationRecipe(method="svd", seed=4, noise_std=0.25, top_k=32)
+    threads = torch.get_num_threads()
+    try:
+        got = {}
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            got[n] = mutate_weights(w, r)
+            assert torch.get_num_threads() == n
+    finally:
+        torch.set_num_threads(threads)
+    assert tensor_hash(got[1]) == tensor_hash(got[2])
+    assert got[1]["norm.weight"] is w["norm.weight"]  # not mutable: shared with the input
+    assert all(torch.equal(got[1][k], mutate_tensor(k, w[k], r)) for k in w if k != "norm.weight")
+    with pytest.raises(ValueError, match="non-finite"):
+        mutate_weights({"w": torch.full((8, 8), float("inf"))}, MutationRecipe(method="gaussian", seed=1,
+                                                                                noise_std=0.1))
 
 
 def test_svd_singular_values_clamped_at_zero():
