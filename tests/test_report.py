@@ -59,7 +59,8 @@ def assessed_run(pico_run, tmp_path_factory) -> Path:
                 rows.append((gen, name, bench, "bon_oracle", v, v - 0.05, v + 0.05, None, 50))
                 rows.append((gen, name, bench, "majority_vote", v / 2, None, None, None, 50))
     con = duckdb.connect(str(run_dir / "acdc.duckdb"))
-    con.executemany("INSERT INTO assessment_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO assessment_results (generation, set_name, benchmark, metric, value, ci_low, "
+                    "ci_high, p_value, n_items) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.close()
     return run_dir
 
