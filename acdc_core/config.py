@@ -114,6 +114,10 @@ class CrossoverSection(_Section):
     parents: int = Field(2, ge=2)
     weight_mean: float = 1.0
     weight_std: float = Field(0.01, ge=0.0)
+    normalize: bool = Field(True, description=(
+        "true: the weights sum to 1 (a child averages its parents' task vectors, the reference); false: "
+        "task-vector methods add them at the drawn weights (task arithmetic's sum: each parent's skill at "
+        "full strength)"))
     density: float = Field(0.5, gt=0.0, le=1.0, description="ties / dare_ties density")
     slerp_t_low: float = Field(0.3, ge=0.0, le=1.0)
     slerp_t_high: float = Field(0.7, ge=0.0, le=1.0)
@@ -374,6 +378,12 @@ class RunConfig(_Section):
                 if MERGE_METHODS[m].pairwise and w > 0 and c.parents != 2:
                     raise ValueError(f"crossover.method_mix: {m} merges exactly 2 parents, "
                                      f"got crossover.parents={c.parents}")
+        if not c.normalize:
+            plain = sorted(m for m in {c.method, *(k for k, w in c.method_mix.items() if w > 0)}
+                           if not MERGE_METHODS[m].needs_base)
+            if plain:
+                raise ValueError(f"crossover.normalize: false adds task vectors, which {plain} do not have "
+                                 "(use task_arithmetic, ties or dare_ties)")
         if c.slerp_t_low > c.slerp_t_high:
             raise ValueError("crossover.slerp_t_low must be <= crossover.slerp_t_high")
         if self.gibberish.method == "llm_judge" and self.judge.backend == "none":

@@ -20,7 +20,8 @@ from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
 class MergeRecipe(BaseModel):
     """Crossover of ``parents`` (model ids) with ``method``.
 
-    ``weights`` sum to 1 (every method but the pairwise ones); ``t`` is a pairwise method's
+    ``weights`` sum to 1 (every method but the pairwise ones) unless ``normalize`` is False (a
+    task-vector method adds the parents' task vectors at these weights); ``t`` is a pairwise method's
     (slerp's) interpolation factor towards the second parent; ``base`` is the base model id for
     task-vector methods; ``density`` is the share of each task vector kept, for the methods that
     use one (see :data:`acdc_core.merge_methods.MERGE_METHODS`); ``seed`` seeds mergekit's random
@@ -35,6 +36,7 @@ class MergeRecipe(BaseModel):
     density: float | None = None
     base: str | None = None
     seed: int = 0
+    normalize: bool = True
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -140,7 +142,8 @@ def draw_merge(
 
     Weights are drawn w_i ~ N(weight_mean, weight_std) and normalised to sum 1 (ALGORITHM.md step
     2); with normalised weights a linear merge equals base + sum_i w_i (theta_i - base), the
-    reference's linear merge of task vectors.
+    reference's linear merge of task vectors.  With ``cfg.normalize`` False they stay as drawn
+    (made positive), and the recipe tells mergekit not to normalise.
 
     Raises:
         ValueError: for a task-vector method without ``base``, or a pairwise method (slerp) with != 2 parents.
@@ -155,7 +158,8 @@ def draw_merge(
         t = float(rng.uniform(cfg.slerp_t_low, cfg.slerp_t_high))
         return MergeRecipe(method=method, parents=tuple(parents), t=round(t, 6), seed=int(rng.integers(2**31 - 1)))
     w = np.abs(rng.normal(cfg.weight_mean, cfg.weight_std, size=len(parents)))
-    w = w / w.sum() if w.sum() > 0 else np.full(len(parents), 1.0 / len(parents))
+    if cfg.normalize:
+        w = w / w.sum() if w.sum() > 0 else np.full(len(parents), 1.0 / len(parents))
     return MergeRecipe(
         method=method,
         parents=tuple(parents),
@@ -163,6 +167,7 @@ def draw_merge(
         density=cfg.density if spec.uses_density else None,
         base=base if spec.needs_base else None,
         seed=int(rng.integers(0, 2**31 - 1)),
+        normalize=cfg.normalize,
     )
 
 
@@ -238,7 +243,7 @@ def mergekit_config(recipe: MergeRecipe, paths: dict[str, str], dtype: str) -> d
             params["density"] = recipe.density
         models.append({"model": paths[pid], "parameters": params})
     cfg["models"] = models
-    cfg["parameters"] = {"normalize": True}
+    cfg["parameters"] = {"normalize": recipe.normalize}
     if recipe.base is not None:
         cfg["base_model"] = paths[recipe.base]
     return cfg

@@ -52,6 +52,10 @@ SETTINGS: dict[str, tuple[dict | None, dict]] = {
     "linear + svd .5": ({"method": "linear"}, {"method": "svd", "svd_noise_std": 0.5}),
     "svd .25 only (mutant of one parent)": (None, {"method": "svd", "svd_noise_std": 0.25}),
     "dare_ties d=.5 + svd .5": ({"method": "dare_ties"}, {"method": "svd", "svd_noise_std": 0.5}),
+    "task_arithmetic sum, no mutation": ({"method": "task_arithmetic", "normalize": False}, {"method": "none"}),
+    "task_arithmetic sum + svd .25": ({"method": "task_arithmetic", "normalize": False},
+                                      {"method": "svd", "svd_noise_std": 0.25}),
+    "ties d=.5 sum + svd .25": ({"method": "ties", "normalize": False}, {"method": "svd", "svd_noise_std": 0.25}),
 }
 
 

@@ -49,6 +49,12 @@ def test_presets_validate():
     ({"crossover": {"method_mix": {"ties": 0.0}}}, "with a positive sum"),
     ({"crossover": {"method_mix": {"frankenmerge": 1.0}}}, "crossover.method_mix.frankenmerge"),
     ({"crossover": {"method_mix": {"slerp": 1.0}, "parents": 3}}, "crossover.method_mix: slerp merges exactly 2"),
+    ({"crossover": {"normalize": False}}, "crossover.normalize: false adds task vectors, which ['linear']"),
+    ({"crossover": {"method": "ties", "normalize": False, "method_mix": {"ties": 1.0, "slerp": 1.0}}},
+     "which ['slerp'] do not have"),
+    ({"crossover": {"rate": 1.5}}, "crossover.rate"),
+    ({"archive": {"selection": "best"}}, "archive.selection"),
+    ({"evaluation": {"dtype": "int8"}}, "evaluation.dtype"),
     ({"sandbox": {"disk_mb": 0}}, "sandbox.disk_mb"),
     ({"sandbox": {"allow_weak_isolation": "maybe"}}, "sandbox.allow_weak_isolation"),
 ])

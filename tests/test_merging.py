@@ -74,6 +74,24 @@ def test_linear_and_task_arithmetic_match_the_formula(pico_family, tmp_path, met
         torch.testing.assert_close(out[name], expected, atol=1e-5, rtol=1e-4)
 
 
+def test_unnormalised_task_arithmetic_adds_the_task_vectors_at_full_strength(pico_family, tmp_path):
+    recipe = draw_merge(["a", "b"], CrossoverSection(method="task_arithmetic", normalize=False), "base",
+                        rng_stream(0, 1, "breeding"))
+    w = recipe.weights
+    assert not recipe.normalize and sum(w) == pytest.approx(2.0, abs=0.1)  # N(1, .01) each, not rescaled
+    paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}
+    text = merge_models(recipe, paths, tmp_path / "out", "float32")
+    assert yaml.safe_load(text)["parameters"]["normalize"] is False
+    out = weights(tmp_path / "out")
+    a, b, base = weights(pico_family["expert_a"]), weights(pico_family["expert_b"]), weights(pico_family["base"])
+    for name in out:
+        expected = base[name] + w[0] * (a[name] - base[name]) + w[1] * (b[name] - base[name])
+        torch.testing.assert_close(out[name], expected, atol=1e-5, rtol=1e-4)
+    # the in-memory merge (the run's path) agrees with mergekit's run_merge on the stored recipe
+    mem = build_weights(ChildRecipe(generation=1, index=0, merge=recipe), lambda m: load_weights(paths[m]), "float32")
+    assert tensor_hash(mem) == content_hash(tmp_path / "out")
+
+
 def test_dare_is_reproducible_from_its_seed(pico_family, tmp_path):
     recipe = draw_merge(["a", "b"], CrossoverSection(method="dare_ties"), "base", rng_stream(3, 1, "breeding"))
     paths = {"a": str(pico_family["expert_a"]), "b": str(pico_family["expert_b"]), "base": str(pico_family["base"])}

@@ -92,7 +92,7 @@ def merge_weights(recipe: MergeRecipe, weights: Mapping[str, StateDict], dtype: 
         models, params, base = {p: weights[p] for p in recipe.parents}, {"t": recipe.t}, recipe.parents[0]
     else:
         models, base = {m: weights[m] for m in recipe.inputs}, recipe.base
-        params = {"weight": dict(zip(recipe.parents, recipe.weights or ())), "normalize": True}
+        params = {"weight": dict(zip(recipe.parents, recipe.weights or ())), "normalize": recipe.normalize}
         if recipe.density is not None:
             params["density"] = {p: recipe.density for p in recipe.parents}
     with _MERGE_LOCK, torch.random.fork_rng(devices=[]), torch.no_grad():
