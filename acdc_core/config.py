@@ -306,7 +306,10 @@ class AssessmentSection(_Section):
     raising the limit extends the subset, so earlier answers are reused.
     """
 
-    benchmarks: list[Literal["arc_easy", "arc_challenge", "piqa", "boolq", "hellaswag", "gsm8k"]] = Field(
+    benchmarks: list[Literal[
+        "arc_easy", "arc_challenge", "piqa", "boolq", "hellaswag", "gsm8k", "basic_skills_arithmetic",
+        "basic_skills_coding", "basic_skills_common_knowledge", "basic_skills_logical_reasoning",
+        "basic_skills_pattern", "basic_skills_string_operations"]] = Field(
         default_factory=lambda: ["arc_easy", "piqa", "boolq", "gsm8k"]
     )
     source: Literal["local", "hub"] = "local"
@@ -336,6 +339,8 @@ class AssessmentSection(_Section):
             raise ValueError("assessment.backend: openai needs assessment.base_url")
         if any(n < 1 for n in self.set_sizes):
             raise ValueError("assessment.set_sizes must be >= 1")
+        if self.source == "hub" and (local := [b for b in self.benchmarks if b.startswith("basic_skills_")]):
+            raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
         return self
 
     def limit_of(self, benchmark: str) -> int | None:

@@ -56,6 +56,9 @@ def test_presets_validate():
     ({"archive": {"selection": "best"}}, "archive.selection"),
     ({"evaluation": {"dtype": "int8"}}, "evaluation.dtype"),
     ({"sandbox": {"disk_mb": 0}}, "sandbox.disk_mb"),
+    ({"assessment": {"source": "hub", "benchmarks": ["arc_easy", "basic_skills_pattern"]}},
+     "assessment.benchmarks: ['basic_skills_pattern'] are not lm-eval tasks"),
+    ({"assessment": {"benchmarks": ["basic_skills_poetry"]}}, "assessment.benchmarks.0"),
     ({"sandbox": {"allow_weak_isolation": "maybe"}}, "sandbox.allow_weak_isolation"),
 ])
 def test_bad_configs_name_the_key(data, message):

@@ -3,6 +3,7 @@ scientist's whole catalogue, or the seed experts' training data (13-gram rule, a
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -52,6 +53,20 @@ def test_seed_expert_training_data_holds_no_benchmark_text(benchmark_grams):
         own, replay = training_items(skill, 2000, 0.2, data_seed=0)
         texts = [t for i in own + replay for t in (i.instructions, i.completion)]
         assert benchmark_grams.contaminated(texts) == []
+
+
+def test_no_basic_skills_question_is_an_expert_training_instruction():
+    """Basic-skills items are too short for the 13-gram rule: compare whole questions instead,
+    up to case and punctuation."""
+    def norm(text: str) -> str:
+        return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+    questions = {norm(d["prompt"]) for name in BENCHMARKS if name.startswith("basic_skills_")
+                 for d in load_docs(name)}
+    assert len(questions) > 5000
+    for skill in SKILLS:
+        own, replay = training_items(skill, 2000, 0.2, data_seed=0)
+        assert not questions & {norm(i.instructions) for i in own + replay}, skill
 
 
 def test_the_run_never_loads_benchmark_code():

