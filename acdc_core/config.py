@@ -164,6 +164,11 @@ class EvaluationSection(_Section):
     resident_gb: float = Field(6.0, ge=0.0, description=(
         "memory (GB) for loaded models kept resident between steps, so an archive model answers every "
         "reflection round and later generation on one load; 0 loads each model for each step"))
+    answer_retired: bool = Field(True, description=(
+        "an admitted child also answers the retired families of the task history (dropped, rewritten, "
+        "pruned), so the archive's coverage of the whole history counts what its members were asked, as "
+        "the seeds' does; the answers never enter skill vectors. Costs one evaluation of the retired "
+        "instances per admitted child; false leaves them unasked (they count as unsolved)"))
 
     @model_validator(mode="after")
     def _template_has_slot(self) -> "EvaluationSection":

@@ -4,7 +4,8 @@ Generation 0 builds the initial population (seed models, the experts fine-tuned 
 mutants spread over the seeds, the task set); every later generation breeds children from the
 archive.  Both then run the same line: each child made in memory, its gibberish screen and
 evaluation in one model session -> DNS archive update on skill vectors -> the kept children's
-weights written to the blob store (the others stay recipes) -> children compared with their parents ->
+weights written to the blob store (the others stay recipes) and their answers to the retired tasks ->
+children compared with their parents ->
 task adaptation (every ``adaptation.every`` generations, on pass rates that include the
 children just admitted) -> task-archive diversity and coverage -> one commit.
 """
@@ -36,7 +37,7 @@ from tasks.archive import (
 )
 from tasks.breeding import discard_children, make_child, propose, store_child
 from tasks.context import MODEL_POOL, RunContext
-from tasks.evaluation import evaluate_model, screen_and_evaluate
+from tasks.evaluation import answer_retired, evaluate_model, screen_and_evaluate
 from tasks.progress import StepProgress
 
 
@@ -196,6 +197,23 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
     return evaluations, verdicts
 
 
+def _answer_retired(run_dir: str, ctx: RunContext, made: list[dict], status: dict[str, str], log,
+                    prefix: str) -> list[dict]:
+    """Evaluation rows of this generation's admitted children on the retired families of the
+    task history (``evaluation.answer_retired``; none in generation 0)."""
+    admitted = [c for c in made if status[c["model_id"]] == "admitted"]
+    tasks = ctx.db.retired_tasks() if admitted and ctx.config.evaluation.answer_retired else []
+    if not tasks:
+        return []
+    set_hash = task_set_hash([t["task_id"] for t in tasks])
+    rows: list[dict] = []
+    step = StepProgress(log, prefix, "answer retired tasks", len(admitted))
+    for c in admitted:
+        rows += answer_retired(run_dir, c["model_id"], c["recipe"], set_hash, tasks)
+        step.tick(c["model_id"])
+    return rows
+
+
 def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[dict], verdicts: dict,
             evaluations: list[dict], update: dict, status: dict[str, str], effects: list[dict],
             effect_metrics: dict, side: dict, seconds: float) -> GenerationCommit:
@@ -243,6 +261,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     status = candidate_status(pop.archive_ids, pop.seed_ids + [c["model_id"] for c in made],
                               [c["model_id"] for c in made if c["model_id"] not in survivors], update["kept"])
     made = [{**c, "uri": store_child(run_dir, c)} if status[c["model_id"]] == "admitted" else c for c in made]
+    retired_rows = _answer_retired(run_dir, ctx, made, status, log, prefix)
     discard_children()  # the rest are remade from their recipes when ever needed
     children = [c for c in made if c["model_id"] in survivors]
     effects, effect_metrics = child_effect_rows(
@@ -250,6 +269,7 @@ def generation_flow(run_dir: str, generation: int) -> dict:
         ctx.db.answers(sorted({p for c in children for p in c["parents"]}), task_ids)
         + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
         cfg.evaluation.solved_threshold)
+    evaluations += retired_rows  # stored, and counted in the history coverage; not in skill vectors
     side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], pop.seed_ids or ctx.db.seed_ids(),
                       score_rows, evaluations)  # adapt
     commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, status, effects,

@@ -201,15 +201,20 @@ class RunDB:
         Returns: [{"task_id", "name", "code", "description", "capability", "domain",
         "created_generation", "instances": {instance_id: {"task", "instructions"}}}].
         """
-        return self.task_families(active_only=True)
+        return self.task_families(active=True)
 
-    def task_families(self, task_ids: list[str] | None = None, active_only: bool = False) -> list[dict]:
-        """Task families (all, or ``task_ids``; only active ones with ``active_only``) with
-        their instances, in the format of :meth:`active_tasks`."""
+    def retired_tasks(self) -> list[dict]:
+        """Task families of the history that are no longer active (dropped, replaced by a
+        rewrite or pruned), in the format of :meth:`active_tasks`."""
+        return self.task_families(active=False)
+
+    def task_families(self, task_ids: list[str] | None = None, active: bool | None = None) -> list[dict]:
+        """Task families (all, or ``task_ids``; only the active or only the retired ones with
+        ``active`` True or False) with their instances, in the format of :meth:`active_tasks`."""
         where = ["true"]
         params: list = []
-        if active_only:
-            where.append("f.active")
+        if active is not None:
+            where.append("f.active" if active else "NOT f.active")
         if task_ids is not None:
             where.append("list_contains(?, f.task_id)")
             params.append(task_ids)

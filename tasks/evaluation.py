@@ -1,5 +1,6 @@
 """Steps that run models: a new child's gibberish screen and evaluation in one model session,
-and the evaluation of known models on a task set."""
+an admitted child's answers to the retired tasks, and the evaluation of known models on a task
+set."""
 
 from __future__ import annotations
 
@@ -53,6 +54,32 @@ def screen_and_evaluate(run_dir: str, model_id: str, recipe: dict, task_set: str
     return {"model_id": model_id, "is_gibberish": bool(verdict and verdict.is_gibberish),
             "reason": verdict.reason if verdict else None, "responses": texts,
             "rows": [{**r, "model_id": model_id} for r in rows]}
+
+
+@task(
+    name="answer-retired-tasks",
+    retries=1,
+    retry_condition_fn=retry_unless_bad_input,
+    cache_key_fn=cache_key("retired", "model_id", "task_set"),
+    persist_result=True,
+)
+def answer_retired(run_dir: str, model_id: str, recipe: dict, task_set: str, tasks: list[dict]) -> list[dict]:
+    """An admitted child's answers to ``tasks``, the retired families of the task history
+    (identified by ``task_set``), with its weights swapped into the run's candidate model as in
+    :func:`screen_and_evaluate`.  The seeds answer every task ever admitted; with these rows the
+    archive has answered the whole history too, so its coverage of it is measured on the same
+    instances.  Skill vectors never read them: they are built over the active families.
+
+    Returns evaluation rows as :func:`evaluate_model` returns them.
+    """
+    ctx = RunContext.load(run_dir)
+    e = ctx.config.evaluation
+    with ctx.candidate_backend(ChildRecipe.model_validate(recipe).template) as backend:
+        backend.load_weights(child_weights(ctx, model_id, recipe))
+        rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
+    get_run_logger().info("model %s: %d of %d retired instances solved", model_id,
+                          sum(r["score"] >= e.solved_threshold for r in rows), len(rows))
+    return [{**r, "model_id": model_id} for r in rows]
 
 
 @task(

@@ -103,6 +103,22 @@ def test_admitted_tasks_have_lineage_embeddings_and_archive_scores(llm_run):
     assert table(run_dir, "SELECT count(*) FROM task_families WHERE active")[0][0] <= 9
 
 
+def test_every_archive_member_answered_the_whole_task_history(llm_run):
+    run_dir = llm_run["run_dir"]
+    unasked = table(run_dir, """
+        SELECT a.generation, a.model_id, count(*) FROM archive a
+        JOIN task_families f ON f.created_generation <= a.generation
+        JOIN task_instances i USING (task_id)
+        ANTI JOIN evaluations e ON e.model_id = a.model_id AND e.task_id = i.task_id AND e.instance_id = i.instance_id
+        GROUP BY ALL""")
+    assert unasked == []  # the coverage of the history counts no unasked instance as unsolved
+    # the admitted children of generation 2 answered the families retired in generation 1
+    retired = table(run_dir, "SELECT count(*) FROM evaluations e JOIN models m USING (model_id) "
+                             "JOIN task_families f USING (task_id) WHERE m.created_generation = 2 "
+                             "AND m.archive_status = 'admitted' AND NOT f.active AND f.created_generation = 0")
+    assert retired[0][0] > 0
+
+
 def test_diversity_metrics_every_generation_and_resume_is_a_no_op(llm_run):
     run_dir = llm_run["run_dir"]
     metrics = table(run_dir, "SELECT generation, name, value FROM metrics WHERE name IN "
