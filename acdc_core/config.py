@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from acdc_core.adapters.benchmark_files import BENCHMARKS
 from acdc_core.adapters.sandbox.client import SandboxLimits
 from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
 
@@ -314,7 +315,7 @@ class AssessmentSection(_Section):
     benchmarks: list[Literal[
         "arc_easy", "arc_challenge", "piqa", "boolq", "hellaswag", "gsm8k", "basic_skills_arithmetic",
         "basic_skills_coding", "basic_skills_common_knowledge", "basic_skills_logical_reasoning",
-        "basic_skills_pattern", "basic_skills_string_operations"]] = Field(
+        "basic_skills_pattern", "basic_skills_string_operations", "mmlu_rc"]] = Field(
         default_factory=lambda: ["arc_easy", "piqa", "boolq", "gsm8k"]
     )
     source: Literal["local", "hub"] = "local"
@@ -344,7 +345,7 @@ class AssessmentSection(_Section):
             raise ValueError("assessment.backend: openai needs assessment.base_url")
         if any(n < 1 for n in self.set_sizes):
             raise ValueError("assessment.set_sizes must be >= 1")
-        if self.source == "hub" and (local := [b for b in self.benchmarks if b.startswith("basic_skills_")]):
+        if self.source == "hub" and (local := [b for b in self.benchmarks if not BENCHMARKS[b].hub]):
             raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
         return self
 

