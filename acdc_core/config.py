@@ -315,7 +315,7 @@ class AssessmentSection(_Section):
     benchmarks: list[Literal[
         "arc_easy", "arc_challenge", "piqa", "boolq", "hellaswag", "gsm8k", "basic_skills_arithmetic",
         "basic_skills_coding", "basic_skills_common_knowledge", "basic_skills_logical_reasoning",
-        "basic_skills_pattern", "basic_skills_string_operations", "mmlu_rc"]] = Field(
+        "basic_skills_pattern", "basic_skills_string_operations", "mmlu_rc", "humaneval", "mbpp"]] = Field(
         default_factory=lambda: ["arc_easy", "piqa", "boolq", "gsm8k"]
     )
     source: Literal["local", "hub"] = "local"

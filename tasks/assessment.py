@@ -12,6 +12,7 @@ from safetensors import safe_open
 
 from acdc_core.adapters.backends.lm_eval_runner import BenchmarkRequest, LMEvalModel
 from acdc_core.adapters.benchmark_files import benchmark, load_docs, subset, write_task
+from acdc_core.adapters.code_tests import run_tests
 from acdc_core.adapters.weights import content_hash
 from acdc_core.assessment.selection import choice_probabilities, sample_choices
 from acdc_core.hashing import stable_hash
@@ -23,7 +24,7 @@ from tasks.seeding import shipped_seed_folder
 def prepare_benchmarks(run_dir: str) -> dict[str, dict]:
     """Write the local lm-eval task configs of the configured benchmarks (``source: local``).
 
-    Returns {benchmark: {"kind": "mc" | "gen", "doc_ids": [...]}}: the assessed items in draw
+    Returns {benchmark: {"kind": "mc" | "gen" | "code", "doc_ids": [...]}}: the assessed items in draw
     order (position k is lm-eval's doc index k).  With ``source: hub`` the items are lm-eval's
     first ``limit`` docs and their ids are those indices.
 
@@ -63,7 +64,8 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
 
     Multiple-choice samples come from the model's own distribution over the choices
     (softmax of the log-likelihoods at ``assessment.sample_temperature``); generative ones are
-    sampled generations.  Returns the number of rows written.
+    sampled generations.  A code benchmark's programs are run against its tests in the run's
+    sandbox before their rows are written.  Returns the number of rows written.
     """
     ctx = RunContext.load(run_dir)
     a, e = ctx.config.assessment, ctx.config.evaluation
@@ -74,7 +76,7 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
         return [k for k, d in enumerate(items[name]["doc_ids"]) if d not in done]
 
     todo = {name: missing(name, 0) for name in items}
-    gen_todo = {(name, s): missing(name, s) for name, spec in items.items() if spec["kind"] == "gen"
+    gen_todo = {(name, s): missing(name, s) for name, spec in items.items() if spec["kind"] != "mc"
                 for s in range(1, samples + 1)}
     written = 0
     if any(todo.values()) or any(gen_todo.values()):
@@ -85,20 +87,33 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
         )
         for name, indices in todo.items():
             kind = items[name]["kind"]
-            rows = model.answer(BenchmarkRequest(name, kind, indices), chat_template=kind == "gen" and a.chat_template_generative)
+            rows = model.answer(BenchmarkRequest(name, kind, indices),
+                                chat_template=kind != "mc" and a.chat_template_generative)
+            rows = _run_code_tests(ctx, kind, rows)
             ctx.db.insert_rows("benchmark_docs", _doc_rows(rows))
             written += ctx.db.insert_rows("benchmark_items", [{**r, "model_id": model_id} for r in rows])
             if rows:
                 log.info("%s on %s: %d items, accuracy %.3f", model_id, name, len(rows),
                          sum(r["correct"] for r in rows) / len(rows))
         for (name, s), indices in gen_todo.items():
-            rows = model.answer(BenchmarkRequest(name, "gen", indices, sample=s), chat_template=a.chat_template_generative,
+            kind = items[name]["kind"]
+            rows = model.answer(BenchmarkRequest(name, kind, indices, sample=s), chat_template=a.chat_template_generative,
                                 temperature=a.sample_temperature, seed=a.seed + s)
+            rows = _run_code_tests(ctx, kind, rows)
             written += ctx.db.insert_rows("benchmark_items", [{**r, "model_id": model_id} for r in rows])
     for name, spec in items.items():
         if samples and spec["kind"] == "mc":
             written += _sample_mc(ctx, model_id, name, spec["doc_ids"], samples)
     return written
+
+
+def _run_code_tests(ctx: RunContext, kind: str, rows: list[dict]) -> list[dict]:
+    """Code rows with ``correct`` set: each program (``answer``) followed by its tests
+    (``target``) run in the run's sandbox; other kinds unchanged."""
+    if kind != "code" or not rows:
+        return rows
+    results = run_tests(ctx.sandbox(), [f"{r['answer']}\n\n{r['target']}" for r in rows])
+    return [{**r, "correct": passed} for r, (passed, _error) in zip(rows, results)]
 
 
 def _sample_mc(ctx: RunContext, model_id: str, name: str, doc_ids: list[int], samples: int) -> int:

