@@ -40,8 +40,10 @@ def assessed(tmp_path_factory, pico_family):
     root = tmp_path_factory.mktemp("assess")
     with OpenAIServer(replies=first_choice_judge) as judge:
         cfg = pico_config(pico_family["base"])
-        # tasks admitted after a model left the archive leave (model, task) pairs to fill
+        # tasks admitted after a model left the archive, and retired tasks no child answered,
+        # leave (model, task) pairs to fill
         cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 1, "pool_cap": 9}
+        cfg["evaluation"] = {**cfg.get("evaluation", {}), "answer_retired": False}
         cfg["judge"] = {"backend": "openai", "base_url": judge.base_url, "model": judge.model, "max_retries": 0}
         # the reference model is a base model without a chat template (as Gemma-3-270M is)
         plain = root / "plain-expert"
@@ -51,7 +53,7 @@ def assessed(tmp_path_factory, pico_family):
         tok_cfg.pop("chat_template", None)
         (plain / "tokenizer_config.json").write_text(json.dumps(tok_cfg))
         cfg["assessment"] = {
-            "benchmarks": ["arc_easy", "boolq", "gsm8k"], "limit": 6, "limits": {"gsm8k": 3},
+            "benchmarks": ["arc_easy", "boolq", "gsm8k", "humaneval"], "limit": 6, "limits": {"gsm8k": 3, "humaneval": 2},
             "set_sizes": [2, 3], "max_gen_toks": 8, "batch_size": 8, "n_boot": 200,
             "reference_models": [{"name": "pico-expert", "path": str(plain)}],
         }
@@ -113,6 +115,7 @@ def test_answers_come_from_lm_eval_on_the_shipped_items(assessed):
         run_dir, "SELECT model_id, benchmark, count(*) FROM benchmark_items WHERE sample = 0 GROUP BY 1, 2"))
     for m in members:
         assert counts[(m, "arc_easy")] == 6 and counts[(m, "boolq")] == 6 and counts[(m, "gsm8k")] == 3
+        assert counts[(m, "humaneval")] == 2
     wrong = table(run_dir, """SELECT count(*) FROM benchmark_items i JOIN benchmark_docs d USING (benchmark, doc_id)
         WHERE i.benchmark IN ('arc_easy', 'boolq') AND i.correct <> (i.answer = d.target)""")
     assert wrong == [(0,)]
@@ -120,7 +123,14 @@ def test_answers_come_from_lm_eval_on_the_shipped_items(assessed):
     assert all(p.startswith("Question:") and n >= 3 for p, n in arc)
     sampled = table(run_dir, """SELECT benchmark, count(DISTINCT sample) FROM benchmark_items i
         JOIN assessment_sets s ON s.kind = 'best_seed_sampled' AND i.model_id = s.members[1] WHERE sample > 0 GROUP BY 1""")
-    assert dict(sampled) == {"arc_easy": 3, "boolq": 3, "gsm8k": 3}  # the largest sampled set's N
+    assert dict(sampled) == {"arc_easy": 3, "boolq": 3, "gsm8k": 3, "humaneval": 3}  # the largest sampled set's N
+    # code: the program is the signature from the prompt plus the reply, run against the tests
+    code = table(run_dir, """SELECT i.answer, i.response, i.correct, d.prompt, d.target FROM benchmark_items i
+        JOIN benchmark_docs d USING (benchmark, doc_id) WHERE benchmark = 'humaneval'""")
+    for answer, response, correct, prompt, target in code:
+        signature = prompt.split("```python\n", 1)[1].split("\n```", 1)[0]
+        assert answer == signature + response.split("```")[0] and "check(" in target
+        assert not correct  # a pico model writes no working function
     gen = table(run_dir, "SELECT response, confidence FROM benchmark_items WHERE benchmark = 'gsm8k' AND sample = 0")
     assert all(r is not None for r, _ in gen) and any(c is not None and c < 0 for _, c in gen)
 
