@@ -1,0 +1,50 @@
+"""scripts/evidence.py on pico runs: each arm is a real run with its ablation switch, assessed,
+and the printed table holds every arm's stored coverage numbers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from test_flows import acdc_env, pico_config, table
+
+pytestmark = pytest.mark.slow
+SCRIPT = Path(__file__).parents[1] / "scripts" / "evidence.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("evidence", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_two_arms_run_assess_and_print_side_by_side(tmp_path, pico_family, monkeypatch, capsys):
+    evidence = load_script()
+    cfg = pico_config(pico_family["base"], generations=1)
+    cfg["assessment"] = {"set_sizes": [2, 3], "max_gen_toks": 8, "batch_size": 8, "n_boot": 200,
+                         "best_of_n": ["majority_vote"],
+                         "reference_models": [{"name": "pico-expert", "path": str(pico_family["expert_a"])}]}
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(os, "environ", acdc_env(tmp_path))
+    out = tmp_path / "evidence"
+    assert evidence.main(["--out", str(out), "--config", str(tmp_path / "base.yaml"), "--arms", "default,frozen_pool",
+                          "--generations", "1", "--items", "3", "--gen-items", "2", "--code-items", "2"]) == 0
+    printed = capsys.readouterr().out
+    stored = yaml.safe_load((out / "frozen_pool" / "config.yaml").read_text())
+    assert stored["adaptation"]["every"] == 0 and stored["run"]["generations"] == 1
+    assert yaml.safe_load((out / "default" / "config.yaml").read_text())["adaptation"]["every"] != 0
+    for arm in ("default", "frozen_pool"):
+        rows = table(out / arm, "SELECT set_name, benchmark, value, n_items FROM assessment_results "
+                                "WHERE metric = 'coverage' AND set_name <> 'task_pool'")
+        assert {b for _, b, _, _ in rows} == {"all", "arc_easy", "piqa", "boolq", "mmlu_rc", "gsm8k", "humaneval", "mbpp"}
+        for s, b, v, n in rows:
+            assert f"| {arm} | {b} | {s} | {v:.3f} |" in printed
+            assert n == {"gsm8k": 2, "humaneval": 2, "mbpp": 2, "all": n}.get(b, 3)
+        assert any(line.startswith("| 1 | ") for line in printed.splitlines())
+    assert (out / "evidence.md").read_text().strip() in printed
+    with pytest.raises(SystemExit):
+        evidence.main(["--arms", "default,bigger_model"])
