@@ -12,7 +12,9 @@ Everything is recomputed here from the ``evaluations``, ``archive``, ``lineage``
   over the generation's children), and how many of the evaluated children found one;
 - gibberish: children the screen discarded, of those bred;
 - history: coverage of the whole task history (families admitted up to g) by the archive after
-  g, as ``acdc report`` computes it; active: the same over the evaluated pool's instances;
+  g, as ``acdc report`` computes it; asked: the share of those instances some archive model
+  answered (below 1 in runs without ``evaluation.answer_retired``, where children never saw the
+  retired families and history undercounts); active: the same over the evaluated pool's instances;
 - seeds: the same share of the history solved by the seed models (marked ``*`` where the seeds
   have not answered every history instance: runs older than the seeds' answers to admitted tasks);
   beyond: history instances the archive after g solves and no seed does; beyond0: the same over
@@ -72,7 +74,9 @@ def per_generation(run_dir: Path) -> list[dict]:
     con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
     try:
         thr = solved_threshold(con)
-        history = dict(global_coverage_frame(con, thr)[["generation", "coverage"]].itertuples(index=False))
+        frame = global_coverage_frame(con, thr)
+        history = dict(frame[["generation", "coverage"]].itertuples(index=False))
+        asked = dict(zip(frame["generation"], frame["n_evaluated"] / frame["n_instances"]))
         out = []
         for g, bred, gib in con.execute(
                 "SELECT generation, n_candidates, n_gibberish FROM generations ORDER BY 1").fetchall():
@@ -100,7 +104,8 @@ def per_generation(run_dir: Path) -> list[dict]:
                 "finding": sum(1 for e in effects if e.new_solved), "evaluated": len(effects),
                 "differ": sum(e.differ_share for e in effects) / len(effects) if effects else float("nan"),
                 "gibberish": f"{gib}/{bred}",
-                "history": history.get(g, float("nan")), "active": task_coverage(inst, thr),
+                "history": history.get(g, float("nan")), "asked": asked.get(g, float("nan")),
+                "active": task_coverage(inst, thr),
                 "best": max(inst.mean(axis=1)) if len(archive) else float("nan"),
             })
         return out
@@ -115,19 +120,19 @@ def main() -> None:
     tables = {r: per_generation(r) for r in args.runs}
     cols = [("distinct_instance", "{:>4d}"), ("distinct_family", "{:>4d}"), ("new", "{:>4d}"),
             ("finding", "{:>3d}"), ("evaluated", "{:>3d}"), ("differ", "{:>5.2f}"), ("gibberish", "{:>5s}"),
-            ("history", "{:>5.2f}"), ("seeds", "{:>5s}"), ("beyond", "{:>3d}"), ("beyond0", "{:>3d}"),
+            ("history", "{:>5.2f}"), ("asked", "{:>5.2f}"), ("seeds", "{:>5s}"), ("beyond", "{:>3d}"), ("beyond0", "{:>3d}"),
             ("active", "{:>5.2f}"), ("best", "{:>5.2f}"), ("tasks", "{:>3d}")]
-    head = ("dist/inst dist/fam new finding/evaluated differ gibberish history seeds beyond beyond0 active best "
-            "tasks")
+    head = ("dist/inst dist/fam new finding/evaluated differ gibberish history asked seeds beyond beyond0 active "
+            "best tasks")
     print(f"columns per run: {head}")
     n = max(len(t) for t in tables.values())
-    print(f"{'gen':>3s}  " + "  |  ".join(f"{str(r):<68s}" for r in args.runs))
+    print(f"{'gen':>3s}  " + "  |  ".join(f"{str(r):<74s}" for r in args.runs))
     for g in range(n):
         cells = []
         for r in args.runs:
             row = tables[r][g] if g < len(tables[r]) else None
             cells.append(" ".join(fmt.format(row[c]) for c, fmt in cols) if row else "")
-        print(f"{g:>3d}  " + "  |  ".join(f"{c:<68s}" for c in cells))
+        print(f"{g:>3d}  " + "  |  ".join(f"{c:<74s}" for c in cells))
     for r, t in tables.items():
         print(f"{r}: instances found by a child and no parent, all generations: {sum(x['new'] for x in t)}; "
               f"final coverage of the history {t[-1]['history']:.3f} (seeds {t[-1]['seeds']}; {t[-1]['beyond']} "
