@@ -18,7 +18,6 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from acdc_core.adapters.benchmark_files import BENCHMARKS
 from acdc_core.adapters.sandbox.client import SandboxLimits
 from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
 
@@ -345,8 +344,11 @@ class AssessmentSection(_Section):
             raise ValueError("assessment.backend: openai needs assessment.base_url")
         if any(n < 1 for n in self.set_sizes):
             raise ValueError("assessment.set_sizes must be >= 1")
-        if self.source == "hub" and (local := [b for b in self.benchmarks if not BENCHMARKS[b].hub]):
-            raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
+        if self.source == "hub":
+            from acdc_core.adapters.benchmark_files import BENCHMARKS  # here only: the run never loads it
+
+            if local := [b for b in self.benchmarks if not BENCHMARKS[b].hub]:
+                raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
         return self
 
     def limit_of(self, benchmark: str) -> int | None:
