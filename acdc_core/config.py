@@ -14,6 +14,7 @@ import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -360,7 +361,21 @@ class AssessmentSection(_Section):
 
 
 class StorageSection(_Section):
-    blob_url: str | None = Field(None, description="fsspec URL for model weights; default <run_dir>/blobs")
+    blob_url: str | None = Field(
+        None, description="fsspec URL for model weights (e.g. s3://bucket/prefix); default <run_dir>/blobs. "
+        "Credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL), "
+        "never from here: the config is stored in the run folder and its database")
+
+    @model_validator(mode="after")
+    def _no_credentials(self) -> "StorageSection":
+        if self.blob_url and "://" in self.blob_url:
+            parts = urlsplit(self.blob_url)
+            if "@" in parts.netloc or parts.query:
+                raise ValueError(
+                    "storage.blob_url must not carry credentials or options (user:secret@ or ?...): the config "
+                    "is stored with the run; set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_ENDPOINT_URL "
+                    "(or the store's own environment variables) instead")
+        return self
 
 
 class RunConfig(_Section):

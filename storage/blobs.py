@@ -1,13 +1,19 @@
 """Blob store for model weights: Hugging Face folders under an fsspec URL.
 
 Keys are relative folder names (``models/<model_id>``).  A folder counts as present only once
-its ``_COMPLETE`` marker is written, after every file: a crash mid-upload leaves no half model
-that looks whole.  Remote folders are downloaded on demand into a local cache, since merging and
-loading need local paths.
+its ``_COMPLETE`` marker is written, after every file, and an upload over an existing folder
+removes the marker first: a crash mid-upload leaves no half model that looks whole.  Remote
+folders are downloaded on demand into a local cache, since merging and loading need local paths;
+a remote folder's marker lists the sha256 of each file, and a download that does not match it is
+refused.  Credentials for a remote store come only from the environment (for S3:
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL`` for a non-AWS server),
+never from the run's config or database.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,6 +22,19 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 _MARKER = "_COMPLETE"
+
+
+class BlobIntegrityError(OSError):
+    """A downloaded file's sha256 differs from the one recorded at upload (a corrupted or
+    tampered object): nothing is kept from that download."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class BlobStore:
@@ -41,13 +60,16 @@ class BlobStore:
         return self.fs.unstrip_protocol(self._path(key))
 
     def exists(self, key: str) -> bool:
-        return self.fs.exists(f"{self._path(key)}/{_MARKER}")
+        marker = f"{self._path(key)}/{_MARKER}"
+        if not self.is_local:
+            self.fs.invalidate_cache(self._path(key))  # another process may have written it
+        return self.fs.exists(marker)
 
     def put_dir(self, local: str | Path, key: str, move: bool = False) -> str:
         """Store the files of folder ``local`` under ``key``; returns the URI.
 
-        With ``move`` and a local store, the folder is renamed rather than copied (same
-        filesystem) and ``local`` no longer exists afterwards.
+        With ``move``, ``local`` no longer exists afterwards (a local store renames it rather
+        than copying it).
         """
         local = Path(local)
         dest = self._path(key)
@@ -59,10 +81,19 @@ class BlobStore:
                 os.replace(local, dest)
             else:
                 shutil.copytree(local, dest)
-        else:
-            for f in sorted(local.iterdir()):
-                self.fs.put_file(str(f), f"{dest}/{f.name}")
-        self.fs.pipe_file(f"{dest}/{_MARKER}", b"")
+            self.fs.pipe_file(f"{dest}/{_MARKER}", b"")
+            return self.uri(key)
+        if self.exists(key):
+            self.fs.rm_file(f"{dest}/{_MARKER}")  # incomplete from here until the new files are all up
+        if self.fs.exists(dest):
+            self.fs.rm(dest, recursive=True)
+        manifest = {}
+        for f in sorted(local.iterdir()):
+            manifest[f.name] = _sha256(f)
+            self.fs.put_file(str(f), f"{dest}/{f.name}")
+        self.fs.pipe_file(f"{dest}/{_MARKER}", json.dumps({"sha256": manifest}, sort_keys=True).encode())
+        if move:
+            shutil.rmtree(local)
         return self.uri(key)
 
     def local_dir(self, key: str) -> Path:
@@ -70,6 +101,8 @@ class BlobStore:
 
         Raises:
             FileNotFoundError: when ``key`` is absent or incomplete.
+            BlobIntegrityError: when a downloaded file does not match the sha256 its upload
+                recorded; the download is discarded.
         """
         if not self.exists(key):
             raise FileNotFoundError(f"blob {self.uri(key)} is missing or incomplete")
@@ -80,11 +113,32 @@ class BlobStore:
             tmp = target.with_name(target.name + ".partial")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
-            for f in self.fs.ls(self._path(key), detail=False):
-                self.fs.get_file(f, str(tmp / Path(f).name))
+            try:
+                for f in self.fs.ls(self._path(key), detail=False):
+                    self.fs.get_file(f, str(tmp / Path(f).name))
+                self._verify(key, tmp)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
             shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
         return target
+
+    def _verify(self, key: str, folder: Path) -> None:
+        """Check a downloaded ``folder`` against the sha256 manifest in its marker (a folder
+        uploaded before manifests existed has an empty marker and is taken as it is)."""
+        text = (folder / _MARKER).read_text()
+        if not text:
+            return
+        manifest = json.loads(text)["sha256"]
+        got = {f.name for f in folder.iterdir() if f.name != _MARKER}
+        if got != set(manifest):
+            raise BlobIntegrityError(f"blob {self.uri(key)} holds {sorted(got)}, its upload recorded {sorted(manifest)}")
+        for name, want in manifest.items():
+            if (have := _sha256(folder / name)) != want:
+                raise BlobIntegrityError(
+                    f"blob {self.uri(key)}: {name} has sha256 {have[:16]}…, its upload recorded {want[:16]}…; "
+                    "the stored object is corrupted (re-upload it, or delete the folder to rebuild it)")
 
 
 def run_store(run_dir: str | Path, blob_url: str | None = None) -> BlobStore:
