@@ -360,6 +360,19 @@ class AssessmentSection(_Section):
         return self.limits.get(benchmark, self.limit)
 
 
+class RunnerSection(_Section):
+    """Where the generation's model steps run (candidates' screen + evaluation, archive and seed
+    models answering tasks).  ``default``: one after another in the flow process.  ``dask``: as
+    Prefect tasks on a Dask cluster's workers, each worker process keeping its models resident;
+    ``address`` names a running scheduler (``tcp://host:8786``), else a local cluster of
+    ``workers`` processes on loopback is started for the run.  Only the flow process writes the
+    database: workers return rows."""
+
+    kind: Literal["default", "dask"] = "default"
+    workers: int = Field(2, ge=1, description="processes of the local cluster (one thread each)")
+    address: str | None = Field(None, description="a running Dask scheduler; None starts a local cluster")
+
+
 class StorageSection(_Section):
     blob_url: str | None = Field(
         None, description="fsspec URL for model weights (e.g. s3://bucket/prefix); default <run_dir>/blobs. "
@@ -396,6 +409,7 @@ class RunConfig(_Section):
     diversity: DiversitySection = DiversitySection()
     assessment: AssessmentSection = AssessmentSection()
     storage: StorageSection = StorageSection()
+    runner: RunnerSection = RunnerSection()
 
     @model_validator(mode="after")
     def _combinations(self) -> "RunConfig":

@@ -28,6 +28,7 @@ from acdc_core.taskfamily import task_set_hash
 from tasks.adaptation import ask_scientist, embed_tasks, novelty_filter, request_dicts, validate_replies
 from tasks.archive import task_rows
 from tasks.context import RunContext
+from flows.runner import each
 from tasks.evaluation import evaluate_model
 
 
@@ -108,8 +109,9 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         rows: list[dict] = []
         if cands:
             set_hash = task_set_hash([c["task_id"] for c in cands])
-            for mid in archive_ids:
-                rows += evaluate_model(run_dir, mid, set_hash, cands)
+            rows = [r for answers in each(evaluate_model, [
+                {"run_dir": run_dir, "model_id": m, "task_set": set_hash, "tasks": cands} for m in archive_ids])
+                for r in answers]
         cand_rates = pass_rates([(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in rows],
                                 archive_ids, [c["task_id"] for c in cands], thr, granularity)
         retry = []
@@ -148,8 +150,9 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     reference_rows = []
     if new_tasks:
         set_hash = task_set_hash([t["task_id"] for t in new_tasks])
-        for mid in reference_ids:
-            reference_rows += evaluate_model(run_dir, mid, set_hash, new_tasks)
+        reference_rows = [r for answers in each(evaluate_model, [
+            {"run_dir": run_dir, "model_id": m, "task_set": set_hash, "tasks": new_tasks} for m in reference_ids])
+            for r in answers]
     families, instances = task_rows(new_tasks, generation)
     for f in families:
         f["active"] = f["task_id"] not in outcome.deactivate

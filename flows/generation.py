@@ -23,6 +23,7 @@ from acdc_core.dns import candidate_status
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
 from flows.adaptation import adapt_tasks
+from flows.runner import each
 from flows.seeds import seed_population
 from storage.db import GenerationCommit
 from tasks.adaptation import embed_tasks, task_diversity
@@ -178,22 +179,23 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
     screen (one model session each), and each child's screen verdict by id."""
     cfg = ctx.config
     set_hash = task_set_hash([t["task_id"] for t in pop.tasks])
-    evaluations: list[dict] = []
     step = StepProgress(log, prefix, "evaluate seed", len(pop.seed_ids))
-    for mid in pop.seed_ids:
-        rows = evaluate_model(run_dir, mid, set_hash, pop.tasks)
-        evaluations += rows
-        step.tick(f"{mid} mean score {np.mean([r['score'] for r in rows]):.3f}")
-    verdicts = {}
+    seed_rows = each(evaluate_model, [{"run_dir": run_dir, "model_id": m, "task_set": set_hash, "tasks": pop.tasks}
+                                      for m in pop.seed_ids],
+                     lambda call, rows: step.tick(f"{call['model_id']} mean score "
+                                                  f"{np.mean([r['score'] for r in rows]):.3f}"))
+    evaluations: list[dict] = [r for rows in seed_rows for r in rows]
     g_rng = rng_stream(cfg.run.seed, generation, "gibberish")
     prompts = _gibberish_prompts(pop.tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
     step = StepProgress(log, prefix, "screen + evaluate child", len(made))
-    for c in made:
-        verdicts[c["model_id"]] = res = screen_and_evaluate(run_dir, c["model_id"], c["recipe"], set_hash,
-                                                            pop.tasks, prompts)
-        evaluations += res["rows"]
-        step.tick(f"{c['model_id']} gibberish" if res["is_gibberish"] else
-                  f"{c['model_id']} mean score {np.mean([r['score'] for r in res['rows']]):.3f}")
+    results = each(screen_and_evaluate,
+                   [{"run_dir": run_dir, "model_id": c["model_id"], "recipe": c["recipe"], "task_set": set_hash,
+                     "tasks": pop.tasks, "prompts": prompts} for c in made],
+                   lambda _call, res: step.tick(f"{res['model_id']} gibberish" if res["is_gibberish"] else
+                                                f"{res['model_id']} mean score "
+                                                f"{np.mean([r['score'] for r in res['rows']]):.3f}"))
+    verdicts = {res["model_id"]: res for res in results}
+    evaluations += [r for res in results for r in res["rows"]]
     return evaluations, verdicts
 
 
@@ -206,12 +208,11 @@ def _answer_retired(run_dir: str, ctx: RunContext, made: list[dict], status: dic
     if not tasks:
         return []
     set_hash = task_set_hash([t["task_id"] for t in tasks])
-    rows: list[dict] = []
     step = StepProgress(log, prefix, "answer retired tasks", len(admitted))
-    for c in admitted:
-        rows += answer_retired(run_dir, c["model_id"], c["recipe"], set_hash, tasks)
-        step.tick(c["model_id"])
-    return rows
+    answers = each(answer_retired, [{"run_dir": run_dir, "model_id": c["model_id"], "recipe": c["recipe"],
+                                     "task_set": set_hash, "tasks": tasks} for c in admitted],
+                   lambda call, _rows: step.tick(call["model_id"]))
+    return [r for rows in answers for r in rows]
 
 
 def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[dict], verdicts: dict,

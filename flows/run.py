@@ -11,6 +11,7 @@ import time
 from prefect import flow, get_run_logger
 
 from flows.generation import generation_flow
+from flows.runner import task_runner
 from storage.queries import open_run, run_headline
 from tasks.breeding import discard_children
 from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run, release_candidate_model
@@ -96,14 +97,16 @@ def acdc_run(
         log.info("run %s already has generation %d of %d: nothing to do", ctx.run_dir, last, target)
     durations: list[float] = []
     try:
-        for g in range(start, target + 1):
-            t0 = time.perf_counter()
-            generation_flow(str(ctx.run_dir), g)
-            durations.append(time.perf_counter() - t0)
-            left = target - g
-            eta = sum(durations[1:] or durations) / len(durations[1:] or durations) * left
-            log.info("generation %d/%d done in %s; ETA for the remaining %d: %s",
-                     g, target, fmt_seconds(durations[-1]), left, fmt_seconds(eta))
+        with task_runner(cfg.runner) as runner:
+            generation = generation_flow.with_options(task_runner=runner) if runner else generation_flow
+            for g in range(start, target + 1):
+                t0 = time.perf_counter()
+                generation(str(ctx.run_dir), g)
+                durations.append(time.perf_counter() - t0)
+                left = target - g
+                eta = sum(durations[1:] or durations) / len(durations[1:] or durations) * left
+                log.info("generation %d/%d done in %s; ETA for the remaining %d: %s",
+                         g, target, fmt_seconds(durations[-1]), left, fmt_seconds(eta))
     finally:
         MODEL_POOL.clear()  # the resident models of this run; the process may go on (tests, notebooks)
         release_candidate_model()

@@ -347,3 +347,29 @@ def test_seeds_with_another_tokenizer_are_refused(tmp_path, pico_family):
     assert res.returncode == 2
     assert "tokenizer of stranger differs from pico's" in res.stderr
     assert table(tmp_path / "r", "SELECT count(*) FROM models") == [(0,)]
+
+
+def test_dask_cluster_with_models_on_s3_gives_the_same_run(workspace, uninterrupted, s3_server):
+    """runner.kind dask (a local cluster of 2 worker processes on loopback) with the blob store on
+    a real S3 server: the same archive and answers as the one-process run on local disk; the
+    workers did the evaluating (each remade its children from their recipes); the models live in
+    the bucket; and the secret key, given only in the environment, is nowhere in the run folder."""
+    run_dir = workspace["root"] / "run-dask-s3"
+    cfg = yaml.safe_load(workspace["config"].read_text())
+    cfg["runner"] = {"kind": "dask", "workers": 2}
+    cfg["storage"] = {"blob_url": f"s3://{s3_server['bucket']}/run-dask"}
+    config = workspace["root"] / "dask-s3.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    res = acdc(["run", "--config", str(config), "--run-dir", str(run_dir)], {**workspace["env"], **s3_server["env"]})
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-4000:]
+    for sql in ("SELECT generation, model_id, rank, competition_score FROM archive ORDER BY ALL",
+                "SELECT model_id, task_id, instance_id, response, score FROM evaluations ORDER BY ALL",
+                "SELECT model_id, operator, archive_status FROM models ORDER BY ALL"):
+        assert table(run_dir, sql) == table(uninterrupted[0], sql), sql
+    assert "remade from its recipe" in out  # a child evaluated in a worker, not where it was made
+    uris = [u for (u,) in table(run_dir, "SELECT uri FROM models WHERE uri IS NOT NULL")]
+    assert uris and all(u.startswith(f"s3://{s3_server['bucket']}/run-dask/models/") for u in uris)
+    assert not (run_dir / "blobs").exists()
+    secret = s3_server["env"]["AWS_SECRET_ACCESS_KEY"].encode()
+    assert not [f for f in run_dir.rglob("*") if f.is_file() and secret in f.read_bytes()]
