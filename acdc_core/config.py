@@ -142,7 +142,12 @@ class GibberishSection(_Section):
 
 
 class EvaluationSection(_Section):
-    backend: Literal["hf"] = "hf"
+    backend: Literal["hf", "vllm"] = Field("hf", description=(
+        "hf: transformers in the run's process (CPU or GPU); vllm: one resident vLLM engine in its own "
+        "process and environment (scripts/setup-vllm.sh), each candidate's weights swapped into it in place"))
+    engine_python: str | None = Field(None, description=(
+        "vllm: the engine environment's interpreter; default $ACDC_ENGINE_PYTHON or .venv-vllm/bin/python"))
+    gpu_memory_utilization: float = Field(0.85, gt=0.0, le=1.0, description="vllm: share of the GPU it may take")
     device: str = "cpu"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
         "auto", description="compute dtype; auto: bfloat16 on a GPU or a CPU with native bf16 dot products "

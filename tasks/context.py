@@ -21,6 +21,7 @@ from acdc_core.adapters.backends.pool import ModelPool
 from acdc_core.adapters.embedding import EmbedderError
 from acdc_core.adapters.finetune import TrainingDiverged
 from acdc_core.adapters.sandbox import Sandbox
+from acdc_core.adapters.weights import load_weights
 from acdc_core.adapters.seeds import SeedError
 from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, parse_config
 from acdc_core.hashing import stable_hash
@@ -93,8 +94,16 @@ class RunContext:
     def resident_backend(self, model_id: str) -> Iterator[ModelBackend]:
         """The stored model ``model_id`` from this process's pool of resident models (loaded on
         a miss), kept there afterwards within ``evaluation.resident_gb``.  For models that are
-        asked again (archive members, seeds); a one-off child uses :meth:`backend`."""
+        asked again (archive members, seeds); a one-off child uses :meth:`backend`.  With the
+        ``vllm`` backend the model is swapped into the process's one engine instead (see
+        :meth:`candidate_backend`): a second engine would double the GPU memory, and a swap costs
+        less than an engine start."""
         e = self.config.evaluation
+        if e.backend == "vllm":  # one engine per process, never one per model: stored models swap in too
+            with self.candidate_backend(model_id) as backend:
+                backend.load_weights(load_weights(self.model_dir(model_id)))
+                yield backend
+            return
         path = str(self.model_dir(model_id))
         options = self._backend_options()
         MODEL_POOL.budget_bytes = int(e.resident_gb * 1e9)
@@ -124,8 +133,11 @@ class RunContext:
 
     def _backend_options(self) -> dict:
         e = self.config.evaluation
-        return {"device": e.device, "batch_size": e.batch_size, "use_chat_template": e.use_chat_template,
-                "torch_threads": e.torch_threads, "dtype": e.dtype, "share_prefix": e.share_prefix}
+        options = {"device": e.device, "batch_size": e.batch_size, "use_chat_template": e.use_chat_template,
+                   "torch_threads": e.torch_threads, "dtype": e.dtype, "share_prefix": e.share_prefix}
+        if e.backend == "vllm":
+            options.update(engine_python=e.engine_python, gpu_memory_utilization=e.gpu_memory_utilization)
+        return options
 
     def model_dir(self, model_id: str) -> Path:
         """Local folder of a stored model (downloaded first from a remote store)."""

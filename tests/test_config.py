@@ -12,6 +12,7 @@ def test_presets_validate():
     paper = load_config(preset="paper")  # hub ids: validated, never fetched
     assert [s.path for s in paper.models.seeds][0] == "Qwen/Qwen2.5-7B-Instruct"
     assert paper.population.archive_size == 16 and paper.population.children_per_generation == 8
+    assert (paper.evaluation.backend, paper.evaluation.max_new_tokens) == ("vllm", 512)  # the reference's
     assert not default.sandbox.allow_weak_isolation  # untrusted code needs namespaces unless allowed
     limits = parse_config({"sandbox": {"disk_mb": 16, "judge_s_per_item": 5}}).sandbox.limits()
     assert (limits.disk_mb, limits.judge_s_per_item, limits.timeout_s) == (16, 5.0, 10.0)

@@ -1,7 +1,8 @@
 """Model backends behind one batch protocol, registered by name and imported lazily.
 
 ``load_backend("hf", path, ...)`` imports only the transformers backend, so a CPU install never
-imports a GPU engine.  A new backend (vLLM, a remote endpoint) adds one entry to ``_REGISTRY``.
+imports a GPU engine; ``vllm`` runs its engine in another process and environment
+(``engine_client``).  A new backend (a remote endpoint) adds one entry to ``_REGISTRY``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import importlib
 
 from acdc_core.adapters.backends.base import Generation, ModelBackend
 
-_REGISTRY = {"hf": "acdc_core.adapters.backends.hf:HFBackend"}
+_REGISTRY = {
+    "hf": "acdc_core.adapters.backends.hf:HFBackend",
+    "vllm": "acdc_core.adapters.backends.engine_client:VLLMBackend",
+}
 
 
 def load_backend(name: str, model_path: str, **options) -> ModelBackend:
