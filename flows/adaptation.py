@@ -25,10 +25,10 @@ from acdc_core.adaptation import (
 )
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
+from flows.runner import each
 from tasks.adaptation import ask_scientist, embed_tasks, novelty_filter, request_dicts, validate_replies
 from tasks.archive import task_rows
 from tasks.context import RunContext
-from flows.runner import each
 from tasks.evaluation import evaluate_model
 
 

@@ -4,12 +4,26 @@ set."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from prefect import get_run_logger, task
 
+from acdc_core.adapters.backends import ModelBackend
 from acdc_core.adapters.evaluation import evaluate, gibberish_check
 from acdc_core.recipes import ChildRecipe
 from tasks.breeding import child_weights
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
+
+
+@contextmanager
+def _child_session(ctx: RunContext, model_id: str, recipe: dict) -> Iterator[ModelBackend]:
+    """The run's candidate model with child ``model_id``'s weights swapped in (see
+    :func:`tasks.breeding.child_weights` for where they come from)."""
+    weights = child_weights(ctx, model_id, recipe)
+    with ctx.candidate_backend(ChildRecipe.model_validate(recipe).template) as backend:
+        backend.load_weights(weights)
+        yield backend
 
 
 @task(
@@ -32,9 +46,7 @@ def screen_and_evaluate(run_dir: str, model_id: str, recipe: dict, task_set: str
     """
     ctx = RunContext.load(run_dir)
     g, e = ctx.config.gibberish, ctx.config.evaluation
-    weights = child_weights(ctx, model_id, recipe)
-    with ctx.candidate_backend(ChildRecipe.model_validate(recipe).template) as backend:
-        backend.load_weights(weights)
+    with _child_session(ctx, model_id, recipe) as backend:
         verdict, texts = None, []
         if g.method != "none":
             verdict, texts = gibberish_check(
@@ -74,8 +86,7 @@ def answer_retired(run_dir: str, model_id: str, recipe: dict, task_set: str, tas
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    with ctx.candidate_backend(ChildRecipe.model_validate(recipe).template) as backend:
-        backend.load_weights(child_weights(ctx, model_id, recipe))
+    with _child_session(ctx, model_id, recipe) as backend:
         rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
     get_run_logger().info("model %s: %d of %d retired instances solved", model_id,
                           sum(r["score"] >= e.solved_threshold for r in rows), len(rows))
