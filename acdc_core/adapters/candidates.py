@@ -9,19 +9,15 @@ for bit from its recipe and its parents' stored weights.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Callable
 
-from safetensors.torch import save_file
-
 from acdc_core.adapters.merging import merge_weights, merge_yaml
-from acdc_core.adapters.weights import StateDict, mutate_weights
+from acdc_core.adapters.weights import StateDict, mutate_weights, save_weights_folder
 from acdc_core.recipes import ChildRecipe
 
 RECIPE_FILE = "acdc_recipe.json"
 MERGE_FILE = "mergekit_config.yml"
-_NOT_COPIED = (".safetensors", ".safetensors.index.json", RECIPE_FILE, MERGE_FILE, "README.md")
 
 
 def build_weights(recipe: ChildRecipe, parent_weights: Callable[[str], StateDict], dtype: str) -> StateDict:
@@ -62,12 +58,7 @@ def write_folder(weights: StateDict, template_dir: str | Path, out_dir: str | Pa
     template_dir, out_dir = Path(template_dir), Path(out_dir)
     if not template_dir.is_dir():
         raise FileNotFoundError(f"template model folder {template_dir} does not exist")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for f in template_dir.iterdir():
-        if f.is_file() and not f.name.startswith("_") and not f.name.endswith(_NOT_COPIED):
-            shutil.copy2(f, out_dir / f.name)
-    save_file({k: v.contiguous() for k, v in weights.items()}, str(out_dir / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_weights_folder(weights, template_dir, out_dir, skip=(RECIPE_FILE, MERGE_FILE, "README.md"))
     (out_dir / RECIPE_FILE).write_text(json.dumps(recipe, indent=1))
     if merge_config is not None:
         (out_dir / MERGE_FILE).write_text(merge_config)

@@ -69,6 +69,22 @@ def content_hash(folder: str | Path, length: int = 16) -> str:
     return h.hexdigest()[:length]
 
 
+def save_weights_folder(weights: StateDict, template_dir: str | Path, out_dir: str | Path,
+                        skip: tuple[str, ...] = ()) -> Path:
+    """A loadable Hugging Face folder at ``out_dir``: the template's config and tokenizer files
+    (neither its weights, nor ``_``-prefixed markers, nor names ending in ``skip``) and
+    ``weights`` as ``model.safetensors``.  Returns ``out_dir``."""
+    template_dir, out_dir = Path(template_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for f in template_dir.iterdir():
+        if f.is_file() and not f.name.startswith("_") and not f.name.endswith(
+                (".safetensors", ".safetensors.index.json", *skip)):
+            shutil.copy2(f, out_dir / f.name)
+    save_file({k: v.contiguous() for k, v in weights.items()}, str(out_dir / "model.safetensors"),
+              metadata={"format": "pt"})
+    return out_dir
+
+
 def load_weights(folder: str | Path) -> StateDict:
     """Every tensor of the folder's ``*.safetensors`` files, by name.
 

@@ -77,16 +77,12 @@ class EngineBackend:
         Raises:
             EngineError: when the engine refuses them (an unknown name or a shape that differs).
         """
-        from safetensors.torch import save_file
+        from acdc_core.adapters.weights import save_weights_folder
 
         shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
         folder = Path(tempfile.mkdtemp(prefix="acdc-engine-weights-", dir=shm))
-        try:
-            for f in self.template.iterdir():  # the engine's loader reads the config beside the weights
-                if f.is_file() and f.suffix in (".json", ".txt", ".model", ".jinja"):
-                    shutil.copy(f, folder / f.name)
-            save_file({k: v.contiguous() for k, v in weights.items()}, str(folder / "model.safetensors"),
-                      metadata={"format": "pt"})
+        try:  # the engine's loader reads the config beside the weights
+            save_weights_folder(weights, self.template, folder)
             self._call({"op": "load_weights", "path": str(folder)})
         finally:
             shutil.rmtree(folder, ignore_errors=True)

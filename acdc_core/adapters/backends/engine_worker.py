@@ -28,7 +28,6 @@ import os
 import sys
 import time
 import traceback
-from pathlib import Path
 
 
 class HFEngine:
@@ -44,12 +43,9 @@ class HFEngine:
         return [g.__dict__ for g in self.backend.generate(prompts, max_new_tokens)]
 
     def load_weights(self, path: str) -> None:
-        from safetensors.torch import load_file
+        from acdc_core.adapters.weights import load_weights
 
-        weights: dict = {}
-        for f in sorted(Path(path).glob("*.safetensors")):
-            weights.update(load_file(f))
-        self.backend.load_weights(weights)
+        self.backend.load_weights(load_weights(path))
 
     def close(self) -> None:
         self.backend.close()
