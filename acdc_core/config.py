@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
@@ -23,6 +23,11 @@ from acdc_core.adapters.sandbox.client import SandboxLimits
 from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+ShippedFamily = Literal["smollm2", "gemma3"]
+SHIPPED_FAMILIES: tuple[str, ...] = get_args(ShippedFamily)
+"""Models shipped offline in PyPI wheels (README "Models"): a seed family, a reference model, or
+an ``hf`` chat model named instead of a folder."""
 
 
 class ConfigError(ValueError):
@@ -83,7 +88,7 @@ def _default_experts() -> list[ExpertSpec]:
 
 
 class ModelsSection(_Section):
-    family: Literal["smollm2", "gemma3"] | None = Field(
+    family: ShippedFamily | None = Field(
         "smollm2", description="shipped offline model family used when `seeds` is empty"
     )
     seeds: list[SeedModel] = Field(default_factory=list)
@@ -221,7 +226,8 @@ class ChatEndpoint(_Section):
     provider) or a local transformers chat-model folder (``backend: hf``, ``model`` = path)."""
 
     base_url: str | None = Field(None, description="e.g. http://localhost:8000/v1 (openai backend)")
-    model: str | None = Field(None, description="served model name, or the local folder (hf backend)")
+    model: str | None = Field(None, description="served model name, or the local folder or a shipped family "
+                                                "(smollm2, gemma3) for the hf backend")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(3, ge=0, description="retries with exponential backoff (openai client)")
@@ -230,6 +236,9 @@ class ChatEndpoint(_Section):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(2048, ge=1)
     device: str = Field("cpu", description="hf backend only")
+    chat_template: str | None = Field(
+        None, description="hf backend only: a Jinja chat template for a model whose tokenizer has none (a base "
+                          "model such as Gemma-3-270M; see README 'Assessment')")
 
     def _check_endpoint(self, section: str, backend: str) -> None:
         if backend == "openai" and not (self.base_url and self.model):
@@ -299,7 +308,7 @@ class ReferenceModel(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     path: str | None = None
-    family: Literal["smollm2", "gemma3"] | None = None
+    family: ShippedFamily | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> "ReferenceModel":
@@ -342,6 +351,12 @@ class AssessmentSection(_Section):
     reference_models: list[ReferenceModel] = Field(
         default_factory=lambda: [ReferenceModel(name="gemma3-270m", family="gemma3")]
     )
+    judge: JudgeSection | None = Field(
+        None, description="the judge of the best-of-N judge methods (default: the run's judge section); set "
+                          "after a run, e.g. a shipped model: backend hf, model gemma3")
+    judge_benchmarks: list[str] | None = Field(
+        None, description="benchmarks the judge methods run on (null: all); majority vote and self-certainty "
+                          "run on all")
     backend: Literal["hf", "vllm", "openai"] = "hf"
     base_url: str | None = Field(None, description="openai backend: an OpenAI-compatible /v1/completions URL")
     batch_size: int = Field(16, ge=1)
@@ -356,6 +371,8 @@ class AssessmentSection(_Section):
             raise ValueError("assessment.backend: openai needs assessment.base_url")
         if any(n < 1 for n in self.set_sizes):
             raise ValueError("assessment.set_sizes must be >= 1")
+        if unknown := sorted(set(self.judge_benchmarks or []) - set(self.benchmarks)):
+            raise ValueError(f"assessment.judge_benchmarks: {unknown} are not in assessment.benchmarks")
         if self.source == "hub" and (local := [b for b in self.benchmarks if b in LOCAL_ONLY_BENCHMARKS
                                                 or b.startswith("basic_skills_")]):
             raise ValueError(f"assessment.benchmarks: {local} are not lm-eval tasks; use assessment.source: local")
@@ -477,8 +494,9 @@ def check_model_paths(cfg: RunConfig) -> None:
     entries = [(f"models.seeds[{i}].path", s.path) for i, s in enumerate(cfg.models.seeds)]
     if cfg.models.base:
         entries.append(("models.base", cfg.models.base))
-    entries += [(f"{name}.model", sec.model) for name, sec in (("scientist", cfg.scientist), ("judge", cfg.judge))
-                if sec.backend == "hf"]
+    chats = (("scientist", cfg.scientist), ("judge", cfg.judge), ("assessment.judge", cfg.assessment.judge))
+    entries += [(f"{name}.model", sec.model) for name, sec in chats
+                if sec is not None and sec.backend == "hf" and sec.model not in SHIPPED_FAMILIES]
     try:
         resolve_embedder(cfg.novelty.embedder)
     except EmbedderError as exc:

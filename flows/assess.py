@@ -125,13 +125,14 @@ def assess_flow(run_dir: str) -> dict:
     for m in paths:
         benchmark_model(run_dir, m, paths[m], items, samples=samples[m])
 
-    judge = ctx.judge()
+    judge = ctx.judge(a.judge)
     judge_sets = {s["set_name"] for s in sets if s["kind"] == "task_force_greedy"}
     per_benchmark, oracles = {}, {}
     for name, spec in items.items():
         answers, questions = _answers(ctx, name, spec["kind"], spec["doc_ids"], list(paths))
+        judged = judge is not None and (a.judge_benchmarks is None or name in a.judge_benchmarks)
         per_benchmark[name], oracles[name] = benchmark_results(
-            name, spec["doc_ids"], sets, answers, a.best_of_n, questions, judge.chat if judge else None,
+            name, spec["doc_ids"], sets, answers, a.best_of_n, questions, judge.chat if judged else None,
             judge_sets, a.n_boot, a.seed,
         )
     if judge is None and any(m.startswith(("judge", "pairwise")) for m in a.best_of_n):

@@ -16,7 +16,7 @@ from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
 from acdc_core.taskfamily import TaskFamilyError, family_from_code
 from acdc_core.validation import validate_family
-from tasks.context import RunContext, cache_key, retry_unless_bad_input
+from tasks.context import RunContext, cache_key, local_chat, retry_unless_bad_input
 
 NOVEL_OPERATIONS = ("novel_related", "novel_new")
 
@@ -42,7 +42,7 @@ def ask_scientist(run_dir: str, generation: int, round: int, requests: list[dict
                   attempts: list[str] | None = None, errors: list[str] | None = None) -> list[str]:
     """The scientist's reply texts: first attempts (round 0) or self-reflections on
     ``attempts`` and their ``errors``.  Cached, so a resumed run never pays an LLM twice."""
-    scientist = make_scientist(RunContext.load(run_dir).config.scientist)
+    scientist = make_scientist(local_chat(RunContext.load(run_dir).config.scientist))
     reqs = _requests(requests)
     if round == 0:
         return scientist.write(reqs)
@@ -135,7 +135,7 @@ def novelty_filter(run_dir: str, candidates: list[dict], embeddings: list[list[f
             codes[c["task_id"]] = c["code"]
     asked = [i for i, (r, chk) in enumerate(zip(out, check)) if chk and r["status"] is None]
     if asked and nov.ask_scientist and cfg.scientist.backend != "template":
-        scientist = make_scientist(cfg.scientist)
+        scientist = make_scientist(local_chat(cfg.scientist))
         verdicts = scientist.is_interesting(
             [candidates[i]["code"] for i in asked], [[codes[t] for t in out[i]["nearest_ids"]] for i in asked]
         )

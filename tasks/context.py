@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -22,8 +23,16 @@ from acdc_core.adapters.embedding import EmbedderError
 from acdc_core.adapters.finetune import TrainingDiverged
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.adapters.weights import load_weights
-from acdc_core.adapters.seeds import SeedError
-from acdc_core.config import ConfigError, JudgeSection, RunConfig, load_config, parse_config
+from acdc_core.adapters.seeds import SHIPPED, SeedError
+from acdc_core.config import (
+    SHIPPED_FAMILIES,
+    ChatEndpoint,
+    ConfigError,
+    JudgeSection,
+    RunConfig,
+    load_config,
+    parse_config,
+)
 from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
 from acdc_core.taskfamily import TaskFamilyError
@@ -78,11 +87,13 @@ class RunContext:
         s = self.config.sandbox
         return Sandbox(s.limits(), judge=self.judge(), allow_weak_isolation=s.allow_weak_isolation)
 
-    def judge(self) -> Judge | None:
-        """The run's LLM judge, or None when ``judge.backend`` is none."""
-        if self.config.judge.backend == "none":
+    def judge(self, section: JudgeSection | None = None) -> Judge | None:
+        """The LLM judge of ``section`` (default: the run's ``judge``), or None when its backend
+        is none."""
+        section = section or self.config.judge
+        if section.backend == "none":
             return None
-        return _judge(self.config.judge)
+        return _judge(section)
 
     def backend(self, model_id: str, **overrides) -> ModelBackend:
         """The stored model ``model_id`` loaded in the run's evaluation backend and settings
@@ -173,7 +184,20 @@ def _judge(section: JudgeSection) -> Judge:
     """One judge client per process and config (its HTTP pool or local model is reused)."""
     from acdc_core.adapters.chat import make_chat
 
-    return Judge(make_chat(section))
+    return Judge(make_chat(local_chat(section)))
+
+
+def local_chat(section: ChatEndpoint) -> ChatEndpoint:
+    """``section`` with a shipped family named as its ``hf`` model (``gemma3``) replaced by the
+    folder converted from the wheel (once per machine, see :func:`tasks.seeding.shipped_seed_folder`),
+    and the family's chat template where the section names none."""
+    if getattr(section, "backend", None) != "hf" or section.model not in SHIPPED_FAMILIES:
+        return section
+    from tasks.seeding import shipped_seed_folder  # tasks.seeding imports this module
+
+    folder = shipped_seed_folder(section.model, "bfloat16", logging.getLogger(__name__))
+    return section.model_copy(update={
+        "model": folder, "chat_template": section.chat_template or SHIPPED[section.model].chat_template})
 
 
 def model_key(model_id: str) -> str:

@@ -205,6 +205,26 @@ def test_best_of_n_methods_including_the_judge_ones(assessed):
     assert rows and all(v <= oracle + 1e-12 for v, oracle in rows)  # no selector beats the oracle
 
 
+def test_a_local_judge_set_after_the_run_judges_the_chosen_benchmarks(assessed, tmp_path):
+    """assessment.judge replaces the run's judge (here an OpenAI server) by a local model without a
+    chat template of its own, on judge_benchmarks only; stored answers are reused."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(assessed["run_dir"], run_dir)
+    n_answers = table(run_dir, "SELECT count(*) FROM benchmark_items")[0][0]
+    template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}assistant:{% endif %}")
+    judge = {"backend": "hf", "model": str(assessed["run_dir"].parent / "plain-expert"), "chat_template": template,
+             "max_tokens": 4, "temperature": 0.0}
+    (tmp_path / "judge.yaml").write_text(yaml.safe_dump({"assessment": {"judge": judge, "judge_benchmarks": ["arc_easy"]}}))
+    res = acdc(["assess", "--run-dir", str(run_dir), "--config", str(tmp_path / "judge.yaml")], assessed["env"])
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    judged = {b for (b,) in table(run_dir, "SELECT DISTINCT benchmark FROM assessment_results WHERE metric LIKE 'bon_judge%'")}
+    assert judged - {"all"} == {"arc_easy"}
+    assert {b for (b,) in table(run_dir, "SELECT DISTINCT benchmark FROM assessment_results WHERE metric = "
+                                         "'bon_majority_vote'")} >= {"arc_easy", "boolq", "gsm8k"}
+    assert table(run_dir, "SELECT count(*) FROM benchmark_items")[0][0] == n_answers
+
+
 def test_a_rerun_reuses_answers_and_a_larger_limit_extends_the_subset(assessed):
     run_dir, env = assessed["run_dir"], assessed["env"]
     assert table(run_dir, "SELECT * FROM benchmark_items ORDER BY ALL") == assessed["items_after_first"]

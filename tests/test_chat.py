@@ -137,6 +137,17 @@ def test_hf_chat_batch_is_deterministic(pico_chat):
     assert sampled[0].complete(convs) == sampled[1].complete(convs)
 
 
+def test_hf_chat_takes_a_template_for_a_base_model(pico_chat):
+    template = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}assistant:{% endif %}")
+    chat = make_chat(JudgeSection(backend="hf", model=str(pico_chat["plain"]), max_tokens=4, temperature=0,
+                                  chat_template=template))
+    assert chat.tokenizer.chat_template == template
+    assert chat.complete([_conv(0), _conv(2)]) == chat.complete([_conv(0), _conv(2)])
+    own = make_chat(JudgeSection(backend="hf", model=str(pico_chat["chat"]), chat_template=template))
+    assert own.tokenizer.chat_template and own.tokenizer.chat_template != template  # the folder's own wins
+
+
 def test_hf_chat_needs_a_chat_template(pico_chat, tmp_path):
     with pytest.raises(ChatError, match="no chat template") as err:
         HFChat(str(pico_chat["plain"]))

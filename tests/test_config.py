@@ -63,11 +63,21 @@ def test_presets_validate():
     ({"assessment": {"source": "hub", "benchmarks": ["mmlu_rc", "piqa", "mbpp"]}},
      "['mmlu_rc', 'mbpp'] are not lm-eval tasks"),
     ({"sandbox": {"allow_weak_isolation": "maybe"}}, "sandbox.allow_weak_isolation"),
+    ({"assessment": {"judge": {"backend": "hf", "model": "/nonexistent/judge"}}}, "assessment.judge.model: model path"),
+    ({"assessment": {"judge": {"backend": "hf"}}}, "judge.backend: hf needs judge.model"),
+    ({"assessment": {"benchmarks": ["arc_easy"], "judge_benchmarks": ["gsm8k"]}},
+     "assessment.judge_benchmarks: ['gsm8k'] are not in assessment.benchmarks"),
 ])
 def test_bad_configs_name_the_key(data, message):
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert message in str(err.value)
+
+
+def test_a_shipped_family_names_a_local_chat_model():
+    cfg = parse_config({"judge": {"backend": "hf", "model": "gemma3"},
+                        "assessment": {"judge": {"backend": "hf", "model": "smollm2", "chat_template": "{{ x }}"}}})
+    assert (cfg.judge.model, cfg.assessment.judge.model) == ("gemma3", "smollm2")
 
 
 def test_experts_default_to_four_skills_for_a_shipped_family(tmp_path):

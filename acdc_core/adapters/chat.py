@@ -154,10 +154,11 @@ class HFChat:
         seed: ``torch.manual_seed(seed + k)`` before the k-th ``complete`` call (k = 0, 1, ...),
             so a run's replies are reproducible while repeated prompts may still differ.
         batch_size: conversations per ``generate`` call.
+        chat_template: a Jinja chat template used when the tokenizer has none (a base model).
 
     Raises:
-        ChatError: when the folder is missing, cannot be loaded, or its tokenizer has no chat
-            template.
+        ChatError: when the folder is missing, cannot be loaded, or has no chat template and
+            none is given.
     """
 
     def __init__(
@@ -169,6 +170,7 @@ class HFChat:
         max_tokens: int = 2048,
         seed: int = 0,
         batch_size: int = 16,
+        chat_template: str | None = None,
     ):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -181,8 +183,10 @@ class HFChat:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
         except (OSError, ValueError) as e:
             raise ChatError(f"chat model folder {model}: cannot load the tokenizer: {e}") from e
+        self.tokenizer.chat_template = self.tokenizer.chat_template or chat_template
         if not self.tokenizer.chat_template:
-            raise ChatError(f"chat model folder {model}: the tokenizer has no chat template")
+            raise ChatError(f"chat model folder {model}: the tokenizer has no chat template (a base model? "
+                            "give one as chat_template)")
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -269,6 +273,7 @@ def make_chat(section, seed: int = 0) -> ChatClient:
             top_p=section.top_p,
             max_tokens=section.max_tokens,
             seed=seed,
+            chat_template=section.chat_template,
         )
     raise ValueError(f"backend {section.backend!r} is not a chat endpoint (expected 'openai' or 'hf')")
 

