@@ -23,7 +23,9 @@ TITLES = {
     "skill_heatmap": "Skills of the final archive by task cluster",
     "task_map": "Task archive map (embeddings, t-SNE)",
     "assessment": "Task-force coverage vs baselines on benchmarks",
+    "history_by_arm": "Coverage of the whole task history per generation, by arm",
 }
+ARM_COLOURS = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray")]
 ORIGIN_MARKERS = {"seed": "o", "harder": "^", "easier": "v", "novel_related": "s", "novel_new": "D"}
 
 
@@ -91,6 +93,28 @@ def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
         "coverage_history_seeds": ("the same, solved by >= 1 seed model", "tab:green", "--"),
     }, TITLES["fitness_coverage"], "share (0-1)")
     fig.axes[0].set_ylim(-0.02, 1.02)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history_by_arm(df: pd.DataFrame) -> Figure:
+    """One colour per arm (``scripts/evidence.py``): the share of the arm's task-history instances
+    solved by >= 1 archive model (solid) and by >= 1 seed model (dashed), per generation.
+
+    Args:
+        df: columns ``arm``, ``generation``, ``archive``, ``seeds`` (shares 0-1).
+    """
+    fig = Figure(figsize=(9, 4.8))
+    ax = fig.subplots()
+    for (arm, rows), colour in zip(df.groupby("arm", sort=False), ARM_COLOURS):
+        ax.plot(rows["generation"], rows["archive"], "-", marker="o", color=colour, label=f"{arm}: archive")
+        ax.plot(rows["generation"], rows["seeds"], "--", color=colour, label=f"{arm}: seeds")
+    ax.set_ylabel("share of task-history instances solved")
+    ax.set_ylim(-0.02, 1.02)
+    _integer_generations(ax, df["generation"])
+    ax.set_title(TITLES["history_by_arm"])
+    ax.grid(alpha=0.3)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
