@@ -59,8 +59,8 @@ def arm_config(base: dict, arm: str, args: argparse.Namespace) -> dict:
     judge = {} if args.judge == "none" else {
         "judge": {"backend": "hf", "model": args.judge, "temperature": 0.0, "max_tokens": args.judge_tokens},
         "judge_benchmarks": args.judge_benchmarks.split(",")}
-    cfg["assessment"] = {**cfg.get("assessment", {}), "benchmarks": MC + GEN + CODE, "limit": args.items,
-                         "limits": limits, **judge}
+    cfg["assessment"] = {**cfg.get("assessment", {}), "benchmarks": args.benchmarks.split(","), "limit": args.items,
+                         "limits": {b: n for b, n in limits.items() if b in args.benchmarks.split(",")}, **judge}
     return cfg
 
 
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", type=Path, help="base config (default: the embedded default preset)")
     ap.add_argument("--arms", default="default,frozen_pool,top_fitness", help=f"comma-separated, of {sorted(ARMS)}")
     ap.add_argument("--generations", type=int, default=10)
+    ap.add_argument("--benchmarks", default=",".join(MC + GEN + CODE), help="comma-separated, of the default")
     ap.add_argument("--items", type=int, default=200, help="items per multiple-choice benchmark")
     ap.add_argument("--gen-items", type=int, default=100, help="GSM8K items")
     ap.add_argument("--code-items", type=int, default=100, help="HumanEval and MBPP items")
@@ -169,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     arms = args.arms.split(",")
     if unknown := [a for a in arms if a not in ARMS]:
         ap.error(f"unknown arms {unknown}; known: {sorted(ARMS)}")
+    if unknown := [b for b in args.benchmarks.split(",") if b not in MC + GEN + CODE]:
+        ap.error(f"unknown benchmarks {unknown}; known: {MC + GEN + CODE}")
     text = args.config.read_text() if args.config else \
         resources.files("acdc_core.presets").joinpath("default.yaml").read_text()
     base = yaml.safe_load(text) or {}
