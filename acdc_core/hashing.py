@@ -7,9 +7,16 @@ import json
 from typing import Any
 
 
+def _jsonable(obj: Any) -> Any:
+    """A pydantic model as its JSON-mode dump; anything else as its ``str``."""
+    dump = getattr(obj, "model_dump", None)
+    return dump(mode="json") if callable(dump) else str(obj)
+
+
 def stable_hash(obj: Any, length: int = 16) -> str:
-    """Hex sha256 of ``obj``'s canonical JSON (sorted keys); ``length`` hex chars are kept."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    """Hex sha256 of ``obj``'s canonical JSON (sorted keys; pydantic models by their fields);
+    ``length`` hex chars are kept."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()
     return hashlib.sha256(blob).hexdigest()[:length]
 
 

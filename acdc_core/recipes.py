@@ -91,6 +91,33 @@ class ChildRecipe(BaseModel):
         return stable_hash(self.model_dump(mode="json", exclude={"generation", "index"}))
 
 
+class Candidate(BaseModel):
+    """A child made from ``recipe``: ``model_id`` is the hash of its tensors, ``merge_config_yaml``
+    the portable mergekit YAML of its merge (parents by id), ``uri`` where its weights are stored
+    (None until the archive keeps it: until then it lives in memory and is remade from its recipe
+    when needed)."""
+
+    model_config = ConfigDict(frozen=True)
+    model_id: str
+    recipe: ChildRecipe
+    merge_config_yaml: str | None = None
+    uri: str | None = None
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        return self.recipe.parents
+
+    @property
+    def operator(self) -> str:
+        return self.recipe.operator
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of its last random step (the mutation's, else the merge's)."""
+        r = self.recipe
+        return r.mutation.seed if r.mutation else (r.merge.seed if r.merge else None)
+
+
 def draw_mutation(cfg: MutationSection, rng: np.random.Generator) -> MutationRecipe | None:
     """A mutation recipe per ``cfg``, or None when mutation is off."""
     if cfg.method == "none":

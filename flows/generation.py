@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger
 
 from acdc_core.adaptation import discriminating_share, pass_rates
 from acdc_core.dns import candidate_status
+from acdc_core.recipes import Candidate, ChildRecipe
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import task_set_hash
 from flows.adaptation import adapt_tasks
@@ -157,23 +158,23 @@ def _population(run_dir: str, ctx: RunContext, generation: int) -> Population:
     return Population(ctx.db.active_tasks(), ctx.db.base_model_id(), archive_ids, [], [], archive_ids)
 
 
-def _make_children(run_dir: str, ctx: RunContext, pop: Population, recipes: list[dict], log,
-                   prefix: str) -> list[dict]:
+def _make_children(run_dir: str, ctx: RunContext, pop: Population, recipes: list[ChildRecipe], log,
+                   prefix: str) -> list[Candidate]:
     """The children of ``recipes``, without those whose weights equal a known model's."""
     made, known = [], set(ctx.db.models()["model_id"]) | {t["model_id"] for t in pop.trusted}
     step = StepProgress(log, prefix, "make child", len(recipes))
     for r in recipes:
         child = make_child(run_dir, r)
-        if child["model_id"] in known:
-            log.info("child %s equals an existing model; dropped", child["model_id"])
+        if child.model_id in known:
+            log.info("child %s equals an existing model; dropped", child.model_id)
         else:
-            known.add(child["model_id"])
+            known.add(child.model_id)
             made.append(child)
-        step.tick(f"{child['operator']} -> {child['model_id']}")
+        step.tick(f"{child.operator} -> {child.model_id}")
     return made
 
 
-def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, made: list[dict], log,
+def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, made: list[Candidate], log,
               prefix: str) -> tuple[list[dict], dict[str, dict]]:
     """Evaluation rows of the seeds (generation 0) and of every child that passes its gibberish
     screen (one model session each), and each child's screen verdict by id."""
@@ -189,8 +190,8 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
     prompts = _gibberish_prompts(pop.tasks, cfg.gibberish.samples, cfg.evaluation.prompt_template, g_rng)
     step = StepProgress(log, prefix, "screen + evaluate child", len(made))
     results = each(screen_and_evaluate,
-                   [{"run_dir": run_dir, "model_id": c["model_id"], "recipe": c["recipe"], "task_set": set_hash,
-                     "tasks": pop.tasks, "prompts": prompts} for c in made],
+                   [{"run_dir": run_dir, "child": c, "task_set": set_hash, "tasks": pop.tasks, "prompts": prompts}
+                    for c in made],
                    lambda _call, res: step.tick(f"{res['model_id']} gibberish" if res["is_gibberish"] else
                                                 f"{res['model_id']} mean score "
                                                 f"{np.mean([r['score'] for r in res['rows']]):.3f}"))
@@ -199,30 +200,30 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
     return evaluations, verdicts
 
 
-def _answer_retired(run_dir: str, ctx: RunContext, made: list[dict], status: dict[str, str], log,
+def _answer_retired(run_dir: str, ctx: RunContext, made: list[Candidate], status: dict[str, str], log,
                     prefix: str) -> list[dict]:
     """Evaluation rows of this generation's admitted children on the retired families of the
     task history (``evaluation.answer_retired``; none in generation 0)."""
-    admitted = [c for c in made if status[c["model_id"]] == "admitted"]
+    admitted = [c for c in made if status[c.model_id] == "admitted"]
     tasks = ctx.db.retired_tasks() if admitted and ctx.config.evaluation.answer_retired else []
     if not tasks:
         return []
     set_hash = task_set_hash([t["task_id"] for t in tasks])
     step = StepProgress(log, prefix, "answer retired tasks", len(admitted))
-    answers = each(answer_retired, [{"run_dir": run_dir, "model_id": c["model_id"], "recipe": c["recipe"],
-                                     "task_set": set_hash, "tasks": tasks} for c in admitted],
-                   lambda call, _rows: step.tick(call["model_id"]))
+    answers = each(answer_retired, [{"run_dir": run_dir, "child": c, "task_set": set_hash, "tasks": tasks}
+                                    for c in admitted],
+                   lambda call, _rows: step.tick(call["child"].model_id))
     return [r for rows in answers for r in rows]
 
 
-def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[dict], verdicts: dict,
+def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[Candidate], verdicts: dict,
             evaluations: list[dict], update: dict, status: dict[str, str], effects: list[dict],
             effect_metrics: dict, side: dict, seconds: float) -> GenerationCommit:
     """The generation's one commit: candidates, lineage, tasks, evaluations, archive, metrics."""
     loads, reuses = pool_counts  # the resident pool's loads and hits when the generation began
-    n_gibberish = sum(1 for c in made if status[c["model_id"]] == "gibberish")
-    n_admitted = sum(1 for c in made if status[c["model_id"]] == "admitted")
-    model_rows, lineage = candidate_rows(generation, pop.trusted + made, verdicts, status)
+    n_gibberish = sum(1 for c in made if status[c.model_id] == "gibberish")
+    n_admitted = sum(1 for c in made if status[c.model_id] == "admitted")
+    model_rows, lineage = candidate_rows(generation, pop.trusted, made, verdicts, status)
     extra = {**side["metrics"], **effect_metrics, "archive_model_loads": MODEL_POOL.loads - loads,
              "archive_model_reuses": MODEL_POOL.hits - reuses,
              "archive_evicted": sum(1 for v in status.values() if v == "evicted")}
@@ -240,6 +241,48 @@ def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made
     )
 
 
+def _tell(run_dir: str, ctx: RunContext, pop: Population, made: list[Candidate], verdicts: dict[str, dict],
+          evaluations: list[dict]) -> tuple[dict, dict[str, str], list[tuple]]:
+    """The archive update (:func:`tasks.archive.update_archive`) over the archive, the seeds and
+    the children that passed their screen; each candidate's status (admitted, rejected,
+    gibberish, evicted, kept); and the (model_id, task_id, instance_id, score) rows it saw."""
+    survivors = [c.model_id for c in made if not verdicts[c.model_id]["is_gibberish"]]
+    score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
+        (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
+    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows,
+                            [t["task_id"] for t in pop.tasks])
+    status = candidate_status(pop.archive_ids, pop.seed_ids + [c.model_id for c in made],
+                              [c.model_id for c in made if c.model_id not in survivors], update["kept"])
+    return update, status, score_rows
+
+
+def _child_effects(ctx: RunContext, generation: int, pop: Population, made: list[Candidate],
+                   verdicts: dict[str, dict], evaluations: list[dict]) -> tuple[list[dict], dict]:
+    """What the screened children found that their parents do not
+    (:func:`tasks.archive.child_effect_rows`)."""
+    children = [c for c in made if not verdicts[c.model_id]["is_gibberish"]]
+    answers = ctx.db.answers(sorted({p for c in children for p in c.parents}), [t["task_id"] for t in pop.tasks])
+    answers += [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations]
+    return child_effect_rows(generation, children, answers, ctx.config.evaluation.solved_threshold)
+
+
+def _log_summary(log, prefix: str, commit: GenerationCommit, update: dict, status: dict[str, str],
+                 effect_metrics: dict, side: dict) -> None:
+    log.info(
+        "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
+        "parent; "
+        "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history (seeds %.2f; "
+        "%d instances no seed solves), %.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f "
+        "cumulative; %.0f s",
+        prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
+        effect_metrics.get("children_new_instances", 0), len(update["kept"]), update["distinct"],
+        max(update["fitness"][m] for m in update["kept"]),
+        side["metrics"]["coverage_history"], side["metrics"]["coverage_history_seeds"],
+        side["metrics"]["history_beyond_seeds"], update["coverage_instances"], side["metrics"]["tasks_active"],
+        100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,
+    )
+
+
 @flow(name="acdc-generation", flow_run_name="generation-{generation}")
 def generation_flow(run_dir: str, generation: int) -> dict:
     """Run generation ``generation`` of the run in ``run_dir`` and commit it.
@@ -249,48 +292,26 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     """
     t0, loads = time.perf_counter(), (MODEL_POOL.loads, MODEL_POOL.hits)
     ctx, log = RunContext.load(run_dir), get_run_logger()
-    cfg, prefix = ctx.config, f"[gen {generation}/{ctx.config.run.generations}]"
+    prefix = f"[gen {generation}/{ctx.config.run.generations}]"
     pop = _population(run_dir, ctx, generation)
     recipes = propose(run_dir, generation, pop.parents, pop.base_id)  # ask
-    made = _make_children(run_dir, ctx, pop, recipes, log, prefix)
-    evaluations, verdicts = _evaluate(run_dir, ctx, generation, pop, made, log, prefix)
-    survivors = [c["model_id"] for c in made if not verdicts[c["model_id"]]["is_gibberish"]]
-    task_ids = [t["task_id"] for t in pop.tasks]
-    score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
-        (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
-    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows, task_ids)  # tell
-    status = candidate_status(pop.archive_ids, pop.seed_ids + [c["model_id"] for c in made],
-                              [c["model_id"] for c in made if c["model_id"] not in survivors], update["kept"])
-    made = [{**c, "uri": store_child(run_dir, c)} if status[c["model_id"]] == "admitted" else c for c in made]
+    made = _make_children(run_dir, ctx, pop, recipes, log, prefix)  # make, in memory
+    evaluations, verdicts = _evaluate(run_dir, ctx, generation, pop, made, log, prefix)  # screen + evaluate
+    update, status, score_rows = _tell(run_dir, ctx, pop, made, verdicts, evaluations)  # tell
+    made = [c.model_copy(update={"uri": store_child(run_dir, c)}) if status[c.model_id] == "admitted" else c
+            for c in made]  # only the kept children are written
     retired_rows = _answer_retired(run_dir, ctx, made, status, log, prefix)
     discard_children()  # the rest are remade from their recipes when ever needed
-    children = [c for c in made if c["model_id"] in survivors]
-    effects, effect_metrics = child_effect_rows(
-        generation, children,
-        ctx.db.answers(sorted({p for c in children for p in c["parents"]}), task_ids)
-        + [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations],
-        cfg.evaluation.solved_threshold)
+    effects, effect_metrics = _child_effects(ctx, generation, pop, made, verdicts, evaluations)
     evaluations += retired_rows  # stored, and counted in the history coverage; not in skill vectors
     side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], pop.seed_ids or ctx.db.seed_ids(),
                       score_rows, evaluations)  # adapt
     commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, status, effects,
                      effect_metrics, side, time.perf_counter() - t0)
-    committed = commit_generation(run_dir, commit)
-    best = max(update["fitness"][m] for m in update["kept"])
-    log.info(
-        "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
-        "parent; "
-        "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history (seeds %.2f; "
-        "%d instances no seed solves), %.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f "
-        "cumulative; %.0f s",
-        prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
-        effect_metrics.get("children_new_instances", 0), len(update["kept"]), update["distinct"], best,
-        side["metrics"]["coverage_history"], side["metrics"]["coverage_history_seeds"],
-        side["metrics"]["history_beyond_seeds"], update["coverage_instances"], side["metrics"]["tasks_active"],
-        100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,
-    )
+    committed = commit_generation(run_dir, commit)  # commit
+    _log_summary(log, prefix, commit, update, status, effect_metrics, side)
     return {
-        "generation": generation, "committed": committed, "kept": update["kept"], "best_fitness": best,
-        "n_candidates": commit.n_candidates, "n_gibberish": commit.n_gibberish, "n_admitted": commit.n_admitted,
-        "seconds": commit.seconds,
+        "generation": generation, "committed": committed, "kept": update["kept"],
+        "best_fitness": max(update["fitness"][m] for m in update["kept"]), "n_candidates": commit.n_candidates,
+        "n_gibberish": commit.n_gibberish, "n_admitted": commit.n_admitted, "seconds": commit.seconds,
     }

@@ -9,6 +9,7 @@ from prefect import task
 
 from acdc_core.dns import dominated_novelty_search, top_fitness_selection
 from acdc_core.exploration import child_effects
+from acdc_core.recipes import Candidate
 from acdc_core.skills import ScoreRow, distinct_vectors, skill_table, skill_vector, task_coverage
 from storage.db import GenerationCommit
 from tasks.context import RunContext
@@ -75,16 +76,16 @@ def archive_metrics(generation: int, update: dict, n_candidates: int, n_gibberis
     return [{"generation": generation, "name": k, "value": float(v)} for k, v in values.items()]
 
 
-def child_effect_rows(generation: int, children: list[dict], answers: list[tuple], solved_threshold: float) -> tuple[list[dict], dict]:
-    """``child_effects`` rows for the evaluated ``children`` ([{"model_id", "parents",
-    "operator"}]) from ``answers`` ((model_id, task_id, instance_id, submission, score) of the
+def child_effect_rows(generation: int, children: list[Candidate], answers: list[tuple],
+                      solved_threshold: float) -> tuple[list[dict], dict]:
+    """``child_effects`` rows for the evaluated ``children`` from ``answers`` ((model_id, task_id, instance_id, submission, score) of the
     children and their parents), and the generation's metrics: ``children_new_instances``
     (distinct instances solved by a child that none of its parents solves), ``children_finding_new``
     (children that solve at least one) and ``children_differ_share`` (mean share of answers that
     differ from every parent's)."""
-    effects = child_effects({c["model_id"]: tuple(dict.fromkeys(c["parents"])) for c in children}, answers,
+    effects = child_effects({c.model_id: tuple(dict.fromkeys(c.parents)) for c in children}, answers,
                             solved_threshold)
-    ops = {c["model_id"]: c["operator"] for c in children}
+    ops = {c.model_id: c.operator for c in children}
     rows = [{
         "generation": generation, "model_id": e.model_id, "parents": list(e.parents), "operator": ops[e.model_id],
         "n_compared": e.n_compared, "differ_share": e.differ_share, "n_new_solved": len(e.new_solved),
@@ -109,12 +110,17 @@ def commit_generation(run_dir: str, commit: GenerationCommit) -> bool:
     return RunContext.load(run_dir).db.commit_generation(commit)
 
 
-def candidate_rows(generation: int, made: list[dict], verdicts: dict[str, dict],
+def candidate_rows(generation: int, trusted: list[dict], made: list[Candidate], verdicts: dict[str, dict],
                    status: dict[str, str]) -> tuple[list[dict], list[dict]]:
-    """``models`` and ``lineage`` rows for the generation's new models; ``status``: what the
-    archive update did with each (:func:`acdc_core.dns.candidate_status`)."""
+    """``models`` and ``lineage`` rows for the generation's new models: the seeds' rows
+    ``trusted`` (generation 0; {"model_id", "uri", "parents", "operator", "recipe",
+    "merge_config_yaml", "seed"}) and the children ``made``; ``status``: what the archive update
+    did with each (:func:`acdc_core.dns.candidate_status`)."""
     models, lineage = [], []
-    for c in made:
+    entries = trusted + [{"model_id": c.model_id, "uri": c.uri, "parents": list(c.parents), "operator": c.operator,
+                          "recipe": c.recipe.model_dump(mode="json"), "merge_config_yaml": c.merge_config_yaml,
+                          "seed": c.seed} for c in made]
+    for c in entries:
         v = verdicts.get(c["model_id"], {})
         models.append({
             "model_id": c["model_id"], "uri": c["uri"], "parents": c["parents"], "operator": c["operator"],

@@ -9,17 +9,17 @@ from prefect import get_run_logger, task
 
 from acdc_core.adapters.candidates import build_weights, recipe_yaml, write_folder
 from acdc_core.adapters.weights import StateDict, load_weights, tensor_hash
-from acdc_core.recipes import ChildRecipe, propose_children, propose_initial_mutants
+from acdc_core.recipes import Candidate, ChildRecipe, propose_children, propose_initial_mutants
 from acdc_core.rng import rng_stream
 from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
 
 
 @task(name="propose-children")
-def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str) -> list[dict]:
+def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str) -> list[ChildRecipe]:
     """Select parents and draw the generation's child recipes (pure, seeded by the generation).
 
     Generation 0 proposes ``models.initial_mutants`` mutants spread over the seeds
-    (``archive_ids`` then holds the seed models) instead.  Returns the recipes as JSON-ready dicts.
+    (``archive_ids`` then holds the seed models) instead.
     """
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
@@ -31,7 +31,7 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
             archive_ids, cfg.population.children_per_generation, generation,
             cfg.crossover, cfg.mutation, base_id, rng,
         )
-    return [r.model_dump(mode="json") for r in recipes]
+    return recipes
 
 
 _MADE: dict[str, StateDict] = {}
@@ -48,22 +48,23 @@ def _build(ctx: RunContext, r: ChildRecipe) -> StateDict:
     return build_weights(r, lambda mid: load_weights(ctx.model_dir(mid)), ctx.config.models.storage_dtype)
 
 
-def child_weights(ctx: RunContext, model_id: str, recipe: dict) -> StateDict:
-    """The weights of child ``model_id``: in memory when this process made it, else from the
-    blob store when it was kept, else remade from ``recipe`` (after a resume).
+def child_weights(ctx: RunContext, child: Candidate) -> StateDict:
+    """The weights of ``child``: in memory when this process made it, else from the blob store
+    when it was kept, else remade from its recipe (after a resume, or on another worker).
 
     Raises:
-        ValueError: when the remade weights do not hash to ``model_id`` (the parents changed).
+        ValueError: when the remade weights do not hash to its id (the parents changed).
     """
-    if model_id in _MADE:
-        return _MADE[model_id]
-    if ctx.blobs.exists(model_key(model_id)):
-        return load_weights(ctx.model_dir(model_id))
-    weights = _build(ctx, ChildRecipe.model_validate(recipe))
-    if (got := tensor_hash(weights)) != model_id:
-        raise ValueError(f"recipe of model {model_id} remakes weights {got}: its parents' weights changed")
-    get_run_logger().info("model %s remade from its recipe", model_id)
-    _MADE[model_id] = weights
+    mid = child.model_id
+    if mid in _MADE:
+        return _MADE[mid]
+    if ctx.blobs.exists(model_key(mid)):
+        return load_weights(ctx.model_dir(mid))
+    weights = _build(ctx, child.recipe)
+    if (got := tensor_hash(weights)) != mid:
+        raise ValueError(f"recipe of model {mid} remakes weights {got}: its parents' weights changed")
+    get_run_logger().info("model %s remade from its recipe", mid)
+    _MADE[mid] = weights
     return weights
 
 
@@ -72,45 +73,35 @@ def child_weights(ctx: RunContext, model_id: str, recipe: dict) -> StateDict:
     retries=2,
     retry_condition_fn=retry_unless_bad_input,
     retry_delay_seconds=[2, 10],
-    cache_key_fn=cache_key("child", "recipe"),
+    cache_key_fn=cache_key("candidate", "recipe"),
     persist_result=True,
 )
-def make_child(run_dir: str, recipe: dict) -> dict:
+def make_child(run_dir: str, recipe: ChildRecipe) -> Candidate:
     """Merge (mergekit) and/or mutate per ``recipe`` in memory; the id is the hash of the
     tensors.  Nothing is written: the weights wait in this process for the evaluation, and
-    :func:`store_child` writes them if the child is kept.
-
-    Returns:
-        {"model_id", "uri" (None until stored), "parents", "operator", "recipe",
-        "merge_config_yaml", "seed"}.
-    """
+    :func:`store_child` writes them if the child is kept."""
     ctx = RunContext.load(run_dir)
-    r = ChildRecipe.model_validate(recipe)
-    weights = _build(ctx, r)
+    weights = _build(ctx, recipe)
     mid = tensor_hash(weights)
     _MADE[mid] = weights
-    get_run_logger().info("child %d (%s of %s) -> model %s", r.index, r.operator, ", ".join(r.parents), mid)
-    return {
-        "model_id": mid, "uri": None, "parents": list(r.parents), "operator": r.operator,
-        "recipe": recipe, "merge_config_yaml": recipe_yaml(r, ctx.config.models.storage_dtype),
-        "seed": r.mutation.seed if r.mutation else (r.merge.seed if r.merge else None),
-    }
+    get_run_logger().info("child %d (%s of %s) -> model %s", recipe.index, recipe.operator,
+                          ", ".join(recipe.parents), mid)
+    return Candidate(model_id=mid, recipe=recipe, merge_config_yaml=recipe_yaml(recipe, ctx.config.models.storage_dtype))
 
 
 @task(name="store-child", retries=2, retry_delay_seconds=[2, 10])
-def store_child(run_dir: str, child: dict) -> str:
+def store_child(run_dir: str, child: Candidate) -> str:
     """Write a kept child's folder to the blob store (its weights, its template's config and
     tokenizer, its recipe); returns its URI.  Remade from its recipe when this process no longer
     holds the weights (see :func:`child_weights`).  Idempotent: a stored child is not rewritten."""
     ctx = RunContext.load(run_dir)
-    mid, key = child["model_id"], model_key(child["model_id"])
+    mid, key = child.model_id, model_key(child.model_id)
     if ctx.blobs.exists(key):
         return ctx.blobs.uri(key)
-    r = ChildRecipe.model_validate(child["recipe"])
     work = ctx.work_dir / f"store-{mid}"
     shutil.rmtree(work, ignore_errors=True)  # leftovers of an interrupted attempt
-    write_folder(child_weights(ctx, mid, child["recipe"]), ctx.model_dir(r.template), work, child["recipe"],
-                 child["merge_config_yaml"])
+    write_folder(child_weights(ctx, child), ctx.model_dir(child.recipe.template), work,
+                 child.recipe.model_dump(mode="json"), child.merge_config_yaml)
     uri = ctx.blobs.put_dir(work, key, move=True)
     get_run_logger().info("model %s stored at %s", mid, uri)
     return uri

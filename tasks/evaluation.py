@@ -11,17 +11,17 @@ from prefect import get_run_logger, task
 
 from acdc_core.adapters.backends import ModelBackend
 from acdc_core.adapters.evaluation import evaluate, gibberish_check
-from acdc_core.recipes import ChildRecipe
+from acdc_core.recipes import Candidate
 from tasks.breeding import child_weights
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
 
 @contextmanager
-def _child_session(ctx: RunContext, model_id: str, recipe: dict) -> Iterator[ModelBackend]:
-    """The run's candidate model with child ``model_id``'s weights swapped in (see
+def _child_session(ctx: RunContext, child: Candidate) -> Iterator[ModelBackend]:
+    """The run's candidate model with ``child``'s weights swapped in (see
     :func:`tasks.breeding.child_weights` for where they come from)."""
-    weights = child_weights(ctx, model_id, recipe)
-    with ctx.candidate_backend(ChildRecipe.model_validate(recipe).template) as backend:
+    weights = child_weights(ctx, child)
+    with ctx.candidate_backend(child.recipe.template) as backend:
         backend.load_weights(weights)
         yield backend
 
@@ -30,13 +30,13 @@ def _child_session(ctx: RunContext, model_id: str, recipe: dict) -> Iterator[Mod
     name="screen-and-evaluate",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
-    cache_key_fn=cache_key("screen-evaluate", "model_id", "task_set", "prompts"),
+    cache_key_fn=cache_key("screen-evaluate", "child", "task_set", "prompts"),
     persist_result=True,
 )
-def screen_and_evaluate(run_dir: str, model_id: str, recipe: dict, task_set: str, tasks: list[dict],
+def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: list[dict],
                         prompts: list[str]) -> dict:
     """A new child in one model session: its weights (made by ``make-child``, or remade from
-    ``recipe``) swapped into the run's candidate model, the gibberish screen on a few sampled
+    its recipe) swapped into the run's candidate model, the gibberish screen on a few sampled
     instructions (the heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``;
     skipped with ``none``), then, if it passes, every instance of ``tasks`` (identified by
     ``task_set``).
@@ -46,7 +46,8 @@ def screen_and_evaluate(run_dir: str, model_id: str, recipe: dict, task_set: str
     """
     ctx = RunContext.load(run_dir)
     g, e = ctx.config.gibberish, ctx.config.evaluation
-    with _child_session(ctx, model_id, recipe) as backend:
+    model_id = child.model_id
+    with _child_session(ctx, child) as backend:
         verdict, texts = None, []
         if g.method != "none":
             verdict, texts = gibberish_check(
@@ -72,10 +73,10 @@ def screen_and_evaluate(run_dir: str, model_id: str, recipe: dict, task_set: str
     name="answer-retired-tasks",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
-    cache_key_fn=cache_key("retired", "model_id", "task_set"),
+    cache_key_fn=cache_key("retired", "child", "task_set"),
     persist_result=True,
 )
-def answer_retired(run_dir: str, model_id: str, recipe: dict, task_set: str, tasks: list[dict]) -> list[dict]:
+def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: list[dict]) -> list[dict]:
     """An admitted child's answers to ``tasks``, the retired families of the task history
     (identified by ``task_set``), with its weights swapped into the run's candidate model as in
     :func:`screen_and_evaluate`.  The seeds answer every task ever admitted; with these rows the
@@ -86,11 +87,11 @@ def answer_retired(run_dir: str, model_id: str, recipe: dict, task_set: str, tas
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    with _child_session(ctx, model_id, recipe) as backend:
+    with _child_session(ctx, child) as backend:
         rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
-    get_run_logger().info("model %s: %d of %d retired instances solved", model_id,
+    get_run_logger().info("model %s: %d of %d retired instances solved", child.model_id,
                           sum(r["score"] >= e.solved_threshold for r in rows), len(rows))
-    return [{**r, "model_id": model_id} for r in rows]
+    return [{**r, "model_id": child.model_id} for r in rows]
 
 
 @task(
