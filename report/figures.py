@@ -23,7 +23,6 @@ TITLES = {
     "skill_heatmap": "Skills of the final archive by task cluster",
     "task_map": "Task archive map (embeddings, t-SNE)",
     "assessment": "Task-force coverage vs baselines on benchmarks",
-    "history_by_arm": "Coverage of the whole task history per generation, by arm",
 }
 ARM_COLOURS = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray")]
 ORIGIN_MARKERS = {"seed": "o", "harder": "^", "easier": "v", "novel_related": "s", "novel_new": "D"}
@@ -112,7 +111,7 @@ def plot_history_by_arm(df: pd.DataFrame) -> Figure:
     ax.set_ylabel("share of task-history instances solved")
     ax.set_ylim(-0.02, 1.02)
     _integer_generations(ax, df["generation"])
-    ax.set_title(TITLES["history_by_arm"])
+    ax.set_title("Coverage of the whole task history per generation, by arm")
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
