@@ -13,6 +13,9 @@ import numpy as np
 
 from acdc_core.scientist.base import TaskRequest
 from acdc_core.skills import Granularity, ScoreRow, skill_table
+from acdc_core.taskfamily import TaskSet
+
+PARENT_FIELDS = {"task_id", "name", "code", "description", "capability", "domain"}  # what a request shows
 
 
 def pass_rates(scores: list[ScoreRow], model_ids: list[str], task_ids: list[str],
@@ -92,7 +95,7 @@ class AdaptationPlan:
     requests: list[TaskRequest]
 
 
-def plan_adaptation(active: list[dict], rates: dict[str, float], n_parents: int, rng: np.random.Generator,
+def plan_adaptation(active: TaskSet, rates: dict[str, float], n_parents: int, rng: np.random.Generator,
                     generation: int, known_names: list[str], harder_above: float = 0.5,
                     easier_below: float = 0.0, novel_new_share: float = 0.2,
                     streaks: dict[str, int] | None = None, drop_after: int = 1, min_pool: int = 0) -> AdaptationPlan:
@@ -101,8 +104,7 @@ def plan_adaptation(active: list[dict], rates: dict[str, float], n_parents: int,
     more per task that the drops take below ``min_pool``.
 
     Args:
-        active: active families [{"task_id", "name", "code", "description", "capability",
-            "domain"}], in a stable order.
+        active: the active families, in a stable order.
         rates: pass rate over the archive per task id (missing: 0).
         streaks: earlier adaptations in a row that found a task unsolved (see
             :func:`unsolved_streaks`); a task unsolved now is dropped when its streak + 1
@@ -110,11 +112,11 @@ def plan_adaptation(active: list[dict], rates: dict[str, float], n_parents: int,
         min_pool: the pool's floor (0: none).
     """
     streaks = streaks or {}
-    rate = {t["task_id"]: rates.get(t["task_id"], 0.0) for t in active}
-    unsolved = [t["task_id"] for t in active if rate[t["task_id"]] == 0.0]
+    rate = {t: rates.get(t, 0.0) for t in active.ids}
+    unsolved = [t for t in active.ids if rate[t] == 0.0]
     dropped = [t for t in unsolved if streaks.get(t, 0) + 1 >= drop_after]
     kept = [t for t in unsolved if t not in dropped]
-    pool = [t for t in active if t["task_id"] not in dropped]
+    pool = [t for t in active.families if t.task_id not in dropped]
     if not pool:
         return AdaptationPlan(dropped, kept, [])
     refill = max(0, min_pool - len(pool))
@@ -122,14 +124,14 @@ def plan_adaptation(active: list[dict], rates: dict[str, float], n_parents: int,
     picks = rng.choice(len(pool), size=n, replace=n > len(pool))
     requests = []
     for i, j in enumerate(picks):
-        parent = {**pool[int(j)], "pass_rate": rate[pool[int(j)]["task_id"]]}
+        parent = {**pool[int(j)].model_dump(include=PARENT_FIELDS), "pass_rate": rate[pool[int(j)].task_id]}
         if i < n_parents:
             op = choose_operation(parent["pass_rate"], rng, harder_above, easier_below, novel_new_share)
         else:
             op = _novel(rng, novel_new_share)
         requests.append(TaskRequest(
             request_id=f"g{generation}-r{i}", operation=op,  # type: ignore[arg-type]
-            parent={k: parent[k] for k in ("task_id", "name", "code", "description", "capability", "domain", "pass_rate")},
+            parent=parent,
             seed=int(rng.integers(2**31)), known_names=tuple(known_names),
         ))
     return AdaptationPlan(dropped, kept, requests)

@@ -8,9 +8,11 @@ is only parsed (``ast``), never executed; execution happens in :mod:`acdc_core.a
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import BaseModel, ConfigDict
 
 from acdc_core.hashing import stable_hash, text_hash
 
@@ -21,10 +23,22 @@ class TaskFamilyError(ValueError):
     """Task-family source that cannot be accepted (not Python, no METADATA, missing keys)."""
 
 
-@dataclass(frozen=True)
-class TaskFamily:
-    """One task family: its code and metadata.  ``task_id`` is the hash of the code."""
+class TaskInstance(BaseModel):
+    """One instance of a family, as its ``get_tasks`` and ``get_instructions`` gave it in the
+    sandbox: ``task`` is the instance's JSON data (what ``score`` receives), ``instructions`` the
+    text a model is asked."""
 
+    model_config = ConfigDict(frozen=True)
+    task: Any
+    instructions: str
+
+
+class TaskFamily(BaseModel):
+    """One task family: its code and metadata, and once loaded in the sandbox its instances by
+    id.  ``task_id`` is the hash of the code; ``created_generation`` is set once the run has
+    admitted it."""
+
+    model_config = ConfigDict(frozen=True)
     task_id: str
     name: str
     code: str
@@ -33,6 +47,75 @@ class TaskFamily:
     domain: str
     origin: str = "seed"
     parent_id: str | None = None
+    created_generation: int | None = None
+    instances: dict[str, TaskInstance] = {}
+
+    def with_instances(self, instances: dict[str, TaskInstance | dict]) -> "TaskFamily":
+        """This family with ``instances`` ({instance_id: TaskInstance or {"task", "instructions"}})."""
+        return self.model_copy(update={"instances": {
+            k: v if isinstance(v, TaskInstance) else TaskInstance(**v) for k, v in instances.items()}})
+
+    def sorted_instances(self) -> list[tuple[str, TaskInstance]]:
+        """(instance_id, instance) in id order: the order prompts and scores use."""
+        return sorted(self.instances.items())
+
+    def instructions(self) -> list[str]:
+        """Every instance's instructions, in id order."""
+        return [inst.instructions for _, inst in self.sorted_instances()]
+
+
+class TaskSet(BaseModel):
+    """The families a model is evaluated on (the active pool, a retired part of the history,
+    the candidates of a reflection round), in a stable order.  Iterate ``families`` (iterating
+    the model itself yields its fields, as for any pydantic model: Prefect relies on that)."""
+
+    model_config = ConfigDict(frozen=True)
+    families: tuple[TaskFamily, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.families)
+
+    def __bool__(self) -> bool:
+        return bool(self.families)
+
+    @classmethod
+    def from_rows(cls, rows: list[dict]) -> "TaskSet":
+        """A set from family dicts as storage returns them (the family's fields and
+        "instances" {instance_id: {"task", "instructions"}}; other keys are ignored)."""
+        fields = set(TaskFamily.model_fields)
+        return cls(families=tuple(TaskFamily(**{k: v for k, v in r.items() if k in fields}) for r in rows))
+
+    @property
+    def ids(self) -> list[str]:
+        return [f.task_id for f in self.families]
+
+    @property
+    def hash(self) -> str:
+        """Order-free hash of the family ids (see :func:`task_set_hash`)."""
+        return task_set_hash(self.ids)
+
+    @property
+    def n_instances(self) -> int:
+        return sum(len(f.instances) for f in self.families)
+
+    def by_id(self) -> dict[str, TaskFamily]:
+        return {f.task_id: f for f in self.families}
+
+    def instances(self) -> Iterator[tuple[TaskFamily, str, TaskInstance]]:
+        """(family, instance_id, instance) over every instance, in family then id order."""
+        return ((f, iid, inst) for f in self.families for iid, inst in f.sorted_instances())
+
+    def only(self, pairs: dict[str, list[str]]) -> "TaskSet":
+        """The families and instances named in ``pairs`` ({task_id: [instance_id]}), in
+        ``pairs``' order.
+
+        Raises:
+            KeyError: a task or instance id not in this set.
+        """
+        fams = self.by_id()
+        return TaskSet(families=tuple(
+            fams[t].model_copy(update={"instances": {i: fams[t].instances[i] for i in iids}})
+            for t, iids in pairs.items()))
 
 
 def read_metadata(code: str) -> dict:

@@ -10,20 +10,11 @@ answer, and -- where instances carry an ``"answer"`` -- credits that answer.  Ea
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 
 from acdc_core.adapters.sandbox import Sandbox, SandboxError
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, family_from_code
 
 JUDGE_HELPER = "eval_with_llm_judge"
-
-
-@dataclass(frozen=True)
-class ValidFamily:
-    """An accepted family and its loaded instances ({instance_id: {"task", "instructions"}})."""
-
-    family: TaskFamily
-    instances: dict[str, dict]
 
 
 def calls_judge(code: str) -> bool:
@@ -33,8 +24,11 @@ def calls_judge(code: str) -> bool:
 
 def validate_family(code: str, sandbox: Sandbox, *, origin: str, parent_id: str | None,
                     known_ids: set[str], known_names: set[str], max_instances: int,
-                    min_instances: int, judge_available: bool) -> ValidFamily:
+                    min_instances: int, judge_available: bool) -> TaskFamily:
     """Run every check on ``code``.
+
+    Returns:
+        The accepted family with its instances loaded (at most ``max_instances``).
 
     Raises:
         TaskFamilyError: naming the first check that failed.
@@ -70,4 +64,4 @@ def validate_family(code: str, sandbox: Sandbox, *, origin: str, parent_id: str 
     wrong = sorted(k.split("\x00")[0] for k, v in scores.items() if k.endswith("\x00answer") and v < 1.0)
     if wrong:
         raise TaskFamilyError(f"score() rejects the instance's own 'answer' for instances {wrong[:3]}")
-    return ValidFamily(family, instances)
+    return family.with_instances(instances)

@@ -25,7 +25,7 @@ from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.adapters.seeds import convert_gguf, shipped_gguf
 from acdc_core.config import EvaluationSection
 from acdc_core.recipes import MergeRecipe, MutationRecipe
-from acdc_core.taskfamily import seed_families
+from acdc_core.taskfamily import TaskSet, seed_families
 
 
 def timed(fn):
@@ -45,8 +45,7 @@ def main() -> None:
     print(f"GGUF -> safetensors conversion: {t_convert:.1f} s")
 
     sandbox = Sandbox()
-    tasks = [{"task_id": f.task_id, "name": f.name, "code": f.code, "instances": sandbox.instances(f.code, 3)}
-             for f in seed_families()]
+    tasks = TaskSet(families=tuple(f.with_instances(sandbox.instances(f.code, 3)) for f in seed_families()))
     ev = EvaluationSection()
     prompts = [p for _, _, p in build_prompts(tasks, ev.prompt_template)]
     print(f"\nevaluation: {len(prompts)} prompts, {ev.max_new_tokens} new tokens, {args.threads} threads")

@@ -36,7 +36,7 @@ from acdc_core.adapters.weights import mutate_folder
 from acdc_core.config import CrossoverSection, EvaluationSection, GibberishSection, MutationSection, load_config
 from acdc_core.exploration import child_effects
 from acdc_core.recipes import draw_merge, draw_mutation
-from acdc_core.taskfamily import seed_families
+from acdc_core.taskfamily import TaskSet, seed_families
 
 # name -> (crossover overrides, or None for mutation of the first parent only; mutation overrides)
 SETTINGS: dict[str, tuple[dict | None, dict]] = {
@@ -73,7 +73,7 @@ def seeds_of(run_dir: Path) -> tuple[dict[str, str], str]:
     return folders, base
 
 
-def answer(path: str, model_id: str, tasks: list[dict], ev: EvaluationSection, g: GibberishSection,
+def answer(path: str, model_id: str, tasks: TaskSet, ev: EvaluationSection, g: GibberishSection,
            prompts: list[str], threads: int) -> tuple[bool, list[tuple]]:
     """(is gibberish, answer rows) of one model, screened and evaluated in one load."""
     backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads, dtype=ev.dtype)
@@ -101,11 +101,11 @@ def main() -> None:
     ev, gib = cfg.evaluation, cfg.gibberish
     folders, base = seeds_of(Path(args.run_dir))
     sandbox = Sandbox()
-    tasks = [{"task_id": f.name, "name": f.name, "code": f.code, "instances": sandbox.instances(f.code, args.instances)}
-             for f in seed_families()]
+    tasks = TaskSet(families=tuple(f.model_copy(update={"task_id": f.name}).with_instances(
+        sandbox.instances(f.code, args.instances)) for f in seed_families()))
     rng = np.random.default_rng(0)
-    prompts = [ev.prompt_template.format(instructions=i["instructions"])
-               for t in tasks[:3] for _, i in sorted(t["instances"].items())][:gib.samples]
+    prompts = [ev.prompt_template.format(instructions=i)
+               for t in tasks.families[:3] for i in t.instructions()][:gib.samples]
     ids = sorted(folders)
     pairs = [tuple(ids[j] for j in rng.choice(len(ids), 2, replace=False)) for _ in range(args.children)]
     print(f"{len(tasks)} families x {args.instances} instances; parent pairs: {pairs}")

@@ -34,7 +34,7 @@ from acdc_core.adapters.backends.hf import HFBackend, format_prompt
 from acdc_core.adapters.evaluation import build_prompts
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.config import EvaluationSection
-from acdc_core.taskfamily import seed_families
+from acdc_core.taskfamily import TaskSet, seed_families
 from tasks.seeding import shipped_seed_folder
 
 
@@ -74,8 +74,7 @@ def main() -> None:
     print("matmul peak: " + ", ".join(f"{v:.0f} GFLOP/s ({d})" for d, v in peaks.items()) + f", {args.threads} threads")
     seed = shipped_seed_folder("smollm2", "bfloat16", logging.getLogger("bench"))
     sandbox = Sandbox()
-    tasks = [{"task_id": f.task_id, "name": f.name, "code": f.code, "instances": sandbox.instances(f.code, 3)}
-             for f in seed_families()]
+    tasks = TaskSet(families=tuple(f.with_instances(sandbox.instances(f.code, 3)) for f in seed_families()))
     ev = EvaluationSection()
     prompts = [p for _, _, p in build_prompts(tasks, ev.prompt_template)]
     results = {}

@@ -40,13 +40,13 @@ from acdc_core.config import EvaluationSection, load_config
 from acdc_core.expert_data import REPLAY_ONLY, SKILLS, held_out, score_response, training_items
 from acdc_core.recipes import MergeRecipe
 from acdc_core.skills import skill_matrix, skill_vector
-from acdc_core.taskfamily import seed_families
+from acdc_core.taskfamily import TaskSet, seed_families
 from storage.db import RunDB
 
 GAIN_BAR, LOSS_BAR = 15.0, -10.0
 
 
-def solved_items(path: str, held: dict, tasks: list[dict], ev: EvaluationSection, threads: int) -> dict[str, float]:
+def solved_items(path: str, held: dict, tasks: TaskSet, ev: EvaluationSection, threads: int) -> dict[str, float]:
     """item key -> score for every held-out item and every seed-family instance."""
     backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads,
                         use_chat_template=ev.use_chat_template)
@@ -132,8 +132,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     for s in kinds:
         assert not {i.instructions for i in held[s]} & {i.instructions for i in used[s]}
     sandbox = Sandbox()
-    tasks = [{"task_id": f.name, "name": f.name, "code": f.code, "capability": f.capability,
-              "instances": sandbox.instances(f.code, 8)} for f in seed_families()]
+    tasks = TaskSet(families=tuple(f.model_copy(update={"task_id": f.name}).with_instances(sandbox.instances(f.code, 8))
+                                   for f in seed_families()))
     print(f"held-out: {args.held_out} items per kind {kinds}; seed families: {len(tasks)} x 8 instances "
           "(all a seed family makes)")
 
@@ -160,8 +160,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         scores[name] = solved_items(path, held, tasks, ev, args.threads)
         print(f"evaluated {name} in {time.perf_counter() - t:.0f} s")
 
-    caps = sorted({t["capability"] for t in tasks})
-    cap_of = {t["task_id"]: t["capability"] for t in tasks}
+    caps = sorted({t.capability for t in tasks.families})
+    cap_of = {t.task_id: t.capability for t in tasks.families}
 
     def items_of(col: str) -> list[str]:
         if col.startswith("seed "):
@@ -202,7 +202,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     print("\n== skill vectors on the seed families (solved = mean score >= 0.5)")
     names = list(scores)
     rows = [(n, k.split(":")[1], v) for n in names for k, v in scores[n].items() if k.startswith("seed:")]
-    matrix = skill_vector(skill_matrix(rows, names, [t["task_id"] for t in tasks]))
+    matrix = skill_vector(skill_matrix(rows, names, tasks.ids))
     vectors = {n: "".join(map(str, matrix[i])) for i, n in enumerate(names)}
     for name, vec in vectors.items():
         print(f"  {name:22s} {vec}  ({vec.count('1')} solved)")

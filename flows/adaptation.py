@@ -24,7 +24,7 @@ from acdc_core.adaptation import (
     unsolved_streaks,
 )
 from acdc_core.rng import rng_stream
-from acdc_core.taskfamily import task_set_hash
+from acdc_core.taskfamily import TaskSet
 from flows.runner import each
 from tasks.adaptation import ask_scientist, embed_tasks, novelty_filter, request_dicts, validate_replies
 from tasks.archive import task_rows
@@ -65,7 +65,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     ctx = RunContext.load(run_dir)
     cfg, a = ctx.config, ctx.config.adaptation
     thr, granularity = cfg.evaluation.solved_threshold, cfg.evaluation.skill_granularity
-    active = ctx.db.active_tasks()
+    active = TaskSet.from_rows(ctx.db.active_tasks())
     history = ctx.db.task_history()
     streaks = unsolved_streaks(ctx.db.task_events("unsolved"), list(range(a.every, generation, a.every)))
     min_pool = ctx.db.initial_task_count() if a.min_pool == "initial" else a.min_pool
@@ -85,7 +85,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     attempts: dict[str, str] = {}
     errors: dict[str, str] = {}
     proposals: list[dict] = []
-    admitted: list[dict] = []  # {"request", "task", "embedding", "evaluations"}
+    admitted: list[dict] = []  # {"request", "task" (TaskFamily), "embedding", "evaluations"}
     final: dict[str, str] = {}
     tried: set[str] = set()
     for rnd in range(a.reflection_rounds + 1):
@@ -98,22 +98,21 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         )
         checked = validate_replies(run_dir, replies, pending, known_ids, known_names)
         ok = [i for i, c in enumerate(checked) if c["error"] is None]
-        emb = embed_tasks(run_dir, [checked[i]["task"] for i in ok], generation) if ok else []
+        emb = embed_tasks(run_dir, TaskSet(families=tuple(checked[i]["task"] for i in ok)), generation) if ok else []
         hist = [{"task_id": t, "code": codes[t], "embedding": v} for t, v in vectors.items()]
         nov = novelty_filter(run_dir, [checked[i]["task"] for i in ok], [e["embedding"] for e in emb],
                              [pending[i]["operation"] for i in ok], hist) if ok else []
         novelty = dict(zip(ok, nov))
         embedding = dict(zip(ok, emb))
         trial = [i for i in ok if novelty[i]["status"] is None]
-        cands = [checked[i]["task"] for i in trial]
+        cands = TaskSet(families=tuple(checked[i]["task"] for i in trial))
         rows: list[dict] = []
         if cands:
-            set_hash = task_set_hash([c["task_id"] for c in cands])
             rows = [r for answers in each(evaluate_model, [
-                {"run_dir": run_dir, "model_id": m, "task_set": set_hash, "tasks": cands} for m in archive_ids])
+                {"run_dir": run_dir, "model_id": m, "task_set": cands.hash, "tasks": cands} for m in archive_ids])
                 for r in answers]
         cand_rates = pass_rates([(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in rows],
-                                archive_ids, [c["task_id"] for c in cands], thr, granularity)
+                                archive_ids, cands.ids, thr, granularity)
         retry = []
         tried |= {c["name"] for c in checked if c["name"]}  # rejected names are not to be proposed again
         for i, (req, reply, c) in enumerate(zip(pending, replies, checked)):
@@ -122,13 +121,12 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
             status, reason = proposal_verdict(c["error"], filtered.get("status"), filtered.get("reason"),
                                               cand_rates.get(c["task_id"]))
             if status == "admitted":
-                task = {**c["task"], "pass_rate": cand_rates[c["task_id"]]}
-                admitted.append({"request": req, "task": task, "embedding": embedding[i],
+                admitted.append({"request": req, "task": c["task"], "embedding": embedding[i],
                                  "evaluations": [r for r in rows if r["task_id"] == c["task_id"]]})
                 vectors[c["task_id"]] = embedding[i]["embedding"]
-                codes[c["task_id"]] = c["task"]["code"]
+                codes[c["task_id"]] = c["task"].code
                 known_ids.append(c["task_id"])
-                known_names.append(c["task"]["name"])
+                known_names.append(c["task"].name)
             proposals.append(_proposal_row(generation, rnd, req, reply, c, status, reason, novelty.get(i)))
             if status in ("invalid", "impossible") and rnd < a.reflection_rounds:
                 attempts[rid], errors[rid] = reply, reason
@@ -141,17 +139,17 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         pending = retry
 
     outcome = conclude_adaptation(
-        generation, [(t["task_id"], t["created_generation"]) for t in active], plan,
-        [Admission(ad["task"]["task_id"], ad["task"]["name"], ad["request"]["operation"],
+        generation, [(t.task_id, t.created_generation) for t in active.families], plan,
+        [Admission(ad["task"].task_id, ad["task"].name, ad["request"]["operation"],
                    ad["request"]["parent"]["task_id"]) for ad in admitted],
         final, sum(1 for p in proposals if p["round"] > 0), streaks, a.drop_unsolved_after, a.parents, min_pool,
         a.pool_cap)
-    new_tasks = [ad["task"] for ad in admitted]
+    new_tasks = TaskSet(families=tuple(ad["task"] for ad in admitted))
     reference_rows = []
     if new_tasks:
-        set_hash = task_set_hash([t["task_id"] for t in new_tasks])
         reference_rows = [r for answers in each(evaluate_model, [
-            {"run_dir": run_dir, "model_id": m, "task_set": set_hash, "tasks": new_tasks} for m in reference_ids])
+            {"run_dir": run_dir, "model_id": m, "task_set": new_tasks.hash, "tasks": new_tasks}
+            for m in reference_ids])
             for r in answers]
     families, instances = task_rows(new_tasks, generation)
     for f in families:

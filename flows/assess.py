@@ -15,6 +15,7 @@ from acdc_core.assessment.results import benchmark_results, holm_adjusted, poole
 from acdc_core.assessment.selection import choose_sets
 from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_table, skill_vector
+from acdc_core.taskfamily import TaskSet
 from storage.db import RunDB
 from tasks.assessment import benchmark_model, prepare_benchmarks, reference_model
 from tasks.context import RunContext
@@ -27,13 +28,12 @@ def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], gene
     missing = ctx.db.missing_pairs(model_ids)
     if not missing:
         return 0
-    families = {f["task_id"]: f for f in ctx.db.task_families()}
+    history = TaskSet.from_rows(ctx.db.task_families())
     by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for m, t, i in missing:
         by_model[m][t].append(i)
     for m, by_task in by_model.items():
-        tasks = [{**families[t], "instances": {i: families[t]["instances"][i] for i in iids}}
-                 for t, iids in by_task.items()]
+        tasks = history.only(by_task)
         rows = evaluate_model(run_dir, m, stable_hash(sorted(by_task.items())), tasks)
         ctx.db.insert_rows("evaluations", [{**r, "generation": generation, "source": "assess"} for r in rows])
     return len(missing)
@@ -66,8 +66,8 @@ def contamination_rows(ctx: RunContext, items: dict[str, dict]) -> list[dict]:
     (every family's code and every instance ever admitted): ``set_name`` 'task_pool', metric
     'contaminated_items'.  A scientist LLM that writes benchmark questions from memory shows
     up here."""
-    families = ctx.db.task_families()
-    pool = [f["code"] for f in families] + [i["instructions"] for f in families for i in f["instances"].values()]
+    families = TaskSet.from_rows(ctx.db.task_families())
+    pool = [f.code for f in families.families] + [i.instructions for _, _, i in families.instances()]
     grams = BenchmarkNgrams(pool)
     rows = []
     for name, spec in items.items():

@@ -22,7 +22,7 @@ from acdc_core.adaptation import discriminating_share, pass_rates
 from acdc_core.dns import candidate_status
 from acdc_core.recipes import Candidate, ChildRecipe
 from acdc_core.rng import rng_stream
-from acdc_core.taskfamily import task_set_hash
+from acdc_core.taskfamily import TaskSet
 from flows.adaptation import adapt_tasks
 from flows.runner import each
 from flows.seeds import seed_population
@@ -43,8 +43,8 @@ from tasks.evaluation import answer_retired, evaluate_model, screen_and_evaluate
 from tasks.progress import StepProgress
 
 
-def _gibberish_prompts(tasks: list[dict], n: int, template: str, rng: np.random.Generator) -> list[str]:
-    pool = [inst["instructions"] for t in tasks for _, inst in sorted(t["instances"].items())]
+def _gibberish_prompts(tasks: TaskSet, n: int, template: str, rng: np.random.Generator) -> list[str]:
+    pool = [inst.instructions for _, _, inst in tasks.instances()]
     return [template.format(instructions=pool[i]) for i in rng.choice(len(pool), size=min(n, len(pool)), replace=False)]
 
 
@@ -58,7 +58,7 @@ def _seed_rows(seeds: list[dict]) -> tuple[list[dict], list[str]]:
     return rows, [s["model_id"] for s in seeds if s["role"] == "seed"]
 
 
-def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]) -> list[dict]:
+def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: TaskSet) -> list[dict]:
     """``task_embeddings`` rows of the whole task history (generation 0: the seed tasks).
     Families stored without one (a run started before embeddings existed) are embedded now;
     rows computed here carry ``"new": True`` and are committed with the generation."""
@@ -68,11 +68,12 @@ def _history_embeddings(run_dir: str, ctx: RunContext, generation: int, tasks: l
     rows = [{"task_id": h["task_id"], "embedding": h["embedding"]} for h in history if h["embedding"] is not None]
     missing = [h["task_id"] for h in history if h["embedding"] is None]
     if missing:
-        rows += [{**e, "new": True} for e in embed_tasks(run_dir, ctx.db.task_families(missing), generation)]
+        rows += [{**e, "new": True} for e in embed_tasks(run_dir, TaskSet.from_rows(ctx.db.task_families(missing)),
+                                                            generation)]
     return rows
 
 
-def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict], kept: list[str],
+def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: TaskSet, kept: list[str],
                seed_ids: list[str], score_rows: list[tuple], evaluations: list[dict]) -> dict:
     """The task half of a generation: the seed task rows (generation 0), task adaptation when
     due, embeddings, the task archive's diversity, the share of active tasks that the kept
@@ -101,10 +102,10 @@ def _task_side(run_dir: str, ctx: RunContext, generation: int, tasks: list[dict]
                      "evaluations": [], "stats": {}}
     every = cfg.adaptation.every
     if every and generation > 0 and generation % every == 0:
-        rates = pass_rates(score_rows, kept, [t["task_id"] for t in tasks], thr, granularity)
+        rates = pass_rates(score_rows, kept, tasks.ids, thr, granularity)
         adapted = adapt_tasks(run_dir, generation, kept, history, rates, [m for m in seed_ids if m not in kept])
         families, instances = adapted["task_families"], adapted["task_instances"]
-    active_ids = [t["task_id"] for t in tasks if t["task_id"] not in adapted["deactivate"]]
+    active_ids = [t for t in tasks.ids if t not in adapted["deactivate"]]
     active_ids += [f["task_id"] for f in families if f["active"] and generation > 0]
     vectors = {e["task_id"]: e["embedding"] for e in history + adapted["task_embeddings"]}
     diversity = task_diversity(run_dir, generation, vectors, active_ids)
@@ -140,7 +141,7 @@ class Population:
     the ids children are bred from.
     """
 
-    tasks: list[dict]
+    tasks: TaskSet
     base_id: str
     archive_ids: list[str]
     trusted: list[dict]
@@ -155,7 +156,8 @@ def _population(run_dir: str, ctx: RunContext, generation: int) -> Population:
         base_id = next(s["model_id"] for s in seeds if s["is_base"])
         return Population(tasks, base_id, [], trusted, seed_ids, seed_ids)
     archive_ids = ctx.db.archive_ids(generation - 1)
-    return Population(ctx.db.active_tasks(), ctx.db.base_model_id(), archive_ids, [], [], archive_ids)
+    return Population(TaskSet.from_rows(ctx.db.active_tasks()), ctx.db.base_model_id(), archive_ids, [], [],
+                      archive_ids)
 
 
 def _make_children(run_dir: str, ctx: RunContext, pop: Population, recipes: list[ChildRecipe], log,
@@ -179,7 +181,7 @@ def _evaluate(run_dir: str, ctx: RunContext, generation: int, pop: Population, m
     """Evaluation rows of the seeds (generation 0) and of every child that passes its gibberish
     screen (one model session each), and each child's screen verdict by id."""
     cfg = ctx.config
-    set_hash = task_set_hash([t["task_id"] for t in pop.tasks])
+    set_hash = pop.tasks.hash
     step = StepProgress(log, prefix, "evaluate seed", len(pop.seed_ids))
     seed_rows = each(evaluate_model, [{"run_dir": run_dir, "model_id": m, "task_set": set_hash, "tasks": pop.tasks}
                                       for m in pop.seed_ids],
@@ -205,10 +207,10 @@ def _answer_retired(run_dir: str, ctx: RunContext, made: list[Candidate], status
     """Evaluation rows of this generation's admitted children on the retired families of the
     task history (``evaluation.answer_retired``; none in generation 0)."""
     admitted = [c for c in made if status[c.model_id] == "admitted"]
-    tasks = ctx.db.retired_tasks() if admitted and ctx.config.evaluation.answer_retired else []
+    tasks = TaskSet.from_rows(ctx.db.retired_tasks() if admitted and ctx.config.evaluation.answer_retired else [])
     if not tasks:
         return []
-    set_hash = task_set_hash([t["task_id"] for t in tasks])
+    set_hash = tasks.hash
     step = StepProgress(log, prefix, "answer retired tasks", len(admitted))
     answers = each(answer_retired, [{"run_dir": run_dir, "child": c, "task_set": set_hash, "tasks": tasks}
                                     for c in admitted],
@@ -249,8 +251,7 @@ def _tell(run_dir: str, ctx: RunContext, pop: Population, made: list[Candidate],
     survivors = [c.model_id for c in made if not verdicts[c.model_id]["is_gibberish"]]
     score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
         (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
-    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows,
-                            [t["task_id"] for t in pop.tasks])
+    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows, pop.tasks.ids)
     status = candidate_status(pop.archive_ids, pop.seed_ids + [c.model_id for c in made],
                               [c.model_id for c in made if c.model_id not in survivors], update["kept"])
     return update, status, score_rows
@@ -261,7 +262,7 @@ def _child_effects(ctx: RunContext, generation: int, pop: Population, made: list
     """What the screened children found that their parents do not
     (:func:`tasks.archive.child_effect_rows`)."""
     children = [c for c in made if not verdicts[c.model_id]["is_gibberish"]]
-    answers = ctx.db.answers(sorted({p for c in children for p in c.parents}), [t["task_id"] for t in pop.tasks])
+    answers = ctx.db.answers(sorted({p for c in children for p in c.parents}), pop.tasks.ids)
     answers += [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations]
     return child_effect_rows(generation, children, answers, ctx.config.evaluation.solved_threshold)
 

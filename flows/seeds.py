@@ -6,12 +6,13 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from acdc_core.hashing import stable_hash
+from acdc_core.taskfamily import TaskSet
 from tasks.context import RunContext, choose_config, init_run
 from tasks.experts import build_expert, is_built, replay_answers, replay_prompts
 from tasks.seeding import load_task_set, prepare_seeds
 
 
-def seed_population(run_dir: str) -> tuple[list[dict], list[dict]]:
+def seed_population(run_dir: str) -> tuple[list[dict], TaskSet]:
     """Seeds (the base first among them), built experts, and the task set, each a cached step.
 
     Returns:
@@ -21,7 +22,7 @@ def seed_population(run_dir: str) -> tuple[list[dict], list[dict]]:
     seeds = prepare_seeds(run_dir)
     tasks = load_task_set(run_dir)
     base_id = next(s["model_id"] for s in seeds if s["is_base"])
-    exclude = sorted({inst["instructions"] for t in tasks for inst in t["instances"].values()})
+    exclude = sorted({inst.instructions for _, _, inst in tasks.instances()})
     specs = ctx.config.models.experts
     prompts = replay_prompts(specs, exclude, ctx.config.evaluation.prompt_template)
     replay_set = stable_hash(prompts)

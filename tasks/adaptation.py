@@ -14,7 +14,7 @@ from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import novel_mask
 from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
-from acdc_core.taskfamily import TaskFamilyError, family_from_code
+from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code
 from acdc_core.validation import validate_family
 from tasks.context import RunContext, cache_key, local_chat, retry_unless_bad_input
 
@@ -54,8 +54,8 @@ def validate_replies(run_dir: str, replies: list[str], requests: list[dict], kno
                      known_names: list[str]) -> list[dict]:
     """Check each reply's family (see :func:`acdc_core.validation.validate_family`).
 
-    Returns per reply {"error": str | None, "task": task dict with instances or None,
-    "task_id", "name"} (the last two when the code could be read).
+    Returns per reply {"error": str | None, "task": the :class:`TaskFamily` with its instances
+    (None unless valid), "task_id", "name"} (the last two when the code could be read).
     """
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
@@ -68,7 +68,7 @@ def validate_replies(run_dir: str, replies: list[str], requests: list[dict], kno
             code = extract_code(reply)
             parsed = family_from_code(code)
             result.update(task_id=parsed.task_id, name=parsed.name)
-            valid = validate_family(
+            fam = validate_family(
                 code, sandbox, origin=req["operation"], parent_id=req["parent"]["task_id"], known_ids=ids,
                 known_names=names, max_instances=cfg.evaluation.instances_per_task,
                 min_instances=min(cfg.adaptation.min_instances, cfg.evaluation.instances_per_task),
@@ -77,32 +77,29 @@ def validate_replies(run_dir: str, replies: list[str], requests: list[dict], kno
         except TaskFamilyError as exc:
             result["error"] = str(exc)
         else:
-            fam = valid.family
             ids.add(fam.task_id)
             names.add(fam.name)
-            result["task"] = {**fam.__dict__, "instances": valid.instances}
+            result["task"] = fam
         out.append(result)
     return out
 
 
 @task(name="embed-tasks", retries=1, retry_condition_fn=retry_unless_bad_input)
-def embed_tasks(run_dir: str, tasks: list[dict], generation: int) -> list[dict]:
-    """``task_embeddings`` rows for ``tasks`` ([{"task_id", "name", "description", "instances"}])."""
+def embed_tasks(run_dir: str, tasks: TaskSet, generation: int) -> list[dict]:
+    """``task_embeddings`` rows for ``tasks``: each family's name, description and instructions
+    embedded by ``novelty.embedder``."""
     embedder = RunContext.load(run_dir).config.novelty.embedder
-    texts = [
-        task_text(t["name"], t.get("description") or "", [i["instructions"] for _, i in sorted(t["instances"].items())])
-        for t in tasks
-    ]
+    texts = [task_text(f.name, f.description, f.instructions()) for f in tasks.families]
     vecs = embed(texts, embedder)
     return [
-        {"task_id": t["task_id"], "embedder": embedder, "text": text, "embedding": v.tolist(),
+        {"task_id": t.task_id, "embedder": embedder, "text": text, "embedding": v.tolist(),
          "created_generation": generation}
-        for t, text, v in zip(tasks, texts, vecs)
+        for t, text, v in zip(tasks.families, texts, vecs)
     ]
 
 
 @task(name="novelty-filter")
-def novelty_filter(run_dir: str, candidates: list[dict], embeddings: list[list[float]], operations: list[str],
+def novelty_filter(run_dir: str, candidates: list[TaskFamily], embeddings: list[list[float]], operations: list[str],
                    history: list[dict]) -> list[dict]:
     """The novelty filter over candidates in order: novel operations must be at most
     ``novelty.max_similarity`` cosine-similar to their nearest task of the whole history
@@ -131,13 +128,13 @@ def novelty_filter(run_dir: str, candidates: list[dict], embeddings: list[list[f
                                                   f"> {nov.max_similarity}")
         out.append(row)
         if ok:
-            pool.append(c["task_id"])
-            codes[c["task_id"]] = c["code"]
+            pool.append(c.task_id)
+            codes[c.task_id] = c.code
     asked = [i for i, (r, chk) in enumerate(zip(out, check)) if chk and r["status"] is None]
     if asked and nov.ask_scientist and cfg.scientist.backend != "template":
         scientist = make_scientist(local_chat(cfg.scientist))
         verdicts = scientist.is_interesting(
-            [candidates[i]["code"] for i in asked], [[codes[t] for t in out[i]["nearest_ids"]] for i in asked]
+            [candidates[i].code for i in asked], [[codes[t] for t in out[i]["nearest_ids"]] for i in asked]
         )
         for i, v in zip(asked, verdicts):
             if v is False:

@@ -11,6 +11,7 @@ from acdc_core.dns import dominated_novelty_search, top_fitness_selection
 from acdc_core.exploration import child_effects
 from acdc_core.recipes import Candidate
 from acdc_core.skills import ScoreRow, distinct_vectors, skill_table, skill_vector, task_coverage
+from acdc_core.taskfamily import TaskSet
 from storage.db import GenerationCommit
 from tasks.context import RunContext
 
@@ -136,15 +137,12 @@ def candidate_rows(generation: int, trusted: list[dict], made: list[Candidate], 
     return models, lineage
 
 
-def task_rows(tasks: list[dict], generation: int) -> tuple[list[dict], list[dict]]:
+def task_rows(tasks: TaskSet, generation: int) -> tuple[list[dict], list[dict]]:
     """``task_families`` and ``task_instances`` rows for newly registered task families."""
-    keys = ("task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin")
-    families = [{**{k: t[k] for k in keys}, "created_generation": generation, "active": True} for t in tasks]
-    instances = [
-        {"task_id": t["task_id"], "instance_id": iid, "task": json.dumps(inst["task"]),
-         "instructions": inst["instructions"]}
-        for t in tasks for iid, inst in sorted(t["instances"].items())
-    ]
+    keys = {"task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin"}
+    families = [{**f.model_dump(include=keys), "created_generation": generation, "active": True} for f in tasks.families]
+    instances = [{"task_id": f.task_id, "instance_id": iid, "task": json.dumps(inst.task),
+                  "instructions": inst.instructions} for f, iid, inst in tasks.instances()]
     return families, instances
 
 

@@ -12,6 +12,7 @@ from prefect import get_run_logger, task
 from acdc_core.adapters.backends import ModelBackend
 from acdc_core.adapters.evaluation import evaluate, gibberish_check
 from acdc_core.recipes import Candidate
+from acdc_core.taskfamily import TaskSet
 from tasks.breeding import child_weights
 from tasks.context import RunContext, cache_key, retry_unless_bad_input
 
@@ -33,7 +34,7 @@ def _child_session(ctx: RunContext, child: Candidate) -> Iterator[ModelBackend]:
     cache_key_fn=cache_key("screen-evaluate", "child", "task_set", "prompts"),
     persist_result=True,
 )
-def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: list[dict],
+def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet,
                         prompts: list[str]) -> dict:
     """A new child in one model session: its weights (made by ``make-child``, or remade from
     its recipe) swapped into the run's candidate model, the gibberish screen on a few sampled
@@ -76,7 +77,7 @@ def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: li
     cache_key_fn=cache_key("retired", "child", "task_set"),
     persist_result=True,
 )
-def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: list[dict]) -> list[dict]:
+def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet) -> list[dict]:
     """An admitted child's answers to ``tasks``, the retired families of the task history
     (identified by ``task_set``), with its weights swapped into the run's candidate model as in
     :func:`screen_and_evaluate`.  The seeds answer every task ever admitted; with these rows the
@@ -101,7 +102,7 @@ def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: list[di
     cache_key_fn=cache_key("evaluate", "model_id", "task_set"),
     persist_result=True,
 )
-def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: list[dict]) -> list[dict]:
+def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: TaskSet) -> list[dict]:
     """Answer every instance of ``tasks`` (identified by the hash ``task_set``) and score it, with
     the model from the run's resident pool: the models asked here (seeds, archive members on new
     tasks) are asked again in the next reflection round and the next adaptation.

@@ -16,7 +16,7 @@ from acdc_core.adapters.seeds import (
     shipped_gguf,
 )
 from acdc_core.adapters.weights import content_hash
-from acdc_core.taskfamily import seed_families
+from acdc_core.taskfamily import TaskSet, seed_families
 from storage.blobs import BlobStore
 from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
 
@@ -86,16 +86,13 @@ def prepare_seeds(run_dir: str) -> list[dict]:
     name="load-task-set",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
-    cache_key_fn=cache_key("taskset", "run_dir"),
+    cache_key_fn=cache_key("task-set", "run_dir"),
     persist_result=True,
 )
-def load_task_set(run_dir: str) -> list[dict]:
+def load_task_set(run_dir: str) -> TaskSet:
     """The seed task families with their instances, loaded (get_tasks, get_instructions) in the
-    sandbox.  A family that fails to load is logged and left out.
-
-    Returns:
-        [{"task_id", "name", "code", "description", "capability", "domain", "origin",
-          "parent_id", "instances": {instance_id: {"task", "instructions"}}}], sorted by name.
+    sandbox, sorted by name.  A family that fails to load is logged and left out.  (The cache key
+    changed with the typed set, so a run resumed across that change reloads it.)
     """
     ctx = RunContext.load(run_dir)
     logger = get_run_logger()
@@ -108,8 +105,9 @@ def load_task_set(run_dir: str) -> list[dict]:
         except SandboxError as exc:
             logger.warning("task family %s left out: %s", fam.name, exc)
             continue
-        out.append({**fam.__dict__, "instances": instances})
+        out.append(fam.with_instances(instances))
     if not out:
         raise RuntimeError("no task family could be loaded; see the warnings above")
-    logger.info("task set: %d families, %d instances", len(out), sum(len(t["instances"]) for t in out))
-    return out
+    tasks = TaskSet(families=tuple(out))
+    logger.info("task set: %d families, %d instances", len(tasks), tasks.n_instances)
+    return tasks

@@ -9,6 +9,7 @@ from acdc_core.adapters.backends.hf import HFBackend, format_prompt
 from acdc_core.adapters.evaluation import build_prompts, evaluate
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
 from acdc_core.adapters.weights import load_weights
+from acdc_core.taskfamily import TaskFamily, TaskSet
 
 ECHO = '''
 METADATA = {"name": "echo", "description": "d", "capability": "test", "domain": "test"}
@@ -27,10 +28,9 @@ HANGS = ECHO.replace('return 1.0 if t["n"] == 0 else 0.0', "while True:\n       
 CRASHES = ECHO.replace('return 1.0 if t["n"] == 0 else 0.0', "raise KeyError('oops')")
 
 
-def family(task_id: str, code: str) -> dict:
-    return {"task_id": task_id, "name": task_id, "code": code,
-            "instances": {"0": {"task": {"n": 0}, "instructions": "count"},
-                          "1": {"task": {"n": 1}, "instructions": "count count"}}}
+def family(task_id: str, code: str) -> TaskFamily:
+    return TaskFamily(task_id=task_id, name=task_id, code=code, description="", capability="", domain="").with_instances(
+        {"1": {"task": {"n": 1}, "instructions": "count count"}, "0": {"task": {"n": 0}, "instructions": "count"}})
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_unknown_backend_is_named():
 
 
 def test_bad_families_score_zero_and_the_rest_goes_on(backend):
-    tasks = [family("good", ECHO), family("hangs", HANGS), family("crashes", CRASHES)]
+    tasks = TaskSet(families=(family("good", ECHO), family("hangs", HANGS), family("crashes", CRASHES)))
     rows = evaluate(backend, tasks, Sandbox(SandboxLimits(timeout_s=2)), "{instructions}", 4)
     by = {(r["task_id"], r["instance_id"]): r for r in rows}
     assert [(r["task_id"], r["instance_id"]) for r in rows] == [
@@ -128,5 +128,5 @@ def test_bad_families_score_zero_and_the_rest_goes_on(backend):
 
 
 def test_prompts_follow_the_template():
-    prompts = build_prompts([family("good", ECHO)], "Q: {instructions}\nA:")
+    prompts = build_prompts(TaskSet(families=(family("good", ECHO),)), "Q: {instructions}\nA:")
     assert prompts == [("good", "0", "Q: count\nA:"), ("good", "1", "Q: count count\nA:")]

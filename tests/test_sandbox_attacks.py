@@ -388,11 +388,14 @@ class HostileModel:
 def test_hostile_model_output_is_stored_safely_and_scored_by_the_family(tmp_path):
     from acdc_core.adapters.evaluation import evaluate
     from acdc_core.answers import RESPONSE_CHARS
+    from acdc_core.taskfamily import TaskFamily as Family
+    from acdc_core.taskfamily import TaskSet
     from storage.db import RunDB
 
     sandbox = Sandbox(LIMITS)
-    task = {"task_id": "t", "name": "echo", "code": ECHO_FAMILY, "instances": sandbox.instances(ECHO_FAMILY, 5)}
-    rows = evaluate(HostileModel(), [task], sandbox, "{instructions}", 16)
+    task = Family(task_id="t", name="echo", code=ECHO_FAMILY, description="", capability="", domain="")
+    task = task.with_instances(sandbox.instances(ECHO_FAMILY, 5))
+    rows = evaluate(HostileModel(), TaskSet(families=(task,)), sandbox, "{instructions}", 16)
     db = RunDB.create(tmp_path / "acdc.duckdb")
     db.insert_rows("evaluations", [{**r, "model_id": "m", "generation": 0, "source": "run"} for r in rows])
     with db.connect(read_only=True) as con:

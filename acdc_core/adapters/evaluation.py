@@ -1,8 +1,5 @@
-"""Evaluating one model on a task set: batched generation, then sandboxed scoring.
-
-``tasks`` everywhere is the list returned by ``RunDB.active_tasks()``:
-``[{"task_id", "name", "code", "instances": {instance_id: {"task", "instructions"}}}]``.
-"""
+"""Evaluating one model on a task set (:class:`acdc_core.taskfamily.TaskSet`): batched
+generation, then sandboxed scoring."""
 
 from __future__ import annotations
 
@@ -13,21 +10,18 @@ from acdc_core.adapters.backends import ModelBackend
 from acdc_core.adapters.sandbox import Sandbox, SandboxError
 from acdc_core.answers import clean_output, submission_for
 from acdc_core.gibberish import GibberishVerdict, judge_model
+from acdc_core.taskfamily import TaskFamily, TaskSet
 
 log = logging.getLogger(__name__)
 
 
-def build_prompts(tasks: list[dict], template: str) -> list[tuple[str, str, str]]:
+def build_prompts(tasks: TaskSet, template: str) -> list[tuple[str, str, str]]:
     """(task_id, instance_id, prompt) for every instance, in task then instance order."""
-    return [
-        (t["task_id"], iid, template.format(instructions=inst["instructions"]))
-        for t in tasks
-        for iid, inst in sorted(t["instances"].items())
-    ]
+    return [(f.task_id, iid, template.format(instructions=inst.instructions)) for f, iid, inst in tasks.instances()]
 
 
 def evaluate(
-    backend: ModelBackend, tasks: list[dict], sandbox: Sandbox, template: str, max_new_tokens: int
+    backend: ModelBackend, tasks: TaskSet, sandbox: Sandbox, template: str, max_new_tokens: int
 ) -> list[dict]:
     """Answer every instance in one batched call, then score each family in the sandbox.
 
@@ -48,23 +42,21 @@ def evaluate(
             "submission": submission_for(text), "error": None, "tokens": g.tokens, "seconds": g.seconds,
         }
 
-    def score_family(t: dict) -> None:
-        items = [
-            {"instance_id": iid, "task": inst["task"], "submission": rows[(t["task_id"], iid)]["submission"]}
-            for iid, inst in sorted(t["instances"].items())
-        ]
+    def score_family(f: TaskFamily) -> None:
+        items = [{"instance_id": iid, "task": inst.task, "submission": rows[(f.task_id, iid)]["submission"]}
+                 for iid, inst in f.sorted_instances()]
         try:
-            scores, errors = sandbox.score(t["code"], items)
+            scores, errors = sandbox.score(f.code, items)
         except SandboxError as exc:
-            log.warning("task family %s failed in the sandbox: %s", t["name"], exc)
+            log.warning("task family %s failed in the sandbox: %s", f.name, exc)
             scores, errors = {}, {it["instance_id"]: f"sandbox: {exc}" for it in items}
         for it in items:
-            row = rows[(t["task_id"], it["instance_id"])]
+            row = rows[(f.task_id, it["instance_id"])]
             row["score"] = float(scores.get(it["instance_id"], 0.0))
             row["error"] = errors.get(it["instance_id"])
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(score_family, tasks))
+        list(pool.map(score_family, tasks.families))
     return [rows[(tid, iid)] for tid, iid, _ in prompts]
 
 
