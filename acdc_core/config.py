@@ -364,6 +364,17 @@ class AssessmentSection(_Section):
     chat_template_generative: bool = Field(True, description="apply the chat template to generative benchmarks")
     n_boot: int = Field(2000, ge=100)
     seed: int = 0
+    answers_from: list[str] = Field(
+        default_factory=list, description="other run folders whose stored benchmark answers are reused for the same "
+                                          "model, item and sample (seeds, references and the sampled best seed are "
+                                          "shared by runs of one preset), when those runs answered with the same "
+                                          "settings (see answer_settings)")
+
+    def answer_settings(self, dtype: str) -> dict:
+        """What an answer to a benchmark item depends on besides the model and the item: two
+        runs whose settings (``dtype``: ``evaluation.dtype``) agree may share answers."""
+        return {"dtype": dtype, **self.model_dump(include={
+            "source", "backend", "base_url", "max_gen_toks", "chat_template_generative", "sample_temperature", "seed"})}
 
     @model_validator(mode="after")
     def _checks(self) -> "AssessmentSection":

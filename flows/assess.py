@@ -17,7 +17,7 @@ from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_table, skill_vector
 from acdc_core.taskfamily import TaskSet
 from storage.db import RunDB
-from tasks.assessment import benchmark_model, prepare_benchmarks, reference_model
+from tasks.assessment import benchmark_model, prepare_benchmarks, reference_model, reuse_answers
 from tasks.context import RunContext
 from tasks.evaluation import evaluate_model
 
@@ -122,6 +122,8 @@ def assess_flow(run_dir: str) -> dict:
     for s in sets:
         if s["kind"] == "best_seed_sampled":
             samples[s["members"][0]] = max(samples[s["members"][0]], s["n"])
+    if a.answers_from:
+        reuse_answers(run_dir, list(paths), items)
     for m in paths:
         benchmark_model(run_dir, m, paths[m], items, samples=samples[m])
 

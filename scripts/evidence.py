@@ -53,14 +53,19 @@ def merged(base: dict, switch: dict) -> dict:
 
 
 def arm_config(base: dict, arm: str, args: argparse.Namespace) -> dict:
+    """The arm's run config: ``base`` with the arm's switch, the budget and the assessment of
+    ``args``; models the arms share (seeds, references, the sampled best seed) answer once, in
+    whichever arm is assessed first (``assessment.answers_from``)."""
     cfg = merged(base, ARMS[arm])
     cfg["run"] = {**cfg.get("run", {}), "name": arm, "generations": args.generations}
     limits = {**{b: args.gen_items for b in GEN}, **{b: args.code_items for b in CODE}}
     judge = {} if args.judge == "none" else {
         "judge": {"backend": "hf", "model": args.judge, "temperature": 0.0, "max_tokens": args.judge_tokens},
         "judge_benchmarks": args.judge_benchmarks.split(",")}
-    cfg["assessment"] = {**cfg.get("assessment", {}), "benchmarks": args.benchmarks.split(","), "limit": args.items,
-                         "limits": {b: n for b, n in limits.items() if b in args.benchmarks.split(",")}, **judge}
+    benchmarks = args.benchmarks.split(",")
+    others = [str((args.out / a).resolve()) for a in args.arms.split(",") if a != arm]
+    cfg["assessment"] = {**cfg.get("assessment", {}), "benchmarks": benchmarks, "limit": args.items,
+                         "limits": {b: n for b, n in limits.items() if b in benchmarks}, "answers_from": others, **judge}
     return cfg
 
 

@@ -370,6 +370,25 @@ class RunDB:
                 [model_ids, benchmark, doc_ids],
             ).df()
 
+    def copy_answers(self, source: str | Path, model_ids: list[str], benchmark: str, doc_ids: list[int]) -> int:
+        """Copy ``source``'s (another run database's) stored answers of ``model_ids`` to these
+        items of ``benchmark``, with the items' text, skipping answers this run already holds.
+        Returns the number of answers copied."""
+        with self.connect() as con:
+            quoted = Path(source).as_posix().replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
+            try:
+                where = "benchmark = ? AND list_contains(?, doc_id)"
+                before = con.execute("SELECT count(*) FROM benchmark_items").fetchone()[0]
+                for table, extra in (("benchmark_items", " AND list_contains(?, model_id)"), ("benchmark_docs", "")):
+                    cols = ", ".join(ASSESSMENT_COLUMNS[table])
+                    con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM src.{table} "
+                                f"WHERE {where}{extra}", [benchmark, doc_ids] + ([model_ids] if extra else []))
+                after = con.execute("SELECT count(*) FROM benchmark_items").fetchone()[0]
+            finally:
+                con.execute("DETACH src")
+        return after - before
+
     def benchmark_docs(self, benchmark: str) -> pd.DataFrame:
         """The stored items of ``benchmark`` (columns of ``benchmark_docs``), indexed by doc_id."""
         with self.connect(read_only=True) as con:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 from prefect import get_run_logger, task
 from safetensors import safe_open
@@ -15,8 +16,10 @@ from acdc_core.adapters.benchmark_files import benchmark, load_docs, subset, wri
 from acdc_core.adapters.code_tests import run_tests
 from acdc_core.adapters.weights import content_hash
 from acdc_core.assessment.selection import choice_probabilities, sample_choices
+from acdc_core.config import ConfigError, load_config
 from acdc_core.hashing import stable_hash
-from tasks.context import RunContext, retry_unless_bad_input
+from storage.db import DB_FILE
+from tasks.context import CONFIG_FILE, RunContext, retry_unless_bad_input
 from tasks.seeding import shipped_seed_folder
 
 
@@ -105,6 +108,35 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
         if samples and spec["kind"] == "mc":
             written += _sample_mc(ctx, model_id, name, spec["doc_ids"], samples)
     return written
+
+
+@task(name="reuse-answers", retries=0)
+def reuse_answers(run_dir: str, model_ids: list[str], items: dict[str, dict]) -> int:
+    """Copy the answers of ``model_ids`` to ``items`` (as :func:`prepare_benchmarks` returns
+    them) that the runs of ``assessment.answers_from`` hold, so that the models several runs
+    share (seeds, reference models, the sampled best seed) answer once.  A run answered with
+    other settings (:meth:`AssessmentSection.answer_settings`) or not readable now (missing, or
+    locked by a process writing to it) is skipped with a warning.  Returns the answers copied."""
+    ctx = RunContext.load(run_dir)
+    log = get_run_logger()
+    mine = ctx.config.assessment.answer_settings(ctx.config.evaluation.dtype)
+    copied = 0
+    for src in ctx.config.assessment.answers_from:
+        other = Path(src)
+        try:
+            cfg = load_config(other / CONFIG_FILE, check_paths=False)
+            theirs = cfg.assessment.answer_settings(cfg.evaluation.dtype)
+            if theirs != mine:
+                diff = sorted(k for k in mine if mine[k] != theirs[k])
+                log.warning("answers of %s not reused: it answered with other settings %s", src, diff)
+                continue
+            n = sum(ctx.db.copy_answers(other / DB_FILE, model_ids, name, spec["doc_ids"]) for name, spec in items.items())
+        except (OSError, ConfigError, duckdb.Error) as exc:
+            log.warning("answers of %s not reused: %s", src, exc)
+            continue
+        log.info("%d stored answers reused from %s", n, src)
+        copied += n
+    return copied
 
 
 def _run_code_tests(ctx: RunContext, kind: str, rows: list[dict]) -> list[dict]:

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 
+import duckdb
 import numpy as np
 import pytest
 import yaml
@@ -223,6 +224,34 @@ def test_a_local_judge_set_after_the_run_judges_the_chosen_benchmarks(assessed, 
     assert {b for (b,) in table(run_dir, "SELECT DISTINCT benchmark FROM assessment_results WHERE metric = "
                                          "'bon_majority_vote'")} >= {"arc_easy", "boolq", "gsm8k"}
     assert table(run_dir, "SELECT count(*) FROM benchmark_items")[0][0] == n_answers
+
+
+def test_answers_another_run_stored_with_the_same_settings_are_reused(assessed, tmp_path):
+    """assessment.answers_from: models a run shares with another (seeds, references) take that run's
+    stored answers instead of answering again; a run that answered with other settings, or none
+    at all, is skipped with a warning."""
+    source, other, run_dir = tmp_path / "source", tmp_path / "other", tmp_path / "run"
+    for d in (source, other, run_dir):
+        shutil.copytree(assessed["run_dir"], d)
+    for d, mark in ((source, 0.123), (other, 0.456)):  # marks no model would write
+        with duckdb.connect(str(d / "acdc.duckdb")) as con:
+            con.execute("UPDATE benchmark_items SET confidence = ?", [mark])
+    cfg = yaml.safe_load((other / "config.yaml").read_text())
+    cfg["assessment"]["max_gen_toks"] += 1
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg))
+    with duckdb.connect(str(run_dir / "acdc.duckdb")) as con:
+        con.execute("DELETE FROM benchmark_items")
+    sources = [str(other), str(tmp_path / "nowhere"), str(source)]
+    (tmp_path / "reuse.yaml").write_text(yaml.safe_dump({"assessment": {"answers_from": sources}}))
+    res = acdc(["assess", "--run-dir", str(run_dir), "--config", str(tmp_path / "reuse.yaml")], assessed["env"])
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-5000:]
+    assert f"answers of {other} not reused: it answered with other settings ['max_gen_toks']" in out
+    assert f"answers of {tmp_path / 'nowhere'} not reused" in out
+    n = table(source, "SELECT count(*) FROM benchmark_items")[0][0]
+    assert re.search(rf"{n} stored answers reused from {re.escape(str(source))}", out)
+    assert table(run_dir, "SELECT DISTINCT confidence FROM benchmark_items") == [(0.123,)]  # none answered anew
+    assert table(run_dir, "SELECT count(*) FROM benchmark_items")[0][0] == n
 
 
 def test_a_rerun_reuses_answers_and_a_larger_limit_extends_the_subset(assessed):
