@@ -108,8 +108,9 @@ def assess_flow(run_dir: str) -> dict:
     e = ctx.config.evaluation
     scores, _ = skill_table(ctx.db.all_scores(pool, task_ids), pool, task_ids, e.skill_granularity)
     solved = skill_vector(scores, e.solved_threshold).astype(bool)
-    sets = choose_sets(pool, solved, scores.mean(axis=1), seed_ids, a.set_sizes,
-                       np.random.default_rng(a.seed), a.max_combinations)
+    sets = [s for s in choose_sets(pool, solved, scores.mean(axis=1), seed_ids, a.set_sizes,
+                                   np.random.default_rng(a.seed), a.max_combinations)
+            if s["kind"] == "task_force_greedy" or s["kind"] in a.baselines]
     paths = {m: str(ctx.model_dir(m)) for s in sets for m in s["members"]}
     for ref in a.reference_models:
         row = reference_model(run_dir, ref.name, ref.path, ref.family)

@@ -229,7 +229,7 @@ def test_a_local_judge_set_after_the_run_judges_the_chosen_benchmarks(assessed, 
 def test_answers_another_run_stored_with_the_same_settings_are_reused(assessed, tmp_path):
     """assessment.answers_from: models a run shares with another (seeds, references) take that run's
     stored answers instead of answering again; a run that answered with other settings, or none
-    at all, is skipped with a warning."""
+    at all, is skipped with a warning.  assessment.baselines narrows the compared sets."""
     source, other, run_dir = tmp_path / "source", tmp_path / "other", tmp_path / "run"
     for d in (source, other, run_dir):
         shutil.copytree(assessed["run_dir"], d)
@@ -242,13 +242,19 @@ def test_answers_another_run_stored_with_the_same_settings_are_reused(assessed, 
     with duckdb.connect(str(run_dir / "acdc.duckdb")) as con:
         con.execute("DELETE FROM benchmark_items")
     sources = [str(other), str(tmp_path / "nowhere"), str(source)]
-    (tmp_path / "reuse.yaml").write_text(yaml.safe_dump({"assessment": {"answers_from": sources}}))
+    (tmp_path / "reuse.yaml").write_text(yaml.safe_dump({"assessment": {"answers_from": sources,
+                                                                         "baselines": ["seed_experts"]}}))
     res = acdc(["assess", "--run-dir", str(run_dir), "--config", str(tmp_path / "reuse.yaml")], assessed["env"])
     out = res.stdout + res.stderr
     assert res.returncode == 0, out[-5000:]
     assert f"answers of {other} not reused: it answered with other settings ['max_gen_toks']" in out
     assert f"answers of {tmp_path / 'nowhere'} not reused" in out
-    n = table(source, "SELECT count(*) FROM benchmark_items")[0][0]
+    generation = "(SELECT max(generation) FROM assessment_sets)"
+    kinds = table(run_dir, f"SELECT DISTINCT kind FROM assessment_sets WHERE generation = {generation} ORDER BY 1")
+    assert kinds == [("reference",), ("seed_experts",), ("task_force_greedy",)]
+    members = {m for (ms,) in table(run_dir, f"SELECT members FROM assessment_sets WHERE generation = {generation}")
+               for m in ms}
+    n = table(source, f"SELECT count(*) FROM benchmark_items WHERE list_contains({sorted(members)!r}, model_id)")[0][0]
     assert re.search(rf"{n} stored answers reused from {re.escape(str(source))}", out)
     assert table(run_dir, "SELECT DISTINCT confidence FROM benchmark_items") == [(0.123,)]  # none answered anew
     assert table(run_dir, "SELECT count(*) FROM benchmark_items")[0][0] == n
