@@ -55,7 +55,8 @@ def merged(base: dict, switch: dict) -> dict:
 def arm_config(base: dict, arm: str, args: argparse.Namespace) -> dict:
     """The arm's run config: ``base`` with the arm's switch, the budget and the assessment of
     ``args``; models the arms share (seeds, references, the sampled best seed) answer once, in
-    whichever arm is assessed first (``assessment.answers_from``)."""
+    whichever arm is assessed first (``assessment.answers_from``), and the ablation arms are
+    compared with ``args.ablation_baselines`` only (what the ablation table shows)."""
     cfg = merged(base, ARMS[arm])
     cfg["run"] = {**cfg.get("run", {}), "name": arm, "generations": args.generations}
     limits = {**{b: args.gen_items for b in GEN}, **{b: args.code_items for b in CODE}}
@@ -66,6 +67,8 @@ def arm_config(base: dict, arm: str, args: argparse.Namespace) -> dict:
     others = [str((args.out / a).resolve()) for a in args.arms.split(",") if a != arm]
     cfg["assessment"] = {**cfg.get("assessment", {}), "benchmarks": benchmarks, "limit": args.items,
                          "limits": {b: n for b, n in limits.items() if b in benchmarks}, "answers_from": others, **judge}
+    if arm != "default":
+        cfg["assessment"]["baselines"] = [b for b in args.ablation_baselines.split(",") if b]
     return cfg
 
 
@@ -171,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
                          "folder, through the hf chat backend; none: no judge methods")
     ap.add_argument("--judge-benchmarks", default="gsm8k", help="comma-separated benchmarks the judge methods run on")
     ap.add_argument("--judge-tokens", type=int, default=48, help="judge reply tokens at most")
+    ap.add_argument("--ablation-baselines", default="best_seed_sampled,seed_experts",
+                    help="comma-separated sets the ablation arms' task forces are compared with (assessment.baselines; "
+                         "the default arm is compared with all)")
     args = ap.parse_args(argv)
     arms = args.arms.split(",")
     if unknown := [a for a in arms if a not in ARMS]:

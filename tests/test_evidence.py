@@ -40,6 +40,7 @@ def test_two_arms_run_assess_and_print_side_by_side(tmp_path, pico_family, monke
     assert stored["adaptation"]["every"] == 0 and stored["run"]["generations"] == 1
     assert stored["assessment"]["judge"]["model"] == str(pico_family["expert_a"])
     assert stored["assessment"]["answers_from"] == [str((out / "default").resolve())]  # shared models answer once
+    assert stored["assessment"]["baselines"] == ["best_seed_sampled", "seed_experts"]
     assert yaml.safe_load((out / "default" / "config.yaml").read_text())["adaptation"]["every"] != 0
     sections = printed.split("### ")
     for arm in ("default", "frozen_pool"):
