@@ -113,9 +113,8 @@ class TaskSet(BaseModel):
             KeyError: a task or instance id not in this set.
         """
         fams = self.by_id()
-        return TaskSet(families=tuple(
-            fams[t].model_copy(update={"instances": {i: fams[t].instances[i] for i in iids}})
-            for t, iids in pairs.items()))
+        return TaskSet(families=tuple(fams[t].with_instances({i: fams[t].instances[i] for i in iids})
+                                      for t, iids in pairs.items()))
 
 
 def read_metadata(code: str) -> dict:

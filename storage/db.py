@@ -370,9 +370,9 @@ class RunDB:
                 [model_ids, benchmark, doc_ids],
             ).df()
 
-    def copy_answers(self, source: str | Path, model_ids: list[str], benchmark: str, doc_ids: list[int]) -> int:
-        """Copy ``source``'s (another run database's) stored answers of ``model_ids`` to these
-        items of ``benchmark``, with the items' text, skipping answers this run already holds.
+    def copy_answers(self, source: str | Path, model_ids: list[str], items: dict[str, list[int]]) -> int:
+        """Copy ``source``'s (another run database's) stored answers of ``model_ids`` to ``items``
+        ({benchmark: doc_ids}), with the items' text, skipping answers this run already holds.
         Returns the number of answers copied."""
         with self.connect() as con:
             quoted = Path(source).as_posix().replace("'", "''")
@@ -380,10 +380,12 @@ class RunDB:
             try:
                 where = "benchmark = ? AND list_contains(?, doc_id)"
                 before = con.execute("SELECT count(*) FROM benchmark_items").fetchone()[0]
-                for table, extra in (("benchmark_items", " AND list_contains(?, model_id)"), ("benchmark_docs", "")):
-                    cols = ", ".join(ASSESSMENT_COLUMNS[table])
-                    con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM src.{table} "
-                                f"WHERE {where}{extra}", [benchmark, doc_ids] + ([model_ids] if extra else []))
+                tables = (("benchmark_items", " AND list_contains(?, model_id)"), ("benchmark_docs", ""))
+                for benchmark, doc_ids in items.items():
+                    for table, extra in tables:
+                        cols = ", ".join(ASSESSMENT_COLUMNS[table])
+                        con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM src.{table} "
+                                    f"WHERE {where}{extra}", [benchmark, doc_ids] + ([model_ids] if extra else []))
                 after = con.execute("SELECT count(*) FROM benchmark_items").fetchone()[0]
             finally:
                 con.execute("DETACH src")

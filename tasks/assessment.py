@@ -130,7 +130,7 @@ def reuse_answers(run_dir: str, model_ids: list[str], items: dict[str, dict]) ->
                 diff = sorted(k for k in mine if mine[k] != theirs[k])
                 log.warning("answers of %s not reused: it answered with other settings %s", src, diff)
                 continue
-            n = sum(ctx.db.copy_answers(other / DB_FILE, model_ids, name, spec["doc_ids"]) for name, spec in items.items())
+            n = ctx.db.copy_answers(other / DB_FILE, model_ids, {name: spec["doc_ids"] for name, spec in items.items()})
         except (OSError, ConfigError, duckdb.Error) as exc:
             log.warning("answers of %s not reused: %s", src, exc)
             continue
