@@ -540,7 +540,12 @@ def parse_config(data: dict | None, check_paths: bool = True) -> RunConfig:
 
 
 def load_config(path: str | Path | None = None, preset: str = "default", check_paths: bool = True) -> RunConfig:
-    """Load a YAML config file; with no path, the embedded preset (``default`` or ``paper``)."""
+    """Load a YAML config file; with no path, the embedded preset (``default`` or ``paper``).
+
+    Raises:
+        ConfigError: a missing or empty file (an empty file would silently run every section's
+            defaults, which are not the preset's), invalid YAML, or an invalid config.
+    """
     if path is None:
         try:
             text = resources.files("acdc_core.presets").joinpath(f"{preset}.yaml").read_text()
@@ -555,6 +560,8 @@ def load_config(path: str | Path | None = None, preset: str = "default", check_p
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"config is not valid YAML: {err}") from None
+    if data is None and path is not None:
+        raise ConfigError(f"config file {path} is empty; leave out --config to run the embedded default preset")
     if data is not None and not isinstance(data, dict):
         raise ConfigError("config must be a YAML mapping at the top level")
     return parse_config(data, check_paths=check_paths)

@@ -111,6 +111,9 @@ def test_file_errors(tmp_path):
     bad.write_text("- a list")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(bad)
+    bad.write_text("# only a comment\n")
+    with pytest.raises(ConfigError, match="is empty; leave out --config"):
+        load_config(bad)
     with pytest.raises(ConfigError, match="unknown preset"):
         load_config(preset="nope")
 
