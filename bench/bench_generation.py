@@ -11,7 +11,7 @@ prompt template and the chat template (66 prompts, one batch of 96).  Measured, 
 - the matmul peak: (2048 x 2048) @ (2048 x 2048) on ``--threads`` threads, GFLOP/s, in float32
   and in each other dtype compared;
 - prefill: ``generate`` with 1 new token; the whole answer: ``--tokens`` new tokens (decoding =
-  the difference);
+  the difference, and its rate: the generated tokens over the decoding seconds);
 - model FLOPs per token: 2 x the parameters of every linear layer (the language-model head only
   for the positions whose logits are computed), attention scores left out; the prefill counts
   each prompt's own tokens (what a padding- and prefix-free engine would compute).
@@ -92,7 +92,8 @@ def main() -> None:
         results[name] = (t_all, [g.text for g in gens])
         print(f"\n{name}: {len(prompts)} prompts ({sum(lengths)} prompt tokens, longest {max(lengths)}), "
               f"{generated} generated tokens")
-        print(f"  prefill {t_pre:.2f} s, decoding {t_all - t_pre:.2f} s, whole {t_all:.2f} s")
+        print(f"  prefill {t_pre:.2f} s, decoding {t_all - t_pre:.2f} s ({generated / (t_all - t_pre):.0f} generated "
+              f"tok/s), whole {t_all:.2f} s")
         print(f"  {generated / t_all:.0f} generated tok/s, {(sum(lengths) + generated) / t_all:.0f} processed tok/s, "
               f"{gflops:.1f} GFLOP/s = {100 * gflops / peaks['float32']:.0f}% of the float32 matmul peak, "
               f"{100 * gflops / peaks[dtype]:.0f}% of the {dtype} peak")
