@@ -28,6 +28,7 @@ from acdc_core.assessment.statistics import (
     mean_ci,
     p_greater,
     p_greater_pooled,
+    pooled_mean_ci,
     solved_by_any,
     unique_contributions,
 )
@@ -109,6 +110,17 @@ def test_p_values_are_small_when_one_set_dominates_and_large_when_equal():
     pooled = p_greater_pooled([(better, base), (base, base)], 2000, rng)
     assert pooled < 0.01
     assert p_greater_pooled([(base, better)], 2000, rng) > 0.99
+
+
+def test_the_pooled_interval_is_over_the_mean_of_benchmarks_and_narrows_with_items():
+    rng = np.random.default_rng(0)
+    easy, hard = (rng.random(100) < 0.8).astype(float), (rng.random(40) < 0.1).astype(float)
+    m, lo, hi = pooled_mean_ci([easy, hard], 2000, rng)
+    assert m == (easy.mean() + hard.mean()) / 2  # benchmarks weigh alike, whatever their size
+    assert lo < m < hi
+    _, lo4, hi4 = pooled_mean_ci([np.tile(easy, 4), np.tile(hard, 4)], 2000, rng)
+    assert hi4 - lo4 < 0.7 * (hi - lo)  # 4x the items: about half the width
+    assert pooled_mean_ci([np.ones(10), np.zeros(5)], 500, rng) == (0.5, 0.5, 0.5)
 
 
 def test_holm_adjusts_in_rank_order_monotone_and_capped():
@@ -204,4 +216,4 @@ def test_benchmark_results_rows_for_a_small_table():
     assert oracle["task_force_greedy_2"].tolist() == [1.0, 1.0, 1.0, 0.0]
     pooled = pooled_results({"b": rows}, sets, {"b": oracle}, n_boot=200)
     assert {r["set_name"] for r in pooled} == {s["set_name"] for s in sets}
-    assert all(r["benchmark"] == "all" for r in pooled)
+    assert all(r["benchmark"] == "all" and r["ci_low"] <= r["value"] <= r["ci_high"] for r in pooled)

@@ -17,6 +17,7 @@ from acdc_core.assessment.statistics import (
     mean_ci,
     p_greater,
     p_greater_pooled,
+    pooled_mean_ci,
     solved_by_any,
     unique_contributions,
 )
@@ -104,14 +105,15 @@ def holm_adjusted(rows: list[dict]) -> list[dict]:
 
 def pooled_results(per_benchmark: dict[str, list[dict]], sets: list[dict], oracles: dict[str, dict[str, np.ndarray]],
                    n_boot: int = 2000, seed: int = 0) -> list[dict]:
-    """``benchmark = 'all'`` rows: coverage averaged over benchmarks, and the one-sided p-value
-    that the task force beats each baseline on average (items resampled within benchmarks).
+    """``benchmark = 'all'`` rows: coverage averaged over benchmarks with its 95% interval, and
+    the one-sided p-value that the task force beats each baseline on average (both resample
+    items within benchmarks).
 
     Args:
         per_benchmark: the rows of :func:`benchmark_results` by benchmark.
         oracles: per benchmark, the solved-by-any vectors :func:`benchmark_results` returned.
     """
-    rng = np.random.default_rng(seed)
+    rng, ci_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     out = []
     for s in sets:
         name = s["set_name"]
@@ -123,7 +125,8 @@ def pooled_results(per_benchmark: dict[str, list[dict]], sets: list[dict], oracl
         p = None
         if ref:
             p = p_greater_pooled([(o[ref], o[name]) for o in oracles.values()], n_boot, rng)
+        _, lo, hi = pooled_mean_ci([o[name] for o in oracles.values()], n_boot, ci_rng)
         out.append({"set_name": name, "benchmark": "all", "metric": "coverage", "value": float(np.mean(values)),
-                    "ci_low": None, "ci_high": None, "p_value": p,
+                    "ci_low": lo, "ci_high": hi, "p_value": p,
                     "n_items": int(sum(len(o[name]) for o in oracles.values()))})
     return out

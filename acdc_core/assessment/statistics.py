@@ -67,6 +67,23 @@ def p_greater_pooled(pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int, rn
     return float((1 + (total <= 0).sum()) / (1 + n_boot))
 
 
+def pooled_mean_ci(vectors: list[np.ndarray], n_boot: int, rng: np.random.Generator,
+                   level: float = 0.95) -> tuple[float, float, float]:
+    """Mean over benchmarks of each benchmark's mean of per-item ``vectors`` (one (n_items_k,)
+    array per benchmark), and its percentile interval from a stratified bootstrap (items
+    resampled within each benchmark).  Returns (mean, low, high)."""
+    if not vectors:
+        return 0.0, 0.0, 0.0
+    total = np.zeros(n_boot)
+    for v in vectors:
+        v = np.asarray(v, dtype=float)
+        total += v[bootstrap_indices(len(v), n_boot, rng)].mean(axis=1)
+    total /= len(vectors)
+    tail = (1 - level) / 2
+    mean = float(np.mean([np.mean(v) for v in vectors]))
+    return mean, float(np.quantile(total, tail)), float(np.quantile(total, 1 - tail))
+
+
 def holm(p_values: list[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values, in the input order: the k-th smallest of m p-values
     is multiplied by (m - k + 1), made monotone (never below an earlier one) and capped at 1.
