@@ -50,6 +50,16 @@ def p_greater(a: np.ndarray, b: np.ndarray, idx: np.ndarray) -> float:
     return float((1 + (boot <= 0).sum()) / (1 + len(boot)))
 
 
+def _stratified_boot_means(vectors: list[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot,) means over benchmarks of each benchmark's mean of per-item ``vectors``, items
+    resampled within each benchmark."""
+    total = np.zeros(n_boot)
+    for v in vectors:
+        v = np.asarray(v, dtype=float)
+        total += v[bootstrap_indices(len(v), n_boot, rng)].mean(axis=1)
+    return total / len(vectors)
+
+
 def p_greater_pooled(pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int, rng: np.random.Generator) -> float:
     """One-sided p-value for "a beats b on average over benchmarks": a stratified bootstrap
     (items resampled within each benchmark) of the mean over benchmarks of mean(a - b).
@@ -59,12 +69,9 @@ def p_greater_pooled(pairs: list[tuple[np.ndarray, np.ndarray]], n_boot: int, rn
     """
     if not pairs:
         return 1.0
-    total = np.zeros(n_boot)
-    for a, b in pairs:
-        diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-        total += diff[bootstrap_indices(len(diff), n_boot, rng)].mean(axis=1)
-    total /= len(pairs)
-    return float((1 + (total <= 0).sum()) / (1 + n_boot))
+    boot = _stratified_boot_means([np.asarray(a, dtype=float) - np.asarray(b, dtype=float) for a, b in pairs],
+                                  n_boot, rng)
+    return float((1 + (boot <= 0).sum()) / (1 + n_boot))
 
 
 def pooled_mean_ci(vectors: list[np.ndarray], n_boot: int, rng: np.random.Generator,
@@ -74,14 +81,10 @@ def pooled_mean_ci(vectors: list[np.ndarray], n_boot: int, rng: np.random.Genera
     resampled within each benchmark).  Returns (mean, low, high)."""
     if not vectors:
         return 0.0, 0.0, 0.0
-    total = np.zeros(n_boot)
-    for v in vectors:
-        v = np.asarray(v, dtype=float)
-        total += v[bootstrap_indices(len(v), n_boot, rng)].mean(axis=1)
-    total /= len(vectors)
+    boot = _stratified_boot_means(vectors, n_boot, rng)
     tail = (1 - level) / 2
     mean = float(np.mean([np.mean(v) for v in vectors]))
-    return mean, float(np.quantile(total, tail)), float(np.quantile(total, 1 - tail))
+    return mean, float(np.quantile(boot, tail)), float(np.quantile(boot, 1 - tail))
 
 
 def holm(p_values: list[float]) -> list[float]:
