@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         "intervals and p-values) and best-of-N accuracy in the run's DuckDB file. Options update the "
         "run config's assessment section; answers already stored are reused."))
     a.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
-    a.add_argument("--config", help="YAML file whose assessment: section replaces the run's")
+    a.add_argument("--config", help="YAML file whose assessment: keys replace the run's stored ones (keys it "
+                                   "leaves out keep their stored values)")
     a.add_argument("--benchmarks", type=lambda v: v.split(","), help="comma-separated, e.g. arc_easy,piqa,boolq,gsm8k")
     a.add_argument("--limit", type=int, help="items per benchmark (a seeded subset)")
     a.add_argument("--set-sizes", dest="set_sizes", type=int, nargs="+", metavar="N", help="task force sizes")

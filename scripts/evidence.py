@@ -60,7 +60,7 @@ def arm_config(base: dict, arm: str, args: argparse.Namespace) -> dict:
     cfg = merged(base, ARMS[arm])
     cfg["run"] = {**cfg.get("run", {}), "name": arm, "generations": args.generations}
     limits = {**{b: args.gen_items for b in GEN}, **{b: args.code_items for b in CODE}}
-    judge = {} if args.judge == "none" else {
+    judge = {"judge": {"backend": "none"}} if args.judge == "none" else {  # a judge stored earlier stays off too
         "judge": {"backend": "hf", "model": args.judge, "temperature": 0.0, "max_tokens": args.judge_tokens},
         "judge_benchmarks": args.judge_benchmarks.split(",")}
     benchmarks = args.benchmarks.split(",")

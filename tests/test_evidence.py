@@ -61,5 +61,12 @@ def test_two_arms_run_assess_and_print_side_by_side(tmp_path, pico_family, monke
         assert any(line.startswith("| 1 | ") for line in curve.splitlines())
     assert (out / "history_by_arm.png").stat().st_size > 10_000
     assert (out / "evidence.md").read_text().strip() in printed
+    # again with --judge none: the judge the runs stored stays off (assess merges its keys)
+    assert evidence.main(["--out", str(out), "--config", str(tmp_path / "base.yaml"), "--arms", "default,frozen_pool",
+                          "--generations", "1", "--items", "3", "--gen-items", "2", "--code-items", "2",
+                          "--judge", "none"]) == 0
+    for arm in ("default", "frozen_pool"):
+        assert not table(out / arm, "SELECT * FROM assessment_results WHERE metric = 'bon_judge_pick'")
+        assert table(out / arm, "SELECT count(*) FROM assessment_results WHERE metric = 'bon_majority_vote'")[0][0]
     with pytest.raises(SystemExit):
         evidence.main(["--arms", "default,bigger_model"])
