@@ -376,7 +376,7 @@ class HostileModel:
         "#### 42",                                         # an honest answer
     ]
 
-    def generate(self, prompts, max_new_tokens):
+    def generate(self, prompts, max_new_tokens, temperature=0.0, seed=0):
         from acdc_core.adapters.backends import Generation
 
         return [Generation(a, 1, 0.1) for a in self.ANSWERS[: len(prompts)]]

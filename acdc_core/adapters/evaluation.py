@@ -21,9 +21,11 @@ def build_prompts(tasks: TaskSet, template: str) -> list[tuple[str, str, str]]:
 
 
 def evaluate(
-    backend: ModelBackend, tasks: TaskSet, sandbox: Sandbox, template: str, max_new_tokens: int
+    backend: ModelBackend, tasks: TaskSet, sandbox: Sandbox, template: str, max_new_tokens: int,
+    temperature: float = 0.0, seed: int = 0,
 ) -> list[dict]:
-    """Answer every instance in one batched call, then score each family in the sandbox.
+    """Answer every instance in one batched call (greedy, or sampled at ``temperature`` with the
+    stream ``seed``), then score each family in the sandbox.
 
     Returns:
         One row per instance: task_id, instance_id, score (0..1), response (cleaned by
@@ -33,7 +35,7 @@ def evaluate(
         logged and stored; the evaluation goes on.
     """
     prompts = build_prompts(tasks, template)
-    gens = backend.generate([p for _, _, p in prompts], max_new_tokens)
+    gens = backend.generate([p for _, _, p in prompts], max_new_tokens, temperature, seed)
     rows: dict[tuple[str, str], dict] = {}
     for (tid, iid, _), g in zip(prompts, gens):
         text = clean_output(g.text)

@@ -17,7 +17,7 @@ class Generation:
 
 
 class ModelBackend(Protocol):
-    """A loaded model that completes a batch of user prompts greedily.
+    """A loaded model that completes a batch of user prompts, greedily or sampled.
 
     ``nbytes`` is the memory the loaded model holds (bytes); a backend without it is never kept
     resident by :class:`acdc_core.adapters.backends.pool.ModelPool`.
@@ -25,8 +25,11 @@ class ModelBackend(Protocol):
 
     nbytes: int
 
-    def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
-        """One :class:`Generation` per prompt, in order."""
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
+                 seed: int = 0) -> list[Generation]:
+        """One :class:`Generation` per prompt, in order: greedy at ``temperature`` 0, else sampled
+        from the softmax at that temperature with the random stream ``seed`` (the same call gives
+        the same answers; a prompt repeated in the batch gets independent draws)."""
         ...
 
     def load_weights(self, weights: dict) -> None:

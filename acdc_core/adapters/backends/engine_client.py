@@ -65,8 +65,10 @@ class EngineBackend:
         self.nbytes = int(ready["nbytes"])
         self.pid = int(ready["pid"])
 
-    def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
-        reply = self._call({"op": "generate", "prompts": prompts, "max_new_tokens": max_new_tokens})
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
+                 seed: int = 0) -> list[Generation]:
+        reply = self._call({"op": "generate", "prompts": prompts, "max_new_tokens": max_new_tokens,
+                            "temperature": temperature, "seed": seed})
         return [Generation(g["text"], g["tokens"], g["seconds"]) for g in reply["generations"]]
 
     def load_weights(self, weights: dict) -> None:

@@ -9,7 +9,7 @@ whole run and swaps each candidate's weights into it in place.
 Protocol: one JSON object per line.  The worker first writes ``{"ok": true, "ready": {"nbytes"}}``
 (or ``{"ok": false, "error"}`` when the engine cannot start); then answers each request:
 
-- ``{"op": "generate", "prompts": [str], "max_new_tokens": int}`` ->
+- ``{"op": "generate", "prompts": [str], "max_new_tokens": int, "temperature": float, "seed": int}`` ->
   ``{"ok": true, "generations": [{"text", "tokens", "seconds"}]}``;
 - ``{"op": "load_weights", "path": folder}`` (a safetensors folder of the same architecture,
   written to shared memory by the client) -> ``{"ok": true}``;
@@ -39,8 +39,8 @@ class HFEngine:
         self.backend = HFBackend(model_path, **options)
         self.nbytes = self.backend.nbytes
 
-    def generate(self, prompts: list[str], max_new_tokens: int) -> list[dict]:
-        return [g.__dict__ for g in self.backend.generate(prompts, max_new_tokens)]
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0, seed: int = 0) -> list[dict]:
+        return [g.__dict__ for g in self.backend.generate(prompts, max_new_tokens, temperature, seed)]
 
     def load_weights(self, path: str) -> None:
         from acdc_core.adapters.weights import load_weights
@@ -86,14 +86,18 @@ class VLLMEngine:
                        tensor_parallel_size=options.get("tensor_parallel_size", 1), seed=0)
         self.nbytes = sum(self.llm.apply_model(lambda m: sum(p.numel() * p.element_size() for p in m.parameters())))
 
-    def generate(self, prompts: list[str], max_new_tokens: int) -> list[dict]:
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0, seed: int = 0) -> list[dict]:
         # Token ids as the hf backend makes them: a chat template writes its own BOS, a plain
         # prompt takes the tokenizer's; vLLM then adds nothing.
         ids = []
         for p in prompts:
             text, special = self._format(self.tokenizer, p, self.use_chat_template)
             ids.append({"prompt_token_ids": self.tokenizer(text, add_special_tokens=special).input_ids})
-        params = self._sampling(temperature=0.0, max_tokens=max_new_tokens, skip_special_tokens=True)
+        if temperature:  # a seed per prompt: a prompt repeated in the batch gets independent draws
+            params = [self._sampling(temperature=temperature, seed=seed * 1_000_003 + i, max_tokens=max_new_tokens,
+                                     skip_special_tokens=True) for i in range(len(ids))]
+        else:
+            params = self._sampling(temperature=0.0, max_tokens=max_new_tokens, skip_special_tokens=True)
         t0 = time.perf_counter()
         outs = self.llm.generate(ids, params, use_tqdm=False)
         per = (time.perf_counter() - t0) / max(1, len(prompts))
@@ -128,7 +132,8 @@ def serve(engine_name: str, model_path: str, options: dict, rx=sys.stdin, tx=sys
         req = json.loads(line)
         try:
             if req["op"] == "generate":
-                send({"ok": True, "generations": engine.generate(req["prompts"], req["max_new_tokens"])})
+                send({"ok": True, "generations": engine.generate(req["prompts"], req["max_new_tokens"],
+                                                                 req.get("temperature", 0.0), req.get("seed", 0))})
             elif req["op"] == "load_weights":
                 engine.load_weights(req["path"])
                 send({"ok": True})

@@ -105,7 +105,11 @@ class HFBackend:
             params[name].copy_(w)
 
     @torch.inference_mode()
-    def generate(self, prompts: list[str], max_new_tokens: int) -> list[Generation]:
+    def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0,
+                 seed: int = 0) -> list[Generation]:
+        """One :class:`Generation` per prompt, in order; greedy at ``temperature`` 0, else sampled
+        (one ``torch.Generator`` seeded with ``seed`` for the whole call, so a call repeats itself)."""
+        generator = torch.Generator(device=self.device).manual_seed(seed) if temperature else None
         texts = [format_prompt(self.tokenizer, p, self.use_chat_template)[0] for p in prompts]
         special = not self.use_chat_template
         order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
@@ -116,14 +120,15 @@ class HFBackend:
             idx = order[start : start + self.batch_size]
             ids = self.tokenizer([texts[i] for i in idx], add_special_tokens=special).input_ids
             t0 = time.perf_counter()
-            rows = self._greedy(ids, max_new_tokens, stops)
+            rows = self._decode(ids, max_new_tokens, stops, temperature, generator)
             dt = (time.perf_counter() - t0) / len(idx)
             for row, i in zip(rows, idx):
                 out[i] = Generation(self.tokenizer.decode(row, skip_special_tokens=True), len(row), dt)
         return out  # type: ignore[return-value]
 
-    def _greedy(self, ids: list[list[int]], max_new_tokens: int, stops: torch.Tensor) -> list[list[int]]:
-        """Greedy decoding of a batch of token id lists.
+    def _decode(self, ids: list[list[int]], max_new_tokens: int, stops: torch.Tensor, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> list[list[int]]:
+        """Greedy (``temperature`` 0) or sampled decoding of a batch of token id lists.
 
         The prompts' common prefix (a chat template's system turn, a shared instruction) is run
         once and its KV cache shared by every row, so the prefill computes each row's own tokens
@@ -153,7 +158,11 @@ class HFBackend:
         logits = self.model(input_ids=suffix, attention_mask=attention_mask, position_ids=positions,
                             cache=cache, use_cache=True, logits_to_keep=1).logits
         for step in range(max_new_tokens):
-            token = logits[:, -1].argmax(-1)
+            if temperature:
+                probs = torch.softmax(logits[:, -1].float() / temperature, dim=-1)
+                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            else:
+                token = logits[:, -1].argmax(-1)
             for row, t in zip(alive.tolist(), token.tolist()):
                 out[row].append(t)
             done = torch.isin(token, stops)
