@@ -222,10 +222,13 @@ class Sandbox:
         self.judge = judge
         self.allow_weak_isolation = allow_weak_isolation
 
-    def instances(self, code: str, max_instances: int) -> dict[str, dict]:
+    def instances(self, code: str, max_instances: int, draw: int = 0) -> dict[str, dict]:
         """Load a family: ``{instance_id: {"task": JSON data, "instructions": str}}`` for the
-        first ``max_instances`` instances (ids sorted)."""
-        reply = self._call({"code": code, "op": "instances", "max_instances": max_instances}, n_items=1)
+        first ``max_instances`` instances (ids sorted).  ``draw`` k > 0 runs ``get_tasks`` with the
+        ``random`` module re-seeded for draw k (every seed the code sets is mixed with k): the
+        family's own generator on another seed, for held-out instances."""
+        reply = self._call({"code": code, "op": "instances", "max_instances": max_instances, "draw": draw},
+                           n_items=1)
         return _checked_instances(reply, max_instances)
 
     def score(self, code: str, items: list[dict]) -> tuple[dict[str, float], dict[str, str]]:

@@ -19,7 +19,8 @@ task code left behind, and the mount namespace (with the scratch tmpfs) goes wit
 The hook is a first guard only (``ctypes`` gets past it); the namespaces, the read-only mounts and
 the uid are what contain.  Nothing here is trusted by the parent, which validates every reply.
 
-Request (one line): {"nonce", "code", "op": "instances"|"score", "max_instances", "isolated",
+Request (one line): {"nonce", "code", "op": "instances"|"score", "max_instances", "draw" (0: the family's
+own instances; k > 0: those of its generator re-seeded for draw k, see ``_redraw``), "isolated",
 "scratch" (a folder, when not isolated), "limits": {"cpu_s", "memory_mb", "max_processes",
 "disk_mb", "max_files"}, "max_judge_calls", "items": [{"instance_id", "task", "submission"}]}.
 Reply: {"instances": {id: {"task", "instructions"}}} or {"scores": {id: float}, "errors": {id: str}},
@@ -153,7 +154,32 @@ def _load_family(code, judge=None):
     return family
 
 
+def _redraw(draw):
+    """Re-seed the ``random`` module for draw ``draw`` (> 0) before the family's code runs: every
+    seed the code gives (``random.Random(SEED)``, ``random.seed(SEED)``) is mixed with the draw,
+    and the unseeded global stream starts from the draw, so ``get_tasks()`` runs its own generator
+    on another seed.  A family whose instances need no randomness gives the same ones."""
+    import random
+
+    class Redrawn(random.Random):
+        def seed(self, a=None, version=2):
+            super().seed(f"{a!r}/draw-{draw}")
+
+    shared = Redrawn()
+    random.Random = Redrawn
+    random._inst = shared
+    for name in ("seed", "random", "uniform", "triangular", "randint", "choice", "randrange", "sample", "shuffle",
+                 "choices", "normalvariate", "lognormvariate", "expovariate", "vonmisesvariate", "gammavariate",
+                 "gauss", "betavariate", "paretovariate", "weibullvariate", "getstate", "setstate", "getrandbits",
+                 "randbytes", "binomialvariate"):
+        if hasattr(shared, name):
+            setattr(random, name, getattr(shared, name))
+    shared.seed(None)
+
+
 def _handle(req, judge):
+    if req.get("draw"):
+        _redraw(int(req["draw"]))
     family = _load_family(req["code"], judge)
     if req["op"] == "instances":
         tasks = family.get_tasks()
