@@ -194,6 +194,28 @@ class ArchiveSection(_Section):
     k_nearest: int = Field(3, ge=1)
 
 
+class HeldoutSection(_Section):
+    """Held-out instances: transfer measured inside the loop (see :mod:`acdc_core.transfer`)."""
+
+    instances: int = Field(3, ge=0, description=(
+        "held-out instances drawn per admitted family from its own generator on another seed, disjoint from "
+        "the instances the run selects on; every archive member and seed answers them, nothing selects on "
+        "them. 0: none (no held-out coverage is measured)"))
+    draw: int = Field(1, ge=1, description="the draw (re-seeding) of the families' generators they come from")
+
+
+class NoiseSection(_Section):
+    """The noise floor of "found by a child": its parents re-sampled on what it found."""
+
+    samples: int = Field(4, ge=0, description=(
+        "samples each parent draws on every instance a child solves and no parent solves greedily; "
+        "0: no noise floor"))
+    temperature: float = Field(0.7, gt=0.0, description="sampling temperature of those draws")
+    aware_selection: bool = Field(False, description=(
+        "credit a child, in the archive update, only with the found instances no parent reaches when "
+        "sampled (its stored evaluation keeps the greedy score); needs samples > 0"))
+
+
 class SandboxSection(_Section):
     """Limits of one sandbox call (see :class:`acdc_core.adapters.sandbox.SandboxLimits`)."""
 
@@ -438,6 +460,8 @@ class RunConfig(_Section):
     gibberish: GibberishSection = GibberishSection()
     evaluation: EvaluationSection = EvaluationSection()
     archive: ArchiveSection = ArchiveSection()
+    heldout: HeldoutSection = HeldoutSection()
+    noise: NoiseSection = NoiseSection()
     sandbox: SandboxSection = SandboxSection()
     tasks: TasksSection = TasksSection()
     scientist: ScientistSection = ScientistSection()
@@ -451,6 +475,8 @@ class RunConfig(_Section):
 
     @model_validator(mode="after")
     def _combinations(self) -> "RunConfig":
+        if self.noise.aware_selection and not self.noise.samples:
+            raise ValueError("noise.aware_selection needs noise.samples > 0 (the parents' samples it credits by)")
         c = self.crossover
         if MERGE_METHODS[c.method].pairwise and c.parents != 2:
             raise ValueError(f"crossover.method: {c.method} merges exactly 2 parents, "

@@ -14,7 +14,16 @@ STREAMS: dict[str, tuple[int, ...]] = {
     "breeding": (),  # parents, merge weights and methods, mutation seeds
     "gibberish": (1,),  # the instructions the gibberish screen samples
     "adaptation": (7,),  # task parents and operations of a task adaptation
+    "noise": (11,),  # parents' samples on what their children found (the noise floor)
+    "heldout": (13,),  # the resampling baseline's draws on held-out instances
 }
+
+
+def sampling_seed(run_seed: int, generation: int, stream: str, model_id: str) -> int:
+    """A decoding seed for ``model_id``'s samples in ``stream`` of ``generation``: one integer
+    from the stream, mixed with the model id so that each model draws its own samples."""
+    base = int(rng_stream(run_seed, generation, stream).integers(2**31))
+    return (base ^ int(model_id.encode().hex()[:15] or "0", 16)) % 2**31
 
 
 def rng_stream(run_seed: int, generation: int, stream: str) -> np.random.Generator:

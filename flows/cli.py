@@ -1,6 +1,6 @@
 """``acdc``: the command line.  ``acdc run`` starts or resumes a run, ``acdc status`` shows one,
 ``acdc seeds build`` builds the seed experts alone, ``acdc assess`` measures coverage on real
-benchmarks, ``acdc report`` and ``acdc export`` show and hand over the result, ``acdc validate``
+benchmarks, ``acdc transfer`` on held-out instances of the run's own families, ``acdc report`` and ``acdc export`` show and hand over the result, ``acdc validate``
 checks a config without running anything."""
 
 from __future__ import annotations
@@ -37,8 +37,13 @@ def _print_summary(summary: dict) -> None:
         ("coverage of the whole task history", summary["coverage_history"]),
         ("the same by the seeds alone", summary["coverage_history_seeds"]),
         ("history instances the archive solves and no seed does", summary["history_beyond_seeds"]),
+        ("coverage of the held-out instances (never selected on)", summary["coverage_heldout"]),
+        ("the same by the seeds alone", summary["coverage_heldout_seeds"]),
+        ("held-out instances the archive solves and no seed does", summary["heldout_beyond_seeds"]),
+        ("held-out instances", summary["heldout_instances"]),
         ("coverage of the active pool", summary["coverage_active"]),
         ("instances solved by a child and no parent", summary["children_new_instances"]),
+        ("share of those no parent solves when re-sampled", summary["new_survive_share"]),
         ("active tasks", summary["tasks"]),
         ("tasks ever admitted", summary["tasks_history"]),
         ("task Vendi score (cumulative)", summary["vendi_cumulative"]),
@@ -77,7 +82,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_run(args.run_dir) as con:
         wide = metrics_frame(con, ["archive_size", "distinct_skill_vectors", "best_fitness", "mean_fitness",
                                    "coverage_history", "coverage_history_seeds", "history_beyond_seeds",
-                                   "coverage_active", "children_new_instances", "n_candidates",
+                                   "coverage_heldout", "coverage_heldout_seeds", "heldout_beyond_seeds",
+                                   "coverage_active", "children_new_instances", "children_new_robust", "n_candidates",
                                    "n_gibberish", "n_admitted", "tasks_active", "seconds"])
     if not wide.empty:
         print(wide.set_index("generation").round(3).to_string())
@@ -162,6 +168,32 @@ def cmd_assess(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from tasks.context import RunContext
+
+    try:
+        ctx = RunContext.load(args.run_dir)
+    except FileNotFoundError as exc:
+        print(f"acdc transfer: {exc}", file=sys.stderr)
+        return 1
+    if ctx.db.last_generation() is None or not ctx.config.heldout.instances:
+        print(f"acdc transfer: {args.run_dir} has no committed generation or no held-out instances "
+              "(heldout.instances is 0), nothing to check", file=sys.stderr)
+        return 1
+    from flows.transfer import transfer_flow
+
+    rows = transfer_flow(run_dir=args.run_dir, samples=args.samples, temperature=args.temperature,
+                         sizes=tuple(args.set_sizes))
+    print(f"after generation {rows[0]['generation']}: {rows[0]['n_heldout']} held-out instances (never selected on), "
+          f"{rows[0]['n_history']} history instances")
+    print(f"{'set':26s} {'n':>2s} {'held-out':>9s} {'history':>8s}")
+    for r in rows:
+        hist = "" if r["coverage_history"] is None else f"{r['coverage_history']:.3f}"
+        print(f"{r['set_name']:26s} {r['n']:2d} {r['coverage_heldout']:9.3f} {hist:>8s}")
+    print("table transfer_results; task_force_heldout_N is cross-fitted (chosen on one half, counted on the other)")
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from acdc_core.adapters.sandbox import describe_isolation
     from acdc_core.config import load_config
@@ -229,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--set-sizes", dest="set_sizes", type=int, nargs="+", metavar="N", help="task force sizes")
     a.add_argument("--no-reference", action="store_true", help="skip the reference models (the larger model)")
     a.set_defaults(func=cmd_assess)
+
+    t = sub.add_parser("transfer", help="do the run's gains hold on held-out instances?", description=(
+        "After the last generation: every model ever archived and every seed answers the history and held-out "
+        "instances it has not answered, the best seed answers each held-out instance --samples times; task "
+        "forces chosen on the history are compared with the seeds, the sampled best seed and the archive on "
+        "the held-out instances, and stored in transfer_results."))
+    t.add_argument("--run-dir", default=DEFAULT_RUN_DIR, help=f"run folder (default {DEFAULT_RUN_DIR})")
+    t.add_argument("--samples", type=int, default=8, help="samples of the best seed per held-out instance (default 8)")
+    t.add_argument("--temperature", type=float, default=0.7, help="their temperature (default 0.7)")
+    t.add_argument("--set-sizes", dest="set_sizes", type=int, nargs="+", default=[3, 8], metavar="N",
+                   help="task force sizes (default 3 8)")
+    t.set_defaults(func=cmd_transfer)
 
     v = sub.add_parser("validate", help="check a config without running", description=(
         "Validate a config file (or an embedded preset): keys, types, combinations, model paths."))

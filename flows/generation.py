@@ -23,9 +23,11 @@ from acdc_core.dns import candidate_status
 from acdc_core.recipes import Candidate, ChildRecipe
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import TaskSet
+from acdc_core.transfer import NoiseFloor, credited_rows
 from flows.adaptation import adapt_tasks
 from flows.runner import each
 from flows.seeds import seed_population
+from flows.transfer import HeldoutOutcome, heldout_of, noise_floor_of, noise_rows
 from storage.db import GenerationCommit
 from tasks.adaptation import embed_tasks, task_diversity
 from tasks.archive import (
@@ -220,13 +222,15 @@ def _answer_retired(run_dir: str, ctx: RunContext, made: list[Candidate], status
 
 def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made: list[Candidate], verdicts: dict,
             evaluations: list[dict], update: dict, status: dict[str, str], effects: list[dict],
-            effect_metrics: dict, side: dict, seconds: float) -> GenerationCommit:
-    """The generation's one commit: candidates, lineage, tasks, evaluations, archive, metrics."""
+            effect_metrics: dict, side: dict, noise: NoiseFloor, heldout: HeldoutOutcome,
+            seconds: float) -> GenerationCommit:
+    """The generation's one commit: candidates, lineage, tasks, evaluations, archive, metrics,
+    and the transfer side (held-out instances and answers, the noise floor)."""
     loads, reuses = pool_counts  # the resident pool's loads and hits when the generation began
     n_gibberish = sum(1 for c in made if status[c.model_id] == "gibberish")
     n_admitted = sum(1 for c in made if status[c.model_id] == "admitted")
     model_rows, lineage = candidate_rows(generation, pop.trusted, made, verdicts, status)
-    extra = {**side["metrics"], **effect_metrics, "archive_model_loads": MODEL_POOL.loads - loads,
+    extra = {**side["metrics"], **effect_metrics, **heldout.coverage.metrics(), "archive_model_loads": MODEL_POOL.loads - loads,
              "archive_model_reuses": MODEL_POOL.hits - reuses,
              "archive_evicted": sum(1 for v in status.values() if v == "evicted")}
     return GenerationCommit(
@@ -239,19 +243,24 @@ def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made
         + [{"generation": generation, "name": k, "value": float(v)} for k, v in extra.items()],
         task_embeddings=side["task_embeddings"], task_proposals=side["task_proposals"],
         task_events=side["task_events"], task_clusters=side["task_clusters"], deactivate=side["deactivate"],
-        child_effects=effects,
+        child_effects=effects, heldout_instances=heldout.instances, heldout_draws=heldout.draws,
+        heldout_answers=heldout.answers,
+        noise_floor=noise_rows(generation, noise, {e["model_id"]: tuple(e["parents"]) for e in effects}),
     )
 
 
 def _tell(run_dir: str, ctx: RunContext, pop: Population, made: list[Candidate], verdicts: dict[str, dict],
-          evaluations: list[dict]) -> tuple[dict, dict[str, str], list[tuple]]:
+          evaluations: list[dict], noise: NoiseFloor) -> tuple[dict, dict[str, str], list[tuple]]:
     """The archive update (:func:`tasks.archive.update_archive`) over the archive, the seeds and
-    the children that passed their screen; each candidate's status (admitted, rejected,
-    gibberish, evicted, kept); and the (model_id, task_id, instance_id, score) rows it saw."""
+    the children that passed their screen (with ``noise.aware_selection``, each child credited
+    only with the finds its parents do not reach when sampled); each candidate's status
+    (admitted, rejected, gibberish, evicted, kept); and the (model_id, task_id, instance_id,
+    score) rows of the evaluations, as stored."""
     survivors = [c.model_id for c in made if not verdicts[c.model_id]["is_gibberish"]]
     score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
         (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
-    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, score_rows, pop.tasks.ids)
+    seen = credited_rows(score_rows, noise) if ctx.config.noise.aware_selection else score_rows
+    update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, seen, pop.tasks.ids)
     status = candidate_status(pop.archive_ids, pop.seed_ids + [c.model_id for c in made],
                               [c.model_id for c in made if c.model_id not in survivors], update["kept"])
     return update, status, score_rows
@@ -268,18 +277,20 @@ def _child_effects(ctx: RunContext, generation: int, pop: Population, made: list
 
 
 def _log_summary(log, prefix: str, commit: GenerationCommit, update: dict, status: dict[str, str],
-                 effect_metrics: dict, side: dict) -> None:
+                 effect_metrics: dict, side: dict, noise: NoiseFloor, heldout: HeldoutOutcome) -> None:
+    cov, survive = heldout.coverage, noise.metrics()
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
-        "parent; "
+        "parent (%d survive the parents' resampling); "
         "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history (seeds %.2f; "
-        "%d instances no seed solves), %.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f "
-        "cumulative; %.0f s",
+        "%d instances no seed solves), %.2f of the held-out instances (seeds %.2f; %d of %d no seed solves), "
+        "%.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
         prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
-        effect_metrics.get("children_new_instances", 0), len(update["kept"]), update["distinct"],
-        max(update["fitness"][m] for m in update["kept"]),
+        effect_metrics.get("children_new_instances", 0), survive.get("children_new_robust", -1), len(update["kept"]),
+        update["distinct"], max(update["fitness"][m] for m in update["kept"]),
         side["metrics"]["coverage_history"], side["metrics"]["coverage_history_seeds"],
-        side["metrics"]["history_beyond_seeds"], update["coverage_instances"], side["metrics"]["tasks_active"],
+        side["metrics"]["history_beyond_seeds"], cov.archive, cov.seeds, cov.beyond_seeds, cov.n,
+        update["coverage_instances"], side["metrics"]["tasks_active"],
         100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,
     )
 
@@ -298,19 +309,21 @@ def generation_flow(run_dir: str, generation: int) -> dict:
     recipes = propose(run_dir, generation, pop.parents, pop.base_id)  # ask
     made = _make_children(run_dir, ctx, pop, recipes, log, prefix)  # make, in memory
     evaluations, verdicts = _evaluate(run_dir, ctx, generation, pop, made, log, prefix)  # screen + evaluate
-    update, status, score_rows = _tell(run_dir, ctx, pop, made, verdicts, evaluations)  # tell
+    effects, effect_metrics = _child_effects(ctx, generation, pop, made, verdicts, evaluations)
+    noise = noise_floor_of(run_dir, ctx, generation, pop.tasks, effects)  # parents re-sampled on the finds
+    update, status, score_rows = _tell(run_dir, ctx, pop, made, verdicts, evaluations, noise)  # tell
     made = [c.model_copy(update={"uri": store_child(run_dir, c)}) if status[c.model_id] == "admitted" else c
             for c in made]  # only the kept children are written
     retired_rows = _answer_retired(run_dir, ctx, made, status, log, prefix)
     discard_children()  # the rest are remade from their recipes when ever needed
-    effects, effect_metrics = _child_effects(ctx, generation, pop, made, verdicts, evaluations)
     evaluations += retired_rows  # stored, and counted in the history coverage; not in skill vectors
-    side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], pop.seed_ids or ctx.db.seed_ids(),
-                      score_rows, evaluations)  # adapt
+    seed_ids = pop.seed_ids or ctx.db.seed_ids()
+    side = _task_side(run_dir, ctx, generation, pop.tasks, update["kept"], seed_ids, score_rows, evaluations)  # adapt
+    heldout = heldout_of(run_dir, ctx, generation, pop.tasks, side, update["kept"], seed_ids)  # transfer
     commit = _commit(loads, generation, pop, made, verdicts, evaluations, update, status, effects,
-                     effect_metrics, side, time.perf_counter() - t0)
+                     {**effect_metrics, **noise.metrics()}, side, noise, heldout, time.perf_counter() - t0)
     committed = commit_generation(run_dir, commit)  # commit
-    _log_summary(log, prefix, commit, update, status, effect_metrics, side)
+    _log_summary(log, prefix, commit, update, status, effect_metrics, side, noise, heldout)
     return {
         "generation": generation, "committed": committed, "kept": update["kept"],
         "best_fitness": max(update["fitness"][m] for m in update["kept"]), "n_candidates": commit.n_candidates,

@@ -30,8 +30,9 @@ def run_summary(run_dir: str) -> dict:
     """Where the run stands: generations done, archive (size, distinct skill vectors, best
     fitness), coverage of the whole task history and of the active pool (instances solved by
     >= 1 archive model), the seeds' coverage of the history and the history instances the archive
-    solves and no seed does, instances children found that their parents did not (summed over
-    generations), tasks (active, ever, cumulative Vendi score, HDBSCAN clusters, share that
+    solves and no seed does, the same on the held-out instances (never selected on), instances
+    children found that their parents did not (summed over generations) and the share of those
+    no parent reaches when re-sampled, tasks (active, ever, cumulative Vendi score, HDBSCAN clusters, share that
     discriminates), file locations.  Metrics a run older than them lacks are None.
 
     Raises:
@@ -52,6 +53,11 @@ def run_summary(run_dir: str) -> dict:
         "coverage_history": m.get("coverage_history"),
         "coverage_history_seeds": m.get("coverage_history_seeds"),
         "history_beyond_seeds": m.get("history_beyond_seeds"),
+        "coverage_heldout": m.get("coverage_heldout"),
+        "coverage_heldout_seeds": m.get("coverage_heldout_seeds"),
+        "heldout_beyond_seeds": m.get("heldout_beyond_seeds"),
+        "heldout_instances": m.get("heldout_instances"),
+        "new_survive_share": h["new_survive_share"],
         "coverage_active": m.get("coverage_active"),
         "children_new_instances": h["children_new_instances"],
         "tasks": h["tasks_active"],

@@ -80,8 +80,8 @@ def _generation_lines(df: pd.DataFrame, series: dict[str, tuple[str, str, str]],
 
 def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
     """Lines per generation on one 0-1 axis: best and mean fitness of the archive, coverage of
-    the active pool (metric) and global coverage of the task history (instances), by the archive
-    and by the seeds."""
+    the active pool (metric), global coverage of the task history (instances) and coverage of
+    the held-out instances, each by the archive and by the seeds."""
     fig = _generation_lines(df, {
         "best_fitness": ("best fitness (archive, active tasks)", "tab:blue", "-"),
         "mean_fitness": ("mean fitness (archive, active tasks)", "tab:blue", "--"),
@@ -90,6 +90,8 @@ def plot_fitness_coverage(df: pd.DataFrame) -> Figure:
         "global_coverage": ("global coverage: task-history instances solved\nby >= 1 archive model",
                             "tab:green", "-"),
         "coverage_history_seeds": ("the same, solved by >= 1 seed model", "tab:green", "--"),
+        "coverage_heldout": ("held-out instances (never selected on)\nsolved by >= 1 archive model", "tab:purple", "-"),
+        "coverage_heldout_seeds": ("the same, solved by >= 1 seed model", "tab:purple", "--"),
     }, TITLES["fitness_coverage"], "share (0-1)")
     fig.axes[0].set_ylim(-0.02, 1.02)
     fig.tight_layout()

@@ -52,9 +52,16 @@ TABLE_COLUMNS = {
         "generation", "model_id", "parents", "operator", "n_compared", "differ_share", "n_new_solved",
         "n_lost_solved", "new_solved",
     ],
+    "heldout_instances": ["task_id", "instance_id", "task", "instructions"],
+    "heldout_draws": ["task_id", "draw", "n_instances", "generation", "error"],
+    "heldout_answers": [
+        "model_id", "task_id", "instance_id", "sample", "temperature", "score", "response", "submission", "error",
+        "tokens", "generation", "source",
+    ],
+    "noise_floor": ["generation", "model_id", "task_id", "instance_id", "parent_samples", "parent_solved"],
 }
 
-# Tables `acdc assess` writes (schema 004), outside the generation commits.
+# Tables `acdc assess` (schema 004) and `acdc transfer` (schema 008) write, outside the generation commits.
 ASSESSMENT_COLUMNS = {
     "benchmark_docs": ["benchmark", "doc_id", "prompt", "choices", "target"],
     "benchmark_items": [
@@ -66,6 +73,9 @@ ASSESSMENT_COLUMNS = {
     "assessment_results": [
         "generation", "set_name", "benchmark", "metric", "value", "ci_low", "ci_high", "p_value", "n_items",
         "p_holm",
+    ],
+    "transfer_results": [
+        "generation", "set_name", "n", "members", "coverage_heldout", "coverage_history", "n_heldout", "n_history",
     ],
 }
 
@@ -286,6 +296,62 @@ class RunDB:
             total = con.execute("SELECT count(*) FROM task_instances").fetchall()[0][0]
         return {r[0] for r in solved}, total
 
+    # ---- held-out instances (acdc_core.transfer) ----------------------------------------------
+    def heldout_drawn(self) -> set[str]:
+        """Task ids whose held-out instances were drawn (also those whose draw gave none)."""
+        with self.connect() as con:
+            return {r[0] for r in con.execute("SELECT task_id FROM heldout_draws").fetchall()}
+
+    def heldout_instances(self, task_ids: list[str] | None = None) -> dict[str, dict[str, dict]]:
+        """{task_id: {instance_id: {"task", "instructions"}}} of the held-out instances (of
+        ``task_ids``, default all)."""
+        with self.connect() as con:
+            rows = con.execute(
+                "SELECT task_id, instance_id, task, instructions FROM heldout_instances "
+                "WHERE ? IS NULL OR list_contains(?, task_id) ORDER BY task_id, instance_id",
+                [task_ids, task_ids]).fetchall()
+        out: dict[str, dict[str, dict]] = {}
+        for t, i, task, instructions in rows:
+            out.setdefault(t, {})[i] = {"task": json.loads(task), "instructions": instructions}
+        return out
+
+    def heldout_scores(self, model_ids: list[str], sample: int | None = 0) -> list[tuple[str, str, str, float]]:
+        """(model_id, task_id, instance_id, score) of ``model_ids`` on held-out instances: greedy
+        answers (``sample`` 0), one sample, or every answer (``None``)."""
+        with self.connect() as con:
+            return con.execute(
+                "SELECT model_id, task_id, instance_id, score FROM heldout_answers "
+                "WHERE list_contains(?, model_id) AND (? IS NULL OR sample = ?)", [model_ids, sample, sample],
+            ).fetchall()
+
+    def heldout_samples(self, model_id: str, temperature: float) -> list[tuple[str, str, str, int, float]]:
+        """(model_id, task_id, instance_id, sample, score) of ``model_id``'s sampled held-out
+        answers (sample > 0) at ``temperature``."""
+        with self.connect() as con:
+            return con.execute(
+                "SELECT model_id, task_id, instance_id, sample, score FROM heldout_answers "
+                "WHERE model_id = ? AND sample > 0 AND temperature = ?", [model_id, temperature],
+            ).fetchall()
+
+    def heldout_missing(self, model_ids: list[str], sample: int = 0) -> list[tuple[str, str, str]]:
+        """(model_id, task_id, instance_id) of ``model_ids`` x every held-out instance without an
+        answer of ``sample``."""
+        with self.connect() as con:
+            return con.execute(
+                "WITH m AS (SELECT unnest(?) AS model_id) "
+                "SELECT m.model_id, h.task_id, h.instance_id FROM m, heldout_instances h "
+                "ANTI JOIN heldout_answers a ON a.model_id = m.model_id AND a.task_id = h.task_id "
+                "AND a.instance_id = h.instance_id AND a.sample = ? ORDER BY 1, 2, 3", [model_ids, sample],
+            ).fetchall()
+
+    def add_heldout_answers(self, rows: list[dict]) -> int:
+        """Insert ``heldout_answers`` rows outside a generation's commit (answers filled in after
+        a run); a row already there is kept.  Returns the number given."""
+        if rows:
+            with self.connect() as con:
+                _insert(con, "heldout_answers", TABLE_COLUMNS["heldout_answers"], rows, "INSERT OR IGNORE")
+        return len(rows)
+
     def task_events(self, event: str) -> list[tuple[int, str]]:
         """(generation, task_id) of every task event named ``event``."""
         with self.connect() as con:
@@ -414,6 +480,19 @@ class RunDB:
                 con.execute("ROLLBACK")
                 raise
 
+    def save_transfer(self, generation: int, rows: list[dict]) -> None:
+        """Replace the ``transfer_results`` of ``generation`` with ``rows``, in one transaction."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute("DELETE FROM transfer_results WHERE generation = ?", [generation])
+                if rows:
+                    _insert(con, "transfer_results", ASSESSMENT_COLUMNS["transfer_results"], rows, "INSERT")
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
     # ---- the one write path ------------------------------------------------------------------
     def commit_generation(self, commit: "GenerationCommit") -> bool:
         """Write all rows of one generation in a single transaction.
@@ -470,6 +549,10 @@ class GenerationCommit:
     task_events: list[dict] = field(default_factory=list)
     task_clusters: list[dict] = field(default_factory=list)
     child_effects: list[dict] = field(default_factory=list)
+    heldout_instances: list[dict] = field(default_factory=list)
+    heldout_draws: list[dict] = field(default_factory=list)
+    heldout_answers: list[dict] = field(default_factory=list)
+    noise_floor: list[dict] = field(default_factory=list)
     deactivate: list[str] = field(default_factory=list)  # task ids leaving the active pool
 
     def tables(self) -> dict[str, list[dict]]:

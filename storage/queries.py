@@ -48,12 +48,19 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, *params):
     return con.execute(sql, list(params)).fetchall()[0][0]
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the run's file has table ``name`` (a run older than its schema version has not)."""
+    return bool(_scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", name))
+
+
 def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
     """Where the run stands, as raw numbers (None where a run has nothing yet, or is older than
     a metric): ``run_name``, ``run_id``, ``last_generation`` (None before generation 0 commits),
     ``models_created``, ``archive_size``, ``best_fitness`` (of the last archive), ``tasks_history``
     and ``tasks_active`` (task families), ``instances_history``, ``children_new_instances``
-    (summed over generations), and the last generation's ``metrics`` by name."""
+    (summed over generations), ``new_survive_share`` (of the instances children found, per
+    child, the share no parent solved when re-sampled; None without a noise floor), and the last
+    generation's ``metrics`` by name."""
     run = con.execute("SELECT name, run_id FROM runs").fetchall()
     last = _scalar(con, "SELECT max(generation) FROM generations")
     return {
@@ -67,6 +74,8 @@ def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
         "tasks_active": _scalar(con, "SELECT count(*) FROM task_families WHERE active"),
         "instances_history": _scalar(con, "SELECT count(*) FROM task_instances"),
         "children_new_instances": _scalar(con, "SELECT sum(value) FROM metrics WHERE name = 'children_new_instances'"),
+        "new_survive_share": _scalar(con, "SELECT avg((parent_solved = 0)::INTEGER) FROM noise_floor")
+        if _has_table(con, "noise_floor") else None,
         "metrics": dict(con.execute("SELECT name, value FROM metrics WHERE generation = ?", [last]).fetchall()),
     }
 
@@ -114,9 +123,10 @@ def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> 
     """Per generation: ``best_fitness``, ``mean_fitness``, ``coverage_active`` (instances) and
     ``task_coverage`` (families) of the active pool (metrics), ``global_coverage`` of the
     task history (:func:`global_coverage_frame`) and ``coverage_history_seeds``, the seeds' share
-    of it (metric; absent in runs older than it), all 0-1."""
+    of it, ``coverage_heldout`` and ``coverage_heldout_seeds``, the archive's and the seeds' share
+    of the held-out instances (metrics; absent in runs older than them), all 0-1."""
     metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "coverage_active", "task_coverage",
-                                  "coverage_history_seeds"])
+                                  "coverage_history_seeds", "coverage_heldout", "coverage_heldout_seeds"])
     cov = global_coverage_frame(con, threshold)[["generation", "coverage"]].rename(columns={"coverage": "global_coverage"})
     if metrics.empty:
         return cov

@@ -117,6 +117,20 @@ def test_every_archive_member_answered_the_whole_task_history(llm_run):
                              "JOIN task_families f USING (task_id) WHERE m.created_generation = 2 "
                              "AND m.archive_status = 'admitted' AND NOT f.active AND f.created_generation = 0")
     assert retired[0][0] > 0
+    # and every archive member and seed answered the held-out instances of every family admitted
+    # by then, the ones adaptations admitted too
+    admitted = table(run_dir, "SELECT task_id FROM task_families WHERE created_generation > 0")
+    assert admitted and {t for (t,) in admitted} <= {t for (t,) in table(run_dir, "SELECT task_id FROM heldout_draws")}
+    assert table(run_dir, "SELECT count(*) FROM heldout_instances h JOIN task_families f USING (task_id) "
+                          "WHERE f.created_generation > 0")[0][0] > 0
+    unasked_heldout = table(run_dir, """
+        SELECT a.generation, a.model_id, count(*) FROM archive a
+        JOIN heldout_draws d ON d.generation <= a.generation
+        JOIN heldout_instances h USING (task_id)
+        ANTI JOIN heldout_answers e ON e.model_id = a.model_id AND e.task_id = h.task_id
+                                   AND e.instance_id = h.instance_id AND e.sample = 0
+        GROUP BY ALL""")
+    assert unasked_heldout == []
 
 
 def test_diversity_metrics_every_generation_and_resume_is_a_no_op(llm_run):

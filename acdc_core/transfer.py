@@ -1,0 +1,246 @@
+"""Does what the loop selects hold outside the pool?  Held-out instances and the noise floor.
+
+**Held-out instances.**  Every admitted family draws a second set of instances from its own
+generator on another seed (the sandbox's ``draw``); those whose instructions equal an instance
+the run selects on are left out, so the two sets are disjoint.  They are answered by every archive
+member and every seed, and never read by selection, DNS, adaptation or the task force's choice:
+coverage of them is the transfer the run actually achieved.
+
+**Noise floor.**  A child "finds" an instance when it solves it and no parent does, greedily.
+At 135M one greedy pass bit is partly chance: a parent sampled ``k`` times at a temperature may
+solve it too.  An instance found by a child *survives* when no parent solves it in any of its
+samples; the surviving share is how much of "new" is more than a re-draw.
+
+A *key* is ``"task_id/instance_id"``; a score row is ``(model_id, task_id, instance_id, score)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from acdc_core.assessment.selection import greedy_max_coverage, top_by_fitness
+from acdc_core.taskfamily import TaskSet
+
+HELDOUT_PREFIX = "h"  # held-out instance ids: "h" + the drawn id, never equal to a selection id
+
+
+def pick_heldout(selection_instructions: Iterable[str], drawn: dict[str, dict], n: int) -> dict[str, dict]:
+    """Up to ``n`` held-out instances out of a family's re-seeded draw ``drawn`` ({id: {"task",
+    "instructions"}}): those whose instructions differ from every selection instance's and from
+    each other's, in id order, their ids prefixed with :data:`HELDOUT_PREFIX`.  Fewer (or none)
+    when the family's generator cannot produce more distinct ones."""
+    seen = {s.strip() for s in selection_instructions}
+    out: dict[str, dict] = {}
+    for iid in sorted(drawn, key=lambda k: (len(k), k)):
+        text = drawn[iid]["instructions"].strip()
+        if text in seen:
+            continue
+        seen.add(text)
+        out[HELDOUT_PREFIX + iid] = drawn[iid]
+        if len(out) == n:
+            break
+    return out
+
+
+def replicate(tasks: TaskSet, samples: int) -> TaskSet:
+    """``tasks`` with every instance repeated ``samples`` times, as ``"<id>#<k>"`` (k = 1 ..
+    ``samples``), so that one sampled batch answers each instance ``samples`` times."""
+    return TaskSet(families=tuple(
+        f.with_instances({f"{iid}#{k}": inst for iid, inst in f.sorted_instances() for k in range(1, samples + 1)})
+        for f in tasks.families))
+
+
+def split_sample(instance_id: str) -> tuple[str, int]:
+    """(instance id, sample k) of a :func:`replicate` id; (id, 0) for a plain one."""
+    iid, _, k = instance_id.rpartition("#")
+    return (iid, int(k)) if iid and k.isdigit() else (instance_id, 0)
+
+
+def solved_keys(rows: Iterable[tuple[str, str, str, float]], model_ids: Iterable[str],
+                threshold: float) -> set[str]:
+    """Keys solved (score >= ``threshold``) by at least one of ``model_ids`` in ``rows``."""
+    wanted = set(model_ids)
+    return {f"{t}/{i}" for m, t, i, s in rows if m in wanted and s >= threshold}
+
+
+@dataclass(frozen=True)
+class HeldoutCoverage:
+    """Held-out coverage of the archive and of the seeds over ``n`` held-out instances.
+
+    Attributes:
+        n: held-out instances of the whole task history.
+        archive: share the archive solves (0 when ``n`` is 0).
+        seeds: share the seeds solve.
+        beyond_seeds: instances the archive solves and no seed does.
+    """
+
+    n: int
+    archive: float
+    seeds: float
+    beyond_seeds: int
+
+    def metrics(self) -> dict[str, float]:
+        """The generation's metric rows by name."""
+        return {"heldout_instances": self.n, "coverage_heldout": self.archive,
+                "coverage_heldout_seeds": self.seeds, "heldout_beyond_seeds": self.beyond_seeds}
+
+
+def heldout_coverage(rows: Iterable[tuple[str, str, str, float]], keys: set[str], archive_ids: list[str],
+                     seed_ids: list[str], threshold: float) -> HeldoutCoverage:
+    """Coverage of the held-out ``keys`` by the archive and by the seeds, from greedy score
+    rows (rows of other keys are ignored)."""
+    rows = [r for r in rows if f"{r[1]}/{r[2]}" in keys]
+    by_archive, by_seeds = solved_keys(rows, archive_ids, threshold), solved_keys(rows, seed_ids, threshold)
+    n = len(keys)
+    return HeldoutCoverage(n, len(by_archive) / n if n else 0.0, len(by_seeds) / n if n else 0.0,
+                           len(by_archive - by_seeds))
+
+
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The noise floor of one generation's children.
+
+    Attributes:
+        found: {child id: keys it solves and no parent solves greedily}.
+        reached: {key: how many of the parents' samples solved it} for every found key.
+        samples: samples per parent per key.
+    """
+
+    found: dict[str, tuple[str, ...]]
+    reached: dict[str, int]
+    samples: int
+
+    def survivors(self, child: str) -> tuple[str, ...]:
+        """The child's found keys that no parent solved in any sample."""
+        return tuple(k for k in self.found.get(child, ()) if self.reached.get(k, 0) == 0)
+
+    def noise(self, child: str) -> tuple[str, ...]:
+        """The child's found keys that some parent solved when sampled."""
+        return tuple(k for k in self.found.get(child, ()) if self.reached.get(k, 0) > 0)
+
+    def metrics(self) -> dict[str, float]:
+        """``children_new_robust``: distinct found keys that survive; ``new_survive_share``:
+        their share of the distinct found keys (1.0 when nothing was found).  None without
+        samples (nothing was measured)."""
+        if not self.samples:
+            return {}
+        found = {k for keys in self.found.values() for k in keys}
+        robust = {k for c in self.found for k in self.survivors(c)}
+        return {"children_new_robust": len(robust), "new_survive_share": len(robust) / len(found) if found else 1.0}
+
+
+def noise_floor(found: dict[str, tuple[str, ...]], parents: dict[str, tuple[str, ...]],
+                sampled: Iterable[tuple[str, str, str, float]], samples: int, threshold: float) -> NoiseFloor:
+    """Count, for each key a child found, the samples in which one of *its* parents solved it.
+
+    Args:
+        found: {child id: keys it solves and no parent solves greedily}.
+        parents: {child id: parent ids}.
+        sampled: (parent id, task_id, instance_id, score) rows, one per sample.
+        samples: how many samples each parent drew per key.
+    """
+    hits: dict[tuple[str, str], int] = {}
+    for m, t, i, s in sampled:
+        if s >= threshold:
+            hits[(m, f"{t}/{i}")] = hits.get((m, f"{t}/{i}"), 0) + 1
+    reached: dict[str, int] = {}
+    for child, keys in found.items():
+        for k in keys:
+            reached[k] = max(reached.get(k, 0), sum(hits.get((p, k), 0) for p in parents.get(child, ())))
+    return NoiseFloor(found, reached, samples)
+
+
+def credited_rows(rows: list[tuple[str, str, str, float]], noise: NoiseFloor) -> list[tuple[str, str, str, float]]:
+    """Score rows for selection with each child's noise removed: a key a child found that a parent
+    reaches when sampled scores 0 for that child (its stored evaluation is untouched)."""
+    drop = {(c, k) for c in noise.found for k in noise.noise(c)}
+    return [(m, t, i, 0.0 if (m, f"{t}/{i}") in drop else s) for m, t, i, s in rows]
+
+
+def mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of ``values`` and its Student-t interval over them (the mean
+    itself as both ends for one value; NaNs for none)."""
+    from scipy.stats import t
+
+    x = np.asarray(values, dtype=float)
+    if not len(x):
+        return float("nan"), float("nan"), float("nan")
+    if len(x) == 1:
+        return float(x[0]), float(x[0]), float(x[0])
+    half = float(t.ppf(1 - (1 - level) / 2, len(x) - 1)) * x.std(ddof=1) / np.sqrt(len(x))
+    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
+
+
+def _covered(solved: np.ndarray, rows: list[int]) -> float:
+    return float(solved[rows].any(axis=0).mean()) if rows and solved.shape[1] else 0.0
+
+
+def transfer_sets(pool: list[str], seed_ids: list[str], ever_archived: list[str], final_archive: list[str],
+                  select: np.ndarray,
+                  history: np.ndarray, heldout: np.ndarray, sampled: np.ndarray, sizes: list[int]) -> list[dict]:
+    """The model sets a transfer check compares, with their held-out and history coverage.
+
+    Sets are chosen on the run's task history (``select``), never on held-out instances, except
+    ``task_force_heldout_N``, which is cross-fitted: chosen on one half of the held-out
+    instances and measured on the other, both ways (its held-out value is the pooled share).
+
+    Args:
+        pool: every model ever archived and the seeds: the rows of the matrices.
+        seed_ids: the seeds; ``ever_archived``: every model ever in the archive;
+            ``final_archive``: the archive after the last generation.
+        select: (n_pool, n_columns) bool, solved on the history at the run's skill granularity:
+            what task forces are chosen on.
+        history: (n_pool, n_history_instances) bool, solved per history instance (greedy).
+        heldout: (n_pool, n_heldout) bool, solved per held-out instance (greedy).
+        sampled: (n_samples, n_heldout) bool, the best seed's sampled answers, one row per sample;
+            the best seed is the seed of highest mean ``select`` score.
+        sizes: task-force sizes N.
+
+    Returns:
+        [{"set_name", "n", "members", "coverage_heldout", "coverage_history"}] (history coverage
+        None for sampled sets): per N, ``task_force_N`` (greedy on the history, as the paper
+        chooses), ``task_force_seeded_N`` (the seeds first, then greedy: it never covers less
+        than the seeds), ``task_force_heldout_N``, ``top_fitness_N`` and ``best_seed_sampled_N``
+        (the union of the first N samples); then ``seeds``, ``best_seed``, ``archive_final`` and
+        ``ever_archived``.
+    """
+    idx = {m: i for i, m in enumerate(pool)}
+    seeds = [idx[s] for s in seed_ids if s in idx]
+    fitness = select.mean(axis=1) if select.size else np.zeros(len(pool))
+    best_seed = max(seeds, key=lambda i: (fitness[i], -i)) if seeds else None
+    folds = [np.arange(heldout.shape[1]) % 2 == k for k in (0, 1)]
+
+    def entry(name: str, rows: list[int], n: int | None = None) -> dict:
+        return {"set_name": name, "n": n or len(rows), "members": [pool[i] for i in rows],
+                "coverage_heldout": _covered(heldout, rows), "coverage_history": _covered(history, rows)}
+
+    sets = []
+    for n in sorted(set(sizes)):
+        if n > len(pool):
+            continue
+        sets.append(entry(f"task_force_{n}", greedy_max_coverage(select, n)))
+        rest = [i for i in range(len(pool)) if i not in seeds[:n]]
+        unsolved = ~select[seeds[:n]].any(axis=0)
+        extra = greedy_max_coverage(select[rest] & unsolved, n - len(seeds[:n]))
+        sets.append(entry(f"task_force_seeded_{n}", seeds[:n] + [rest[i] for i in extra]))
+        solved_out = 0
+        for k in (0, 1):  # choose on one fold, count what it solves on the other
+            rows = greedy_max_coverage(heldout[:, folds[k]], n)
+            solved_out += int(heldout[np.ix_(rows, np.flatnonzero(folds[1 - k]))].any(axis=0).sum())
+        chosen_all = greedy_max_coverage(heldout, n)
+        sets.append({**entry(f"task_force_heldout_{n}", chosen_all),
+                     "coverage_heldout": solved_out / heldout.shape[1] if heldout.shape[1] else 0.0})
+        sets.append(entry(f"top_fitness_{n}", top_by_fitness(fitness, n)))
+        if best_seed is not None and len(sampled) >= n:
+            sets.append({"set_name": f"best_seed_sampled_{n}", "n": n, "members": [pool[best_seed]] * n,
+                         "coverage_heldout": float(sampled[:n].any(axis=0).mean()) if sampled.shape[1] else 0.0,
+                         "coverage_history": None})
+    if seeds:
+        sets.append(entry("seeds", seeds))
+        sets.append(entry("best_seed", [best_seed]))
+    sets.append(entry("archive_final", [idx[m] for m in final_archive if m in idx]))
+    sets.append(entry("ever_archived", [idx[m] for m in ever_archived if m in idx]))
+    return sets
