@@ -12,7 +12,9 @@ families; parents answer once.  Printed per setting, measured in this one run:
 - differ: mean share of instances where the child's answer differs from both parents';
 - finding new: share of children that solve an instance neither parent solves, and the mean
   number of such instances per child (lost: instances a parent solves and the child does not);
-- score: the child's mean score next to the mean of its parents'.
+- score: the child's mean score next to the mean of its parents';
+- survive: the share of the new instances that no parent solves in ``--noise-samples`` samples
+  at T=0.7 either (the noise floor: the rest a parent reaches on a re-draw).
 
 Nothing is asserted; the run's defaults are chosen from this table.
 """
@@ -37,6 +39,7 @@ from acdc_core.config import CrossoverSection, EvaluationSection, GibberishSecti
 from acdc_core.exploration import child_effects
 from acdc_core.recipes import draw_merge, draw_mutation
 from acdc_core.taskfamily import TaskSet, seed_families
+from acdc_core.transfer import noise_floor, replicate, split_sample
 
 # name -> (crossover overrides, or None for mutation of the first parent only; mutation overrides)
 SETTINGS: dict[str, tuple[dict | None, dict]] = {
@@ -74,19 +77,23 @@ def seeds_of(run_dir: Path) -> tuple[dict[str, str], str]:
 
 
 def answer(path: str, model_id: str, tasks: TaskSet, ev: EvaluationSection, g: GibberishSection,
-           prompts: list[str], threads: int) -> tuple[bool, list[tuple]]:
-    """(is gibberish, answer rows) of one model, screened and evaluated in one load."""
+           prompts: list[str], threads: int, samples: int = 0) -> tuple[bool, list[tuple], list[tuple]]:
+    """(is gibberish, answer rows, sampled score rows) of one model, screened and evaluated in one
+    load; ``samples`` > 0 also answers every instance that many times at T=0.7 in one batch."""
     backend = HFBackend(path, batch_size=ev.batch_size, torch_threads=threads, dtype=ev.dtype)
     try:
         verdict, _ = gibberish_check(backend, prompts, ev.max_new_tokens, max_repeat_ratio=g.max_repeat_ratio,
                                      min_compression_ratio=g.min_compression_ratio,
                                      max_non_text_ratio=g.max_non_text_ratio)
         if verdict.is_gibberish:
-            return True, []
+            return True, [], []
         rows = evaluate(backend, tasks, Sandbox(), ev.prompt_template, ev.max_new_tokens)
+        sampled = evaluate(backend, replicate(tasks, samples), Sandbox(), ev.prompt_template, ev.max_new_tokens,
+                           0.7, 0) if samples else []
     finally:
         backend.close()
-    return False, [(model_id, r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in rows]
+    return (False, [(model_id, r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in rows],
+            [(model_id, r["task_id"], split_sample(r["instance_id"])[0], r["score"]) for r in sampled])
 
 
 def main() -> None:
@@ -96,6 +103,7 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=4, help="instances per seed task family")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--settings", help="comma-separated indices into the settings table (default: all)")
+    ap.add_argument("--noise-samples", type=int, default=4, help="samples per parent and instance (noise floor)")
     args = ap.parse_args()
     cfg = load_config()
     ev, gib = cfg.evaluation, cfg.gibberish
@@ -111,9 +119,11 @@ def main() -> None:
     print(f"{len(tasks)} families x {args.instances} instances; parent pairs: {pairs}")
 
     rows: list[tuple] = []
+    sampled: list[tuple] = []
     t = time.perf_counter()
     for mid in ids:
-        rows += answer(folders[mid], mid, tasks, ev, gib, prompts, args.threads)[1]
+        _, greedy, draws = answer(folders[mid], mid, tasks, ev, gib, prompts, args.threads, args.noise_samples)
+        rows, sampled = rows + greedy, sampled + draws
     print(f"parents answered in {time.perf_counter() - t:.0f} s")
 
     names = list(SETTINGS)
@@ -139,13 +149,15 @@ def main() -> None:
                 mutate_folder(src, out / "mutated", mutation)
                 src = out / "mutated"
             cid = f"{si}-{k}"
-            is_gib, r = answer(str(src), cid, tasks, ev, gib, prompts, args.threads)
+            is_gib, r, _ = answer(str(src), cid, tasks, ev, gib, prompts, args.threads)
             gibberish += is_gib
             if not is_gib:
                 children[cid] = parents
                 child_rows += r
             shutil.rmtree(out, ignore_errors=True)
         effects = child_effects(children, rows + child_rows, ev.solved_threshold)
+        noise = noise_floor({e.model_id: e.new_solved for e in effects}, children, sampled, args.noise_samples,
+                            ev.solved_threshold)
         score = {m: np.mean([s for mm, *_, s in rows + child_rows if mm == m]) for m in set(children) | set(ids)}
         results[name] = {
             "gibberish": gibberish / len(pairs),
@@ -155,6 +167,7 @@ def main() -> None:
             "lost": np.mean([len(e.lost_solved) for e in effects]) if effects else float("nan"),
             "score": np.mean([score[e.model_id] for e in effects]) if effects else float("nan"),
             "parents": np.mean([np.mean([score[p] for p in e.parents]) for e in effects]) if effects else float("nan"),
+            "survive": noise.metrics().get("new_survive_share", float("nan")),
             "seconds": time.perf_counter() - t0,
         }
         r = results[name]
@@ -163,10 +176,10 @@ def main() -> None:
 
     print(f"\n== {len(pairs)} children per setting, {len(tasks) * args.instances} instances each")
     print(f"{'setting':42s} {'gibberish':>9s} {'differ':>7s} {'finding new':>11s} {'new/child':>9s} "
-          f"{'lost/child':>10s} {'score':>6s} {'parents':>7s} {'s':>5s}")
+          f"{'lost/child':>10s} {'score':>6s} {'parents':>7s} {'survive':>7s} {'s':>5s}")
     for name, r in results.items():
         print(f"{name:42s} {r['gibberish']:9.2f} {r['differ']:7.3f} {r['finding']:11.2f} {r['new']:9.1f} "
-              f"{r['lost']:10.1f} {r['score']:6.3f} {r['parents']:7.3f} {r['seconds']:5.0f}")
+              f"{r['lost']:10.1f} {r['score']:6.3f} {r['parents']:7.3f} {r['survive']:7.2f} {r['seconds']:5.0f}")
 
 
 if __name__ == "__main__":
