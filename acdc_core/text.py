@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates (unencodable in UTF-8)
+
 
 def clean_text(text: str) -> str:
-    """``text`` with lone surrogates (unencodable as UTF-8) and NUL characters replaced by
-    U+FFFD; everything else, valid non-ASCII included, is kept.  Returns ``text`` itself when it
-    is already clean."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+    """``text`` with each NUL character and each lone surrogate replaced by one U+FFFD; everything
+    else, valid non-ASCII included, is kept."""
+    return _UNSTORABLE.sub("\ufffd", text)

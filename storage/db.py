@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from acdc_core.text import clean_text
+
 log = logging.getLogger(__name__)
 
 DB_FILE = "acdc.duckdb"  # the run database's name inside a run folder
@@ -478,10 +480,24 @@ class GenerationCommit:
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], verb: str) -> None:
     """``verb`` (INSERT or INSERT OR IGNORE) ``rows`` into ``table`` by name, as ``columns``: a
-    listed key a row lacks is NULL; a table column not listed takes its default."""
-    con.register("_rows", pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns))
+    listed key a row lacks is NULL; a table column not listed takes its default.  Every string,
+    also inside list and dict values, is cleaned first (:func:`acdc_core.text.clean_text`), so no
+    text a family, a model or a judge produced can make the insert fail."""
+    frame = [{c: _clean(r.get(c)) for c in columns} for r in rows]
+    con.register("_rows", pd.DataFrame(frame, columns=columns))
     con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _rows")
     con.unregister("_rows")
+
+
+def _clean(value: object) -> object:
+    """``value`` with every string in it (dict keys too) cleaned; other values unchanged."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value
 
 
 def _now() -> datetime:
