@@ -82,6 +82,11 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = _migrations()[-1][0]
 
 
+class RunFolderError(RuntimeError):
+    """A run folder's file cannot be read (a damaged database, a malformed ``run.json``); the
+    message names the file and what to do."""
+
+
 class RunDB:
     """Repository over one run's existing DuckDB file at ``path``; opening it changes nothing.
 
@@ -92,6 +97,7 @@ class RunDB:
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
+        RunFolderError: (on connecting) the file is not a readable DuckDB database.
     """
 
     def __init__(self, path: str | Path, lock_timeout_s: float = 600.0):
@@ -118,8 +124,13 @@ class RunDB:
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc) or time.monotonic() + delay > deadline:
+            except duckdb.Error as exc:
+                if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc):
+                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                    raise RunFolderError(
+                        f"{self.path} is not a readable DuckDB file ({reason}); it may be truncated or "
+                        "damaged: restore it from a copy, or start the run in a new folder") from None
+                if time.monotonic() + delay > deadline:
                     raise
                 if not warned:
                     log.warning("%s is locked by another process (an open SQL session?); waiting", self.path)
