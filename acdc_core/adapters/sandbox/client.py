@@ -1,16 +1,20 @@
 """Parent-process side of the sandbox: one short-lived subprocess per call, and the trust boundary.
 
 Each call starts ``runner.py`` with an allow-listed environment (nothing of this process's
-secrets) in fresh network, PID and mount namespaces (``unshare --net --pid --fork --mount
---mount-proc --kill-child`` as root, with ``-r`` as a user where user namespaces are allowed).
-The runner is PID 1 there: when it exits or is killed, every process the task code started dies
-with it, and its scratch tmpfs is gone.  See ``runner.py`` for the limits it applies inside.
+secrets) in fresh network, PID, IPC and mount namespaces (``unshare --net --pid --ipc --fork
+--mount --mount-proc --kill-child`` as root, with ``-r`` as a user where user namespaces are
+allowed).  The runner is PID 1 there; this process kills it through a pidfd at the end of every
+call (see :mod:`.control`), so every process the task code started dies with it, and its scratch
+tmpfs is gone.  Where cgroup v2 allows, the call also runs in a cgroup of its own.  See
+``runner.py`` for the limits it applies inside.
 
 Nothing the runner writes is trusted.  This process:
 
-- keeps one wall-clock deadline per call, ``timeout_s`` plus the judge budget, fixed at the start;
+- keeps one deadline per call: ``timeout_s`` of the task code's time plus the judge seconds
+  spent, checked on every event; with a call cgroup also the CPU seconds and memory of all the
+  call's processes together;
 - reads stdout and stderr in binary chunks with caps on line length and total bytes, and fails the
-  call when the task code writes more;
+  call when the task code writes more; writes stdin from a thread of its own;
 - answers ``eval_with_llm_judge`` requests itself, counting calls (``judge_calls_per_item`` per
   scored item), capping each field at ``JUDGE_FIELD_CHARS`` and spending at most
   ``judge_s_per_item`` seconds of judge time per item;
@@ -20,7 +24,8 @@ Nothing the runner writes is trusted.  This process:
 A forged or malformed reply fails that call with :class:`SandboxError` (its instances score 0),
 never the run.  Without namespaces, calls are refused with :class:`IsolationError` unless the
 weaker mode (rlimits, ``nobody``, an audit hook, a scratch folder removed afterwards) is allowed
-explicitly; that mode cannot stop a process the task code detaches from outliving the call.
+explicitly; that mode cannot stop a process the task code detaches from outliving the call unless
+the call has a cgroup.
 """
 
 from __future__ import annotations
@@ -117,13 +122,16 @@ def isolation_prefix() -> tuple[str, ...]:
 def describe_isolation(allow_weak: bool) -> str:
     """One line for logs and ``acdc validate``: how task code is contained here."""
     prefix = isolation_prefix()
+    base = control.cgroup_base()
+    group = (f"; a cgroup per call under {base} (whole-call CPU and memory checks, cgroup.kill)" if base
+             else "; no cgroup per call (CPU and memory limited per process only)")
     if prefix:
         who = "as nobody" if os.geteuid() == 0 else "in a user namespace"
-        return (f"task code runs {who} in its own network, PID and mount namespaces "
-                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs")
+        return (f"task code runs {who} in its own network, PID, IPC and mount namespaces "
+                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs{group}")
     if allow_weak:
         return ("WEAK: no namespaces on this machine; task code runs with rlimits, an audit hook"
-                " and a scratch folder only (sandbox.allow_weak_isolation is true)")
+                f" and a scratch folder only (sandbox.allow_weak_isolation is true){group}")
     return ("REFUSED: no namespaces on this machine, so task code will not run; set "
             "sandbox.allow_weak_isolation: true to accept rlimits and an audit hook alone")
 
