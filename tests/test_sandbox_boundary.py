@@ -118,6 +118,7 @@ class TaskFamily:
                  st.builds(as_line, reply_shaped, st.booleans())))
 @example(b'{"scores": {"a": ' + b"9" * 400 + b', "b": 0}, "errors": {}}')
 @example(b'{"scores": {"a": 1, "b": 0}, "errors": {"a": "\\udcff\\u0000"}}')
+@example(b'{"fatal": ' + b"[" * 900 + b"]" * 900 + b"}")
 def test_score_yields_scores_or_sandbox_error_for_any_reply_line(line):
     items = [{"instance_id": "a", "task": {}, "submission": ""}, {"instance_id": "b", "task": {}, "submission": ""}]
     try:

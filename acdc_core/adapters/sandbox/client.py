@@ -432,7 +432,9 @@ class _Conversation:
                 continue
             reply = _parse_reply(data)
             if "fatal" in reply:
-                lines = clean_text(str(reply["fatal"])).strip().splitlines() or ["unknown failure"]
+                if not isinstance(reply["fatal"], str):
+                    raise SandboxError("malformed reply from the sandbox")
+                lines = clean_text(reply["fatal"]).strip().splitlines() or ["unknown failure"]
                 raise SandboxError(lines[-1][:ERROR_CHARS])
             # the runner exits right after its reply: let it, rather than kill it mid-exit
             self.handle.exited(1.0)
