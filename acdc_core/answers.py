@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from acdc_core.text import clean_text
+
 RESPONSE_CHARS = 16_000
 _HASHES = re.compile(r"####\s*(.+)")
 _ANSWER = re.compile(r"answer\s*(?:is)?\s*[:：]\s*(.+)", re.IGNORECASE)
@@ -55,7 +57,7 @@ def clean_output(text: str, max_chars: int = RESPONSE_CHARS) -> str:
     server) and NUL bytes become U+FFFD, and text over ``max_chars`` characters is cut there with
     a ``[truncated: N more characters]`` marker.  Everything else, framing look-alikes included,
     is kept as data."""
-    text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
+    text = clean_text(text)
     if len(text) > max_chars:
         text = f"{text[:max_chars]}[truncated: {len(text) - max_chars} more characters]"
     return text

@@ -569,8 +569,9 @@ def load_config(path: str | Path | None = None, preset: str = "default", check_p
     """Load a YAML config file; with no path, the embedded preset (``default`` or ``paper``).
 
     Raises:
-        ConfigError: a missing or empty file (an empty file would silently run every section's
-            defaults, which are not the preset's), invalid YAML, or an invalid config.
+        ConfigError: a missing, empty (an empty file would silently run every section's defaults,
+            which are not the preset's), unreadable or non-text file, a folder, invalid or too
+            deeply nested YAML, or an invalid config.
     """
     if path is None:
         try:
@@ -581,11 +582,21 @@ def load_config(path: str | Path | None = None, preset: str = "default", check_p
         p = Path(path)
         if not p.exists():
             raise ConfigError(f"config file {p} does not exist")
-        text = p.read_text()
+        if p.is_dir():
+            raise ConfigError(f"{p} is a folder; --config takes a YAML file (e.g. {p / 'config.yaml'})")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {p} is not UTF-8 text; --config takes a YAML file") from None
+        except OSError as err:
+            raise ConfigError(f"config file {p} cannot be read: {err.strerror}") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError(f"config is not valid YAML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} nests too deeply to be a config; a config is a few "
+                          "levels of mappings (see the presets)") from None
     if data is None and path is not None:
         raise ConfigError(f"config file {path} is empty; leave out --config to run the embedded default preset")
     if data is not None and not isinstance(data, dict):

@@ -121,18 +121,21 @@ def read_metadata(code: str) -> dict:
     """The literal ``METADATA`` dict of ``code``.
 
     Raises:
-        TaskFamilyError: when the code does not parse, has no literal METADATA, or misses a key.
+        TaskFamilyError: when the code does not parse (nesting too deep for the parser
+            included), has no literal METADATA, or misses a key.
     """
     try:
         tree = ast.parse(code)
-    except SyntaxError as exc:
-        raise TaskFamilyError(f"task family is not valid Python: {exc}") from None
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise TaskFamilyError(f"task family is not valid Python: {exc}"[:500]) from None
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "METADATA" for t in node.targets):
             try:
                 meta = ast.literal_eval(node.value)
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 raise TaskFamilyError("METADATA must be a literal dict") from None
+            if not isinstance(meta, dict):
+                raise TaskFamilyError("METADATA must be a literal dict")
             missing = [k for k in METADATA_KEYS if not isinstance(meta.get(k), str)]
             if missing:
                 raise TaskFamilyError(f"METADATA lacks string keys: {missing}")

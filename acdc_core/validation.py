@@ -13,6 +13,7 @@ import ast
 
 from acdc_core.adapters.sandbox import Sandbox, SandboxError
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, family_from_code
+from acdc_core.text import clean_text
 
 JUDGE_HELPER = "eval_with_llm_judge"
 
@@ -28,12 +29,15 @@ def validate_family(code: str, sandbox: Sandbox, *, origin: str, parent_id: str 
     """Run every check on ``code``.
 
     Returns:
-        The accepted family with its instances loaded (at most ``max_instances``).
+        The accepted family with its instances loaded (at most ``max_instances``); its code,
+        metadata and instances hold only clean strings (:func:`acdc_core.text.clean_text`).
 
     Raises:
-        TaskFamilyError: naming the first check that failed.
+        TaskFamilyError: naming the first check that failed; no other exception escapes for
+            anything the code or its sandbox calls return.
     """
-    family = family_from_code(code, origin=origin, parent_id=parent_id)
+    family = family_from_code(clean_text(code), origin=origin, parent_id=parent_id)
+    code = family.code
     if family.task_id in known_ids:
         raise TaskFamilyError("this exact task family already exists")
     if family.name in known_names:

@@ -293,10 +293,11 @@ def main(argv: list[str] | None = None) -> int:
     from acdc_core.adapters.finetune import TrainingDiverged
     from acdc_core.adapters.seeds import SeedError
     from acdc_core.config import ConfigError
+    from storage.db import RunFolderError
 
     try:
         return args.func(args)
-    except (ConfigError, SeedError, TrainingDiverged, EmbedderError, BenchmarkError) as exc:
+    except (ConfigError, SeedError, TrainingDiverged, EmbedderError, BenchmarkError, RunFolderError) as exc:
         print(f"acdc {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -43,14 +43,14 @@ class BlobStore:
     Args:
         url: root of the store, e.g. ``runs/default/blobs`` or ``s3://bucket/acdc``.
         cache_dir: where remote folders are materialised for local use.
+
+    Creates nothing until something is stored: reading a run never adds a folder to it.
     """
 
     def __init__(self, url: str, cache_dir: str | Path):
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.cache_dir = Path(cache_dir)
-        if self.is_local:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> str:
         return f"{self.root.rstrip('/')}/{key}"

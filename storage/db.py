@@ -20,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from acdc_core.text import clean_text
+
 log = logging.getLogger(__name__)
 
 DB_FILE = "acdc.duckdb"  # the run database's name inside a run folder
@@ -90,6 +92,11 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = _migrations()[-1][0]
 
 
+class RunFolderError(RuntimeError):
+    """A run folder's file cannot be read (a damaged database, a malformed ``run.json``); the
+    message names the file and what to do."""
+
+
 class RunDB:
     """Repository over one run's existing DuckDB file at ``path``; opening it changes nothing.
 
@@ -100,6 +107,7 @@ class RunDB:
 
     Raises:
         FileNotFoundError: there is no file at ``path``.
+        RunFolderError: (on connecting) the file is not a readable DuckDB database.
     """
 
     def __init__(self, path: str | Path, lock_timeout_s: float = 600.0):
@@ -126,8 +134,13 @@ class RunDB:
         while True:
             try:
                 return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc) or time.monotonic() + delay > deadline:
+            except duckdb.Error as exc:
+                if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc):
+                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+                    raise RunFolderError(
+                        f"{self.path} is not a readable DuckDB file ({reason}); it may be truncated or "
+                        "damaged: restore it from a copy, or start the run in a new folder") from None
+                if time.monotonic() + delay > deadline:
                     raise
                 if not warned:
                     log.warning("%s is locked by another process (an open SQL session?); waiting", self.path)
@@ -561,10 +574,24 @@ class GenerationCommit:
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], verb: str) -> None:
     """``verb`` (INSERT or INSERT OR IGNORE) ``rows`` into ``table`` by name, as ``columns``: a
-    listed key a row lacks is NULL; a table column not listed takes its default."""
-    con.register("_rows", pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns))
+    listed key a row lacks is NULL; a table column not listed takes its default.  Every string,
+    also inside list and dict values, is cleaned first (:func:`acdc_core.text.clean_text`), so no
+    text a family, a model or a judge produced can make the insert fail."""
+    frame = [{c: _clean(r.get(c)) for c in columns} for r in rows]
+    con.register("_rows", pd.DataFrame(frame, columns=columns))
     con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM _rows")
     con.unregister("_rows")
+
+
+def _clean(value: object) -> object:
+    """``value`` with every string in it (dict keys too) cleaned; other values unchanged."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    return value
 
 
 def _now() -> datetime:

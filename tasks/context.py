@@ -37,7 +37,7 @@ from acdc_core.hashing import stable_hash
 from acdc_core.judge import Judge
 from acdc_core.taskfamily import TaskFamilyError
 from storage.blobs import BlobStore, run_store
-from storage.db import DB_FILE, RunDB
+from storage.db import DB_FILE, RunDB, RunFolderError
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
@@ -63,15 +63,24 @@ class RunContext:
 
         Raises:
             FileNotFoundError: when ``run_dir`` holds no initialised run.
+            RunFolderError: its ``run.json`` is malformed.
+            ConfigError: its ``config.yaml`` is.
         """
         run_dir = Path(run_dir).resolve()
         meta = run_dir / RUN_FILE
         if not meta.exists():
             raise FileNotFoundError(f"{run_dir} holds no AC/DC run (no {RUN_FILE})")
+        try:
+            run_id = json.loads(meta.read_text())["run_id"]
+            if not isinstance(run_id, str):
+                raise TypeError("run_id is not a string")
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise RunFolderError(f"{meta} is not a run file ({type(exc).__name__}: {str(exc)[:200]}); it "
+                                 "should hold {\"run_id\": \"...\"}: restore it, or start the run in a new folder") from None
         cfg = load_config(run_dir / CONFIG_FILE, check_paths=False)
         return cls(
+            run_id=run_id,
             run_dir=run_dir,
-            run_id=json.loads(meta.read_text())["run_id"],
             config=cfg,
             db=RunDB(run_dir / DB_FILE),
             blobs=run_store(run_dir, cfg.storage.blob_url),

@@ -8,11 +8,15 @@ mechanisms are checked themselves (an empty network namespace, a PID namespace, 
 with ``ctypes`` to get past the audit hook the way a real attacker would.
 """
 
+import dataclasses
 import json
 import logging
 import os
+import re
+import resource
 import secrets
 import socket
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -20,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from acdc_core.adapters.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
+from acdc_core.adapters.sandbox import control
 from acdc_core.adapters.sandbox.client import RUNNER_ENV
 
 pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")
@@ -407,3 +412,173 @@ def test_hostile_model_output_is_stored_safely_and_scored_by_the_family(tmp_path
     assert "\ufffd" in surrogates and surrogates.endswith("42")
     assert "\x00" not in nul and nul.startswith("nul")
     assert framing == HostileModel.ANSWERS[3] and honest == "#### 42"
+
+
+# --- Second round (issue 30): the parent never blocks, nothing outlives a call, limits hold for
+# the whole call, and the deadline is one number no output pattern or idle judge can stretch.
+
+def within(seconds: float, call):
+    """``attempt(call)`` in a thread; fails the test (instead of hanging it) past ``seconds``."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(attempt(call)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert result, f"the sandbox call did not return within {seconds} s"
+    return result[0]
+
+
+def assert_gone_within(marker: str, seconds: float) -> None:
+    """No host process named ``marker`` (zombies included) ``seconds`` after the call ended."""
+    time.sleep(seconds)
+    assert alive_with_comm(marker) == []
+
+
+def test_judge_flood_that_never_reads_stdin_times_out():
+    """5,000 judge requests and never a read: the answers fill the runner's stdin pipe; the parent
+    writes them from its own thread, so the call still ends at its deadline."""
+    code = family(score_body=STEAL_CHANNEL + '''
+import json, time
+line = nonce + "J" + json.dumps({"instructions": "i", "submission": "s", "criteria": "c"}) + "\\n"
+for _ in range(5000):
+    channel.write(line)
+channel.flush()
+while True:
+    time.sleep(0.05)''')
+    _, err, seconds = within(60, lambda: Sandbox(LIMITS, judge=lambda *a: True).score(code, ITEMS))
+    assert err is not None and "timed out" in err
+    assert seconds < LIMITS.timeout_s + LIMITS.judge_s_per_item * len(ITEMS) + SLACK_S
+
+
+NAME = "import ctypes\nlibc = ctypes.CDLL(None)\nlibc.prctl(15, MARKER, 0, 0, 0)  # PR_SET_NAME\n"
+REPLY_THEN_STAY = STEAL_CHANNEL + '''
+import json, time
+channel.write(nonce + json.dumps({"instances": {"a": {"task": {}, "instructions": "x"}}}) + "\\n")
+channel.flush()
+while True:
+    time.sleep(0.05)'''
+
+
+@pytest.mark.parametrize("body, replies", [
+    # the runner itself leaves the process group and keeps running: a timeout
+    (NAME + "import os, time\nos.setsid()\nwhile True:\n    time.sleep(0.05)", False),
+    # ... or writes a valid reply first, then keeps running: a success
+    (NAME + "import os\nos.setsid()\n" + REPLY_THEN_STAY, True),
+    # it clears the parent-death signal (PR_SET_PDEATHSIG 0) as well
+    (NAME + "import os\nlibc.prctl(1, 0, 0, 0, 0)\nos.setsid()\n" + REPLY_THEN_STAY, True),
+    # a double fork: the grandchild is re-parented to the namespace's init, in a new session
+    (NAME + '''import os, time
+if libc.fork() == 0:
+    if libc.fork() == 0:
+        os.setsid()
+        while True:
+            time.sleep(0.05)
+    os._exit(0)
+time.sleep(0.3)
+return {"a": {}}''', True),
+])
+def test_no_process_of_the_call_survives_it(body, replies):
+    marker = "acdc" + secrets.token_hex(5)
+    code = family(top=f"MARKER = {marker.encode()!r}", tasks_body=body)
+    out, err, seconds = within(30, lambda: Sandbox(LIMITS).instances(code, 1))
+    assert (err is None) == replies, err
+    assert seconds < LIMITS.timeout_s + SLACK_S
+    assert_gone_within(marker, 1.0)
+
+
+def test_system_v_ipc_does_not_outlive_the_call():
+    """A 32 MiB shared-memory segment and a message queue made through ctypes live in the call's
+    own IPC namespace: the host has neither afterwards."""
+    key = secrets.randbelow(1 << 30) + 1
+    code = family(tasks_body=f'''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+shm = libc.shmget({key}, 32 << 20, 0o1666)  # IPC_CREAT | 0666
+msg = libc.msgget({key}, 0o1666)
+return {{"a": {{"shm": shm, "msg": msg}}}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None and out["a"]["task"]["shm"] >= 0 and out["a"]["task"]["msg"] >= 0
+    for table in ("shm", "msg"):
+        keys = [int(line.split()[0]) for line in Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]]
+        assert key not in keys
+
+
+needs_cgroup = pytest.mark.skipif(control.cgroup_base() is None, reason="needs a cgroup v2 this process may create")
+
+
+@needs_cgroup
+def test_memory_limit_holds_for_all_processes_of_the_call():
+    """6 forked processes of 100 MiB each under ``memory_mb: 256``: each is under the per-process
+    address-space limit, together they are not."""
+    marker = "acdc" + secrets.token_hex(5)
+    code = family(top=f"MARKER = {marker.encode()!r}", tasks_body=NAME + '''
+import time
+for _ in range(6):
+    if libc.fork() == 0:
+        block = b"x" * (100 << 20)
+        while True:
+            time.sleep(0.05)
+while True:
+    time.sleep(0.05)''')
+    _, err, seconds = within(30, lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is not None and f"the limit is {LIMITS.memory_mb} MiB" in err
+    assert seconds < LIMITS.timeout_s + SLACK_S
+    assert_gone_within(marker, 1.0)
+
+
+@needs_cgroup
+def test_cpu_limit_holds_for_all_processes_and_judge_time_is_not_family_time():
+    """Re-forking CPU burners on every core while the judge is asked: the call's processes get
+    ``timeout_s`` CPU seconds together (measured as this process's reaped children's CPU time)."""
+    code = family(score_body=STEAL_CHANNEL + '''
+import ctypes, json, os, sys
+libc = ctypes.CDLL(None)
+for _ in range(4):
+    if libc.fork() == 0:
+        while True:
+            if libc.fork() == 0:
+                continue  # the child burns on; the parent is replaced by it
+            os._exit(0)
+while True:
+    channel.write(nonce + "J" + json.dumps({"instructions": "i", "submission": "s", "criteria": "c"}) + "\\n")
+    channel.flush()
+    sys.stdin.readline()''')
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _, err, seconds = within(60, lambda: Sandbox(LIMITS, judge=lambda *a: time.sleep(0.4) or True).score(code, ITEMS))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert err is not None and "timed out" in err
+    assert cpu < LIMITS.timeout_s + 1.0
+
+
+def test_a_flood_of_short_lines_cannot_stretch_the_deadline():
+    """7.9 MB of short lines, written slowly enough to last well past the deadline."""
+    code = family(tasks_body=STEAL_CHANNEL + '''
+import time
+for _ in range(3950):
+    channel.write("x\\n" * 1000)
+    channel.flush()
+    time.sleep(0.003)
+return {"a": {}}''')
+    _, err, seconds = within(60, lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is not None and "timed out" in err
+    assert seconds < LIMITS.timeout_s + SLACK_S
+
+
+def test_an_idle_judge_does_not_extend_the_call_and_the_error_tells_the_real_time():
+    """A judge is configured (5 s per item, 4 items) but never called: the call ends near
+    ``timeout_s``, not 20 s later, and its message gives the time it really took."""
+    limits = dataclasses.replace(LIMITS, timeout_s=2, judge_s_per_item=5.0)
+    code = family(score_body="import time\nwhile True:\n    time.sleep(0.05)")
+    items = [{"instance_id": str(i), "task": {}, "submission": ""} for i in range(4)]
+    _, err, seconds = within(60, lambda: Sandbox(limits, judge=lambda *a: True).score(code, items))
+    assert seconds < limits.timeout_s + SLACK_S
+    reported = float(re.search(r"timed out after ([0-9.]+) s", err).group(1))
+    assert abs(reported - seconds) < 1.0
+    assert "LLM judge 0.0 s" in err
+
+
+def test_a_judge_slower_than_its_budget_ends_the_call_as_a_judge_timeout():
+    code = family(score_body="return float(eval_with_llm_judge('i', submission, 'c'))")
+    _, err, seconds = within(60, lambda: Sandbox(LIMITS, judge=lambda *a: time.sleep(30)).score(code, ITEMS))
+    assert err is not None and "LLM judge took longer than the judge budget" in err
+    assert seconds < LIMITS.timeout_s + LIMITS.judge_s_per_item * len(ITEMS) + SLACK_S

@@ -133,3 +133,24 @@ def test_readers_wait_for_a_writers_lock(tmp_path):
     with open_run(tmp_path) as con:  # waited for the writer to let go
         assert run_headline(con)["archive_size"] == 2
     writer.wait()
+
+
+def test_strings_no_database_can_store_are_cleaned_at_the_insert(tmp_path):
+    """Lone surrogates (from a family's instructions, a model, a judge) and NUL characters made
+    commits fail with UnicodeEncodeError, and so wedged the run on every resume: every string is
+    cleaned at the one insert choke point."""
+    db = RunDB.create(tmp_path / "r.duckdb")
+    dirty = "bad \udcff and \x00 here"
+    family = dict(task_id="t", name=dirty, code="x = 1", description=dirty, capability="c", domain="d",
+                  parent_id=None, origin="scientist", created_generation=0, active=True)
+    instance = dict(task_id="t", instance_id=dirty, task='{"a": 1}', instructions=chr(0xdcff))
+    evaluation = dict(model_id="a", task_id="t", instance_id=dirty, score=0.0, response=dirty, submission=dirty,
+                      error=dirty, tokens=1, seconds=0.1, generation=0)
+    assert db.commit_generation(commit(0, ["a"], task_families=[family], task_instances=[instance],
+                                       evaluations=[evaluation]))
+    db.insert_rows("evaluations", [{**evaluation, "model_id": "b", "source": "run"}])
+    with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT name FROM task_families").fetchall() == [("bad \ufffd and \ufffd here",)]
+        assert con.execute("SELECT instructions FROM task_instances").fetchall() == [("\ufffd",)]
+        assert con.execute("SELECT count(*) FROM evaluations WHERE response = ?",
+                           ["bad \ufffd and \ufffd here"]).fetchall() == [(2,)]

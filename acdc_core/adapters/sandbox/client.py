@@ -1,16 +1,20 @@
 """Parent-process side of the sandbox: one short-lived subprocess per call, and the trust boundary.
 
 Each call starts ``runner.py`` with an allow-listed environment (nothing of this process's
-secrets) in fresh network, PID and mount namespaces (``unshare --net --pid --fork --mount
---mount-proc --kill-child`` as root, with ``-r`` as a user where user namespaces are allowed).
-The runner is PID 1 there: when it exits or is killed, every process the task code started dies
-with it, and its scratch tmpfs is gone.  See ``runner.py`` for the limits it applies inside.
+secrets) in fresh network, PID, IPC and mount namespaces (``unshare --net --pid --ipc --fork
+--mount --mount-proc --kill-child`` as root, with ``-r`` as a user where user namespaces are
+allowed).  The runner is PID 1 there; this process kills it through a pidfd at the end of every
+call (see :mod:`.control`), so every process the task code started dies with it, and its scratch
+tmpfs is gone.  Where cgroup v2 allows, the call also runs in a cgroup of its own.  See
+``runner.py`` for the limits it applies inside.
 
 Nothing the runner writes is trusted.  This process:
 
-- keeps one wall-clock deadline per call, ``timeout_s`` plus the judge budget, fixed at the start;
+- keeps one deadline per call: ``timeout_s`` of the task code's time plus the judge seconds
+  spent, checked on every event; with a call cgroup also the CPU seconds and memory of all the
+  call's processes together;
 - reads stdout and stderr in binary chunks with caps on line length and total bytes, and fails the
-  call when the task code writes more;
+  call when the task code writes more; writes stdin from a thread of its own;
 - answers ``eval_with_llm_judge`` requests itself, counting calls (``judge_calls_per_item`` per
   scored item), capping each field at ``JUDGE_FIELD_CHARS`` and spending at most
   ``judge_s_per_item`` seconds of judge time per item;
@@ -20,7 +24,8 @@ Nothing the runner writes is trusted.  This process:
 A forged or malformed reply fails that call with :class:`SandboxError` (its instances score 0),
 never the run.  Without namespaces, calls are refused with :class:`IsolationError` unless the
 weaker mode (rlimits, ``nobody``, an audit hook, a scratch folder removed afterwards) is allowed
-explicitly; that mode cannot stop a process the task code detaches from outliving the call.
+explicitly; that mode cannot stop a process the task code detaches from outliving the call unless
+the call has a cgroup.
 """
 
 from __future__ import annotations
@@ -45,15 +50,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from acdc_core.adapters.sandbox import control
+from acdc_core.text import clean_text
+
 log = logging.getLogger(__name__)
 _RUNNER = Path(__file__).with_name("runner.py")
 NOBODY = 65534
 JUDGE_FIELD_CHARS = 8000
 INSTRUCTION_CHARS = 20_000
 ERROR_CHARS = 500
+TASK_DEPTH = 64  # JSON nesting of an instance's task data
 # The only environment the runner gets; nothing else of this process's environment crosses.
 RUNNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-_NAMESPACES = ("--net", "--pid", "--fork", "--mount", "--mount-proc", "--kill-child")
+_NAMESPACES = ("--net", "--pid", "--ipc", "--fork", "--mount", "--mount-proc", "--kill-child")
 
 
 class SandboxError(RuntimeError):
@@ -113,13 +122,16 @@ def isolation_prefix() -> tuple[str, ...]:
 def describe_isolation(allow_weak: bool) -> str:
     """One line for logs and ``acdc validate``: how task code is contained here."""
     prefix = isolation_prefix()
+    base = control.cgroup_base()
+    group = (f"; a cgroup per call under {base} (whole-call CPU and memory checks, cgroup.kill)" if base
+             else "; no cgroup per call (CPU and memory limited per process only)")
     if prefix:
         who = "as nobody" if os.geteuid() == 0 else "in a user namespace"
-        return (f"task code runs {who} in its own network, PID and mount namespaces "
-                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs")
+        return (f"task code runs {who} in its own network, PID, IPC and mount namespaces "
+                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs{group}")
     if allow_weak:
         return ("WEAK: no namespaces on this machine; task code runs with rlimits, an audit hook"
-                " and a scratch folder only (sandbox.allow_weak_isolation is true)")
+                f" and a scratch folder only (sandbox.allow_weak_isolation is true){group}")
     return ("REFUSED: no namespaces on this machine, so task code will not run; set "
             "sandbox.allow_weak_isolation: true to accept rlimits and an audit hook alone")
 
@@ -127,16 +139,21 @@ def describe_isolation(allow_weak: bool) -> str:
 class _Pipes:
     """Reads the runner's stdout and stderr in threads, within caps.
 
-    Complete stdout lines (bytes) arrive on ``events`` as ("line", data); ("eof", "stdout") ends
-    them; ("overflow", message) means a cap was passed.  Of stderr only the last lines are kept.
+    Complete stdout lines (bytes) that start with ``marker`` arrive on ``events`` as ("line",
+    data); other stdout lines are dropped unqueued, so a flood of short lines costs this process
+    nothing.  ("eof", "stdout") ends them; ("overflow", message) means a cap was passed.  Of
+    stderr only the last lines are kept.
     """
 
-    def __init__(self, proc: subprocess.Popen, limits: SandboxLimits):
+    def __init__(self, proc: subprocess.Popen, limits: SandboxLimits, marker: bytes):
         self.events: queue.Queue[tuple[str, object]] = queue.Queue()
         self.err_tail: deque[str] = deque(maxlen=20)
-        for name, stream, cap in (("stdout", proc.stdout, limits.output_bytes),
-                                  ("stderr", proc.stderr, limits.stderr_bytes)):
-            threading.Thread(target=self._pump, args=(name, stream, cap), daemon=True).start()
+        self.marker = marker
+        self.threads = [threading.Thread(target=self._pump, args=(name, stream, cap), daemon=True)
+                        for name, stream, cap in (("stdout", proc.stdout, limits.output_bytes),
+                                                  ("stderr", proc.stderr, limits.stderr_bytes))]
+        for thread in self.threads:
+            thread.start()
 
     def _pump(self, name: str, stream, cap: int) -> None:
         """Until EOF (which closes the stream): lines within the cap; past it, one overflow event
@@ -155,10 +172,10 @@ class _Pipes:
                 *lines, rest = buf.split(b"\n")
                 buf = bytearray(rest)
                 for line in lines:
-                    if name == "stdout":
-                        self.events.put(("line", bytes(line)))
-                    else:
+                    if name == "stderr":
                         self.err_tail.append(line[:300].decode("utf-8", "replace"))
+                    elif line.startswith(self.marker):
+                        self.events.put(("line", bytes(line[len(self.marker):])))
         if name == "stderr" and buf:
             self.err_tail.append(buf[-300:].decode("utf-8", "replace"))
         self.events.put(("eof", name))
@@ -167,38 +184,87 @@ class _Pipes:
         lines = [line.strip() for line in self.err_tail if line.strip()]
         return lines[-1][:300] if lines else "no output"
 
+    def join(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for both readers to reach EOF (the call's processes are dead)."""
+        until = time.monotonic() + timeout_s
+        for thread in self.threads:
+            thread.join(max(0.0, until - time.monotonic()))
+
+
+class _Writer:
+    """Writes the runner's stdin from its own thread: a runner that stops reading blocks this
+    thread (until the call is killed and the pipe breaks), never the call."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.pending: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._write, daemon=True)
+        self.thread.start()
+
+    def send(self, data: bytes) -> None:
+        self.pending.put(data)
+
+    def _write(self) -> None:
+        with contextlib.suppress(OSError):  # a broken pipe: the runner is gone
+            while (data := self.pending.get()) is not None:
+                self.stream.write(data)
+                self.stream.flush()
+        with contextlib.suppress(OSError):
+            self.stream.close()
+
+    def close(self, timeout_s: float) -> None:
+        """Stop after what is queued; wait up to ``timeout_s`` (the runner is dead by then, so a
+        blocked write fails at once)."""
+        self.pending.put(None)
+        self.thread.join(timeout_s)
+
 
 class _JudgeBudget:
-    """Judge calls and judge seconds one call may still spend."""
+    """Judge calls and judge seconds one call may still spend, and the seconds spent so far."""
 
     def __init__(self, judge: JudgeFn | None, n_items: int, limits: SandboxLimits):
         self.judge = judge
         self.calls_left = limits.judge_calls_per_item * n_items if judge else 0
-        self.seconds_left = limits.judge_s_per_item * n_items if judge else 0.0
+        self.seconds = limits.judge_s_per_item * n_items if judge else 0.0
+        self.spent = 0.0
 
     def answer(self, body: bytes) -> dict:
+        """The reply to one judge request ``body`` (JSON bytes).
+
+        Raises:
+            SandboxError: the judge was still working when the judge seconds ran out (it is left
+                to finish in a daemon thread; its verdict is dropped).
+        """
         if self.judge is None:
             return {"error": "no LLM judge is configured"}
         if self.calls_left <= 0:
             return {"error": "no judge calls left in this sandbox call"}
-        if self.seconds_left <= 0:
+        if self.spent >= self.seconds:
             return {"error": "the judge time budget of this sandbox call is spent"}
         self.calls_left -= 1
         try:
             req = json.loads(body)
             fields = [req[k] for k in ("instructions", "submission", "criteria")]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return {"error": "malformed judge request"}
         if not all(isinstance(f, str) and len(f) <= JUDGE_FIELD_CHARS for f in fields):
             return {"error": f"judge request fields must be strings of at most {JUDGE_FIELD_CHARS} characters"}
+        result: queue.SimpleQueue[dict] = queue.SimpleQueue()
+        threading.Thread(target=self._ask, args=([clean_text(f) for f in fields], result), daemon=True).start()
         t0 = time.monotonic()
         try:
-            return {"verdict": bool(self.judge(*fields))}
+            return result.get(timeout=self.seconds - self.spent)
+        except queue.Empty:
+            raise SandboxError("the LLM judge took longer than the judge budget") from None
+        finally:
+            self.spent = min(self.seconds, self.spent + time.monotonic() - t0)
+
+    def _ask(self, fields: list[str], result: queue.SimpleQueue) -> None:
+        try:
+            result.put({"verdict": bool(self.judge(*fields))})
         except Exception as exc:  # noqa: BLE001 - a judge failure fails this instance only
             log.warning("LLM judge call failed: %s", exc)
-            return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-        finally:
-            self.seconds_left -= time.monotonic() - t0
+            result.put({"error": f"{type(exc).__name__}: {str(exc)[:300]}"})
 
 
 class Sandbox:
@@ -254,104 +320,196 @@ class Sandbox:
                    "limits": {"cpu_s": lim.timeout_s, "memory_mb": lim.memory_mb,
                               "max_processes": lim.max_processes, "disk_mb": lim.disk_mb,
                               "max_files": lim.max_files}}
-        deadline = time.monotonic() + lim.timeout_s + budget.seconds_left
+        start = time.monotonic()
+        base = control.cgroup_base()
+        group = control.CallGroup(base, f"acdc-{nonce}", lim.memory_mb << 20, lim.max_processes) if base else None
         try:
             proc = subprocess.Popen(
                 [*prefix, sys.executable, "-I", "-S", str(_RUNNER)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env={**RUNNER_ENV, "TMPDIR": scratch or "/tmp"}, start_new_session=True, cwd="/",
             )
-            return self._run(proc, request, nonce, budget, deadline)
+            pipes = _Pipes(proc, lim, nonce.encode())
+            writer = _Writer(proc.stdin)
+            try:
+                handle = control.CallHandle(proc, bool(prefix), group, start + lim.timeout_s)
+            except OSError as exc:
+                proc.kill()
+                proc.wait()
+                raise SandboxError(f"{exc}: {pipes.last_error()}") from None
+            try:
+                writer.send(json.dumps(request).encode() + b"\n")
+                return _Conversation(self.limits, pipes, writer, handle, budget, start).reply()
+            finally:
+                handle.kill()
+                writer.close(1.0)
+                pipes.join(1.0)
         finally:
+            if group is not None:
+                group.kill()
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
 
-    def _run(self, proc: subprocess.Popen, request: dict, nonce: str, budget: _JudgeBudget,
-             deadline: float) -> dict:
-        """Send the request to the started runner and converse until its reply; the runner and
-        everything it started are dead when this returns."""
-        pipes = _Pipes(proc, self.limits)
-        try:
-            proc.stdin.write(json.dumps(request).encode() + b"\n")
-            proc.stdin.flush()
-            reply = self._converse(proc, nonce, pipes, budget, deadline)
-            # the runner exits right after its reply: let unshare reap it, rather than kill
-            # unshare first and leave the runner a zombie for init (it counts against NPROC)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=1)
-            return reply
-        except BrokenPipeError:
-            raise SandboxError(f"sandbox process died: {pipes.last_error()}") from None
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
 
-    def _converse(self, proc: subprocess.Popen, nonce: str, pipes: _Pipes, budget: _JudgeBudget,
-                  deadline: float) -> dict:
-        """Read the runner's marked lines until its reply, answering judge requests meanwhile."""
-        marker = nonce.encode()
+class _Conversation:
+    """One call's exchange with its started runner, within one deadline.
+
+    The task code's clock runs from ``start`` except while the judge answers (then the call's
+    cgroup, if any, is frozen): the call times out once it has had ``timeout_s`` seconds of its own
+    or the judge has used its budget, so the wall time is at most ``timeout_s`` plus the judge
+    seconds actually spent.  Where the call has a cgroup, its CPU seconds over all processes and
+    its memory are checked every ``POLL_S``.
+    """
+
+    POLL_S = 0.05
+
+    def __init__(self, limits: SandboxLimits, pipes: _Pipes, writer: _Writer,
+                 handle: control.CallHandle, budget: _JudgeBudget, start: float):
+        self.limits, self.pipes, self.writer, self.handle = limits, pipes, writer, handle
+        self.budget, self.start = budget, start
+
+    def timeout(self, cause: str) -> SandboxError:
+        """The timeout error: the true elapsed time and what it went to."""
+        elapsed = time.monotonic() - self.start
+        return SandboxError(
+            f"timed out after {elapsed:.1f} s ({cause}): task code {elapsed - self.budget.spent:.1f} s "
+            f"of its {self.limits.timeout_s:g} s, LLM judge {self.budget.spent:.1f} s of its {self.budget.seconds:g} s")
+
+    def check_totals(self) -> None:
+        """Raises SandboxError when all the call's processes together are over a limit."""
+        group, lim = self.handle.group, self.limits
+        if group is None:
+            return
+        cpu = group.cpu_s()
+        if cpu > lim.timeout_s:
+            raise self.timeout(f"its processes used {cpu:.1f} CPU seconds together")
+        memory = group.memory_bytes()
+        if memory > lim.memory_mb << 20:
+            raise SandboxError(f"the task code used {memory >> 20} MiB over all its processes "
+                               f"(MemoryError); the limit is {lim.memory_mb} MiB")
+
+    def judge(self, body: bytes) -> dict:
+        group = self.handle.group
+        if group is not None:
+            group.freeze(True)
+        try:
+            return self.budget.answer(body)
+        except SandboxError as exc:
+            raise self.timeout(str(exc)) from None
+        finally:
+            if group is not None:
+                group.freeze(False)
+
+    def reply(self) -> dict:
+        """Read the runner's marked lines until its reply, answering judge requests meanwhile.
+
+        Returns:
+            The reply object (not yet validated).
+
+        Raises:
+            SandboxError: timeout, a limit passed, an output cap passed, the runner died, or a
+                reply that is not a JSON object.
+        """
         while True:
+            now = time.monotonic()
+            deadline = self.start + self.limits.timeout_s + self.budget.spent
+            if now >= deadline:
+                raise self.timeout("the task code ran past its time")
+            self.check_totals()
+            wait = deadline - now if self.handle.group is None else min(deadline - now, self.POLL_S)
             try:
-                kind, data = pipes.events.get(timeout=max(0.0, deadline - time.monotonic()))
+                kind, data = self.pipes.events.get(timeout=wait)
             except queue.Empty:
-                raise SandboxError(f"timed out after {self.limits.timeout_s:g} s") from None
+                continue
             if kind == "overflow":
                 raise SandboxError(data)
             if kind == "eof":
                 if data == "stdout":
-                    proc.wait(timeout=5)
-                    raise SandboxError(f"sandbox process died ({proc.returncode}): {pipes.last_error()}")
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.handle.proc.wait(timeout=1.0)
+                    raise SandboxError(f"sandbox process died ({self.handle.proc.returncode}): "
+                                       f"{self.pipes.last_error()}")
                 continue
-            if not data.startswith(marker):
+            if data.startswith(b"J"):
+                self.writer.send(json.dumps(self.judge(data[1:])).encode() + b"\n")
                 continue
-            body = data[len(marker):]
-            if body.startswith(b"J"):
-                proc.stdin.write(json.dumps(budget.answer(body[1:])).encode() + b"\n")
-                proc.stdin.flush()
-                continue
-            try:
-                reply = json.loads(body)
-            except ValueError:
-                raise SandboxError("malformed reply from the sandbox") from None
-            if not isinstance(reply, dict):
-                raise SandboxError("malformed reply from the sandbox")
+            reply = _parse_reply(data)
             if "fatal" in reply:
-                lines = str(reply["fatal"]).strip().splitlines() or ["unknown failure"]
+                if not isinstance(reply["fatal"], str):
+                    raise SandboxError("malformed reply from the sandbox")
+                lines = clean_text(reply["fatal"]).strip().splitlines() or ["unknown failure"]
                 raise SandboxError(lines[-1][:ERROR_CHARS])
+            # the runner exits right after its reply: let it, rather than kill it mid-exit
+            self.handle.exited(1.0)
             return reply
 
 
+def _parse_reply(body: bytes) -> dict:
+    """The JSON object in one reply line; raises SandboxError for anything else (invalid JSON,
+    nesting too deep for the parser, integers too long to convert, not an object)."""
+    try:
+        reply = json.loads(body)
+    except (ValueError, RecursionError):
+        raise SandboxError("malformed reply from the sandbox") from None
+    if not isinstance(reply, dict):
+        raise SandboxError("malformed reply from the sandbox")
+    return reply
+
 def _checked_scores(reply: dict, ids: list[str]) -> tuple[dict[str, float], dict[str, str]]:
     """The reply's scores for exactly ``ids``, finite and clamped to [0, 1], and its error
-    strings for some of them.  Raises SandboxError for anything else."""
+    strings (cleaned, at most ``ERROR_CHARS``) for some of them.  Raises SandboxError for anything
+    else, integers too large for a float included."""
     scores, errors = reply.get("scores"), reply.get("errors", {})
     if not isinstance(scores, dict) or not isinstance(errors, dict):
         raise SandboxError("malformed reply: scores and errors must be objects")
     if set(scores) != set(ids) or not set(errors) <= set(ids):
         raise SandboxError("malformed reply: instance ids differ from those asked for")
+    if not all(isinstance(v, str) for v in errors.values()):
+        raise SandboxError("malformed reply: errors must be strings")
     clean = {}
     for iid in ids:
         v = scores[iid]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise SandboxError(f"malformed reply: score of {iid[:50]!r} is not a finite number")
+        try:
+            ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise SandboxError(f"malformed reply: score of {clean_text(iid[:50])!r} is not a finite number")
         clean[iid] = min(1.0, max(0.0, float(v)))
-    return clean, {k: str(v)[:ERROR_CHARS] for k, v in errors.items()}
+    return clean, {k: clean_text(v[:ERROR_CHARS]) for k, v in errors.items()}
 
 
 def _checked_instances(reply: dict, max_instances: int) -> dict[str, dict]:
-    """The reply's instances if they have the documented shape; raises SandboxError otherwise."""
+    """The reply's instances if they have the documented shape, every string in them cleaned
+    (:func:`acdc_core.text.clean_text`); raises SandboxError otherwise (task data nested deeper
+    than ``TASK_DEPTH`` included)."""
     inst = reply.get("instances")
     if not isinstance(inst, dict) or not 0 < len(inst) <= max_instances:
         raise SandboxError(f"malformed reply: expected 1 to {max_instances} instances")
+    out = {}
     for iid, v in inst.items():
         if (len(iid) > 200 or not isinstance(v, dict) or set(v) != {"task", "instructions"}
                 or not isinstance(v["instructions"], str) or len(v["instructions"]) > INSTRUCTION_CHARS):
-            raise SandboxError(f"malformed reply: instance {iid[:50]!r} is not "
+            raise SandboxError(f"malformed reply: instance {clean_text(iid[:50])!r} is not "
                                f"{{task, instructions (at most {INSTRUCTION_CHARS} characters)}}")
-    return inst
+        out[clean_text(iid)] = {"task": _clean_json(v["task"], TASK_DEPTH), "instructions": clean_text(v["instructions"])}
+    if len(out) < len(inst):
+        raise SandboxError("malformed reply: instance ids collide once cleaned")
+    return out
+
+
+def _clean_json(value: object, depth: int) -> object:
+    """JSON data with every string (keys too) cleaned; raises SandboxError when it nests deeper
+    than ``depth``."""
+    if depth < 0:
+        raise SandboxError(f"malformed reply: task data nested deeper than {TASK_DEPTH} levels")
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean_json(v, depth - 1) for v in value]
+    if isinstance(value, dict):
+        return {clean_text(k): _clean_json(v, depth - 1) for k, v in value.items()}
+    return value
 
 
 def _make_scratch() -> str:

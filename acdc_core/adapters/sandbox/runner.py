@@ -220,7 +220,11 @@ def main():
         reply = _handle(req, judge)
     except BaseException:  # noqa: BLE001
         reply = {"fatal": traceback.format_exc(limit=3)[-1500:]}
-    real_stdout.write(nonce + json.dumps(reply) + "\n")
+    try:
+        line = json.dumps(reply)
+    except BaseException:  # noqa: BLE001 - e.g. task data nested too deeply to encode
+        line = json.dumps({"fatal": traceback.format_exc(limit=1)[-1500:]})
+    real_stdout.write(nonce + line + "\n")
     real_stdout.flush()
     os._exit(0)  # at once: no waiting on threads the task code started
 
