@@ -46,6 +46,7 @@ from storage.queries import (
     run_headline,
     skill_cluster_frame,
     task_embeddings_frame,
+    transfer_frame,
     vendi_frame,
 )
 
@@ -75,7 +76,10 @@ def summary_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ("history instances the final archive solves and no seed does", _fmt_int(metrics.get("history_beyond_seeds"))),
         ("final coverage of the active pool (instances)", _fmt(metrics.get("coverage_active"))),
         ("final distinct skill vectors in the archive", _fmt_int(metrics.get("distinct_skill_vectors"))),
+        ("final coverage of the held-out instances (never selected on)", _fmt(metrics.get("coverage_heldout"))),
+        ("the same by the seeds alone", _fmt(metrics.get("coverage_heldout_seeds"))),
         ("instances solved by a child and no parent (all generations)", _fmt_int(h["children_new_instances"])),
+        ("share of those no parent solves when re-sampled", _fmt(h["new_survive_share"])),
     ]
     return pd.DataFrame(rows, columns=["item", "value"]).astype(str)
 
@@ -153,8 +157,21 @@ def build_sections(con: duckdb.DuckDBPyConnection, run_dir: Path) -> list[Sectio
                  "Every embedded task family of the history, projected to 2-D by t-SNE (distances are only "
                  "meaningful locally); the colours are the run's own HDBSCAN clusters.",
                  "skipped: fewer than 3 task families have embeddings"),
+        _transfer_section(con, run_dir),
         _assessment_section(con, run_dir, bon),
     ]
+
+
+def _transfer_section(con: duckdb.DuckDBPyConnection, run_dir: Path) -> Section:
+    df = transfer_frame(con)
+    caption = ("Coverage of the held-out instances (drawn from each admitted family's own generator on another "
+               "seed; nothing selects on them) and of the task history, by task forces chosen on the history, "
+               "the seeds, the best seed sampled N times at T=0.7 and the archive.  task_force_heldout_N is "
+               "chosen on one half of the held-out instances and counted on the other.")
+    if df.empty:
+        return Section("transfer", caption,
+                       note=f"not checked yet: run <code>acdc transfer --run-dir {html.escape(str(run_dir))}</code>")
+    return Section("transfer", caption, note="", extra_html=_html_table(df))
 
 
 def _assessment_section(con: duckdb.DuckDBPyConnection, run_dir: Path, bon: pd.DataFrame) -> Section:

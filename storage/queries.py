@@ -133,6 +133,17 @@ def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> 
     return metrics.merge(cov, on="generation", how="outer").sort_values("generation", ignore_index=True)
 
 
+def transfer_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The latest ``acdc transfer``: ``set_name``, ``n``, ``coverage_heldout``, ``coverage_history``
+    (0-1), ``n_heldout``, ``n_history``, best held-out coverage first; empty when never run."""
+    if not _has_table(con, "transfer_results"):
+        return pd.DataFrame()
+    return con.execute(
+        "SELECT set_name, n, coverage_heldout, coverage_history, n_heldout, n_history FROM transfer_results "
+        "WHERE generation = (SELECT max(generation) FROM transfer_results) ORDER BY coverage_heldout DESC, set_name"
+    ).df()
+
+
 def vendi_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Per generation: ``vendi_cumulative``, ``vendi_active`` (effective number of distinct
     tasks) and, when recorded, ``tasks_history`` and ``tasks_active`` (counts of task families)."""
