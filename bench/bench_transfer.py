@@ -94,7 +94,8 @@ def measure(run_dir: Path) -> dict | None:
         ).fetchall())
         survive = con.execute("SELECT avg((parent_solved = 0)::INTEGER), count(*) FROM noise_floor").fetchall()[0]
         minutes = con.execute("SELECT sum(seconds) / 60 FROM generations").fetchall()[0][0]
-        n_held = con.execute("SELECT max(n_heldout) FROM transfer_results WHERE generation = ?", [last]).fetchall()[0][0]
+        n_held = con.execute("SELECT max(n_heldout) FROM transfer_results WHERE generation = ?",
+                             [last]).fetchall()[0][0]
     finally:
         con.close()
     return {"generation": last, "sets": sets, "n_heldout": n_held, "minutes": minutes,
@@ -120,19 +121,20 @@ def report(results: dict[str, dict[int, dict]]) -> str:
              "| arm | seeds | set | held-out | history |", "|---|---|---|---|---|"]
     for arm, by_seed in results.items():
         for s in SETS:
-            held = [r["sets"][s]["heldout"] for r in by_seed.values() if s in r["sets"]]
-            hist = [r["sets"][s]["history"] for r in by_seed.values() if s in r["sets"] and r["sets"][s]["history"] is not None]
+            found = [r["sets"][s] for r in by_seed.values() if s in r["sets"]]
+            held = [f["heldout"] for f in found]
+            hist = [f["history"] for f in found if f["history"] is not None]
             if held:
                 lines.append(f"| {arm} | {len(held)} | {s} | {_fmt(held)} | {_fmt(hist)} |")
     lines += ["", "## Task force of 8 against the bar (paired over seeds)", "",
               "| arm | seeds | TF8 - seeds | TF8 - best seed x8 | seeded TF8 - seeds | seeded TF8 - best seed x8 |",
               "|---|---|---|---|---|---|"]
     for arm, by_seed in results.items():
-        runs = [r["sets"] for r in by_seed.values() if {"task_force_8", "seeds", "best_seed_sampled_8"} <= set(r["sets"])]
-        diff = (lambda a, b: [r[a]["heldout"] - r[b]["heldout"] for r in runs])
-        lines.append(f"| {arm} | {len(runs)} | {_fmt(diff('task_force_8', 'seeds'))} | "
-                     f"{_fmt(diff('task_force_8', 'best_seed_sampled_8'))} | {_fmt(diff('task_force_seeded_8', 'seeds'))} | "
-                     f"{_fmt(diff('task_force_seeded_8', 'best_seed_sampled_8'))} |")
+        need = {"task_force_8", "task_force_seeded_8", "seeds", "best_seed_sampled_8"}
+        runs = [r["sets"] for r in by_seed.values() if need <= set(r["sets"])]
+        cells = [_fmt([r[a]["heldout"] - r[b]["heldout"] for r in runs])
+                 for a in ("task_force_8", "task_force_seeded_8") for b in ("seeds", "best_seed_sampled_8")]
+        lines.append(f"| {arm} | {len(runs)} | " + " | ".join(cells) + " |")
     lines += ["", "## The loop: archive vs seeds per run, first and last generation; noise floor; cost", "",
               "| arm | seed | gens | held-out n | archive held-out g0 -> last | seeds held-out g0 -> last | "
               "archive history last | seeds history last | finds surviving resampling | minutes |",

@@ -1,6 +1,7 @@
 """``acdc``: the command line.  ``acdc run`` starts or resumes a run, ``acdc status`` shows one,
 ``acdc seeds build`` builds the seed experts alone, ``acdc assess`` measures coverage on real
-benchmarks, ``acdc transfer`` on held-out instances of the run's own families, ``acdc report`` and ``acdc export`` show and hand over the result, ``acdc validate``
+benchmarks, ``acdc transfer`` on held-out instances of the run's own families, ``acdc report``
+and ``acdc export`` show and hand over the result, ``acdc validate``
 checks a config without running anything."""
 
 from __future__ import annotations

@@ -230,8 +230,8 @@ def _commit(pool_counts: tuple[int, int], generation: int, pop: Population, made
     n_gibberish = sum(1 for c in made if status[c.model_id] == "gibberish")
     n_admitted = sum(1 for c in made if status[c.model_id] == "admitted")
     model_rows, lineage = candidate_rows(generation, pop.trusted, made, verdicts, status)
-    extra = {**side["metrics"], **effect_metrics, **heldout.coverage.metrics(), "archive_model_loads": MODEL_POOL.loads - loads,
-             "archive_model_reuses": MODEL_POOL.hits - reuses,
+    extra = {**side["metrics"], **effect_metrics, **heldout.coverage.metrics(),
+             "archive_model_loads": MODEL_POOL.loads - loads, "archive_model_reuses": MODEL_POOL.hits - reuses,
              "archive_evicted": sum(1 for v in status.values() if v == "evicted")}
     return GenerationCommit(
         generation=generation, n_candidates=len(made), n_gibberish=n_gibberish, n_admitted=n_admitted,
@@ -278,15 +278,16 @@ def _child_effects(ctx: RunContext, generation: int, pop: Population, made: list
 
 def _log_summary(log, prefix: str, commit: GenerationCommit, update: dict, status: dict[str, str],
                  effect_metrics: dict, side: dict, noise: NoiseFloor, heldout: HeldoutOutcome) -> None:
-    cov, survive = heldout.coverage, noise.metrics()
+    cov = heldout.coverage
+    survive = f" ({noise.metrics()['children_new_robust']} survive the parents' resampling)" if noise.samples else ""
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
-        "parent (%d survive the parents' resampling); "
+        "parent%s; "
         "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history (seeds %.2f; "
         "%d instances no seed solves), %.2f of the held-out instances (seeds %.2f; %d of %d no seed solves), "
         "%.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
         prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
-        effect_metrics.get("children_new_instances", 0), survive.get("children_new_robust", -1), len(update["kept"]),
+        effect_metrics.get("children_new_instances", 0), survive, len(update["kept"]),
         update["distinct"], max(update["fitness"][m] for m in update["kept"]),
         side["metrics"]["coverage_history"], side["metrics"]["coverage_history_seeds"],
         side["metrics"]["history_beyond_seeds"], cov.archive, cov.seeds, cov.beyond_seeds, cov.n,

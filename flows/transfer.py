@@ -90,7 +90,8 @@ def _undrawn(ctx: RunContext, generation: int, seed_tasks: TaskSet, side: dict) 
     for i in side["task_instances"]:
         by_task.setdefault(i["task_id"], {})[i["instance_id"]] = {"task": json.loads(i["task"]),
                                                                   "instructions": i["instructions"]}
-    new = [TaskFamily(**{k: f[k] for k in _FAMILY_KEYS}).with_instances(by_task.get(f["task_id"], {})) for f in side["task_families"]]
+    new = [TaskFamily(**{k: f[k] for k in _FAMILY_KEYS}).with_instances(by_task.get(f["task_id"], {}))
+           for f in side["task_families"]]
     old = [f for f in ctx.db.task_families() if f["task_id"] not in drawn]
     return TaskSet(families=tuple(TaskSet.from_rows(old).families) + tuple(new))
 
@@ -144,7 +145,8 @@ def heldout_of(run_dir: str, ctx: RunContext, generation: int, seed_tasks: TaskS
 
 
 @flow(name="acdc-transfer", flow_run_name="transfer")
-def transfer_flow(run_dir: str, samples: int = 8, temperature: float = 0.7, sizes: tuple[int, ...] = (3, 8)) -> list[dict]:
+def transfer_flow(run_dir: str, samples: int = 8, temperature: float = 0.7,
+                  sizes: tuple[int, ...] = (3, 8)) -> list[dict]:
     """Does the run's gain hold outside its pool?  After the last committed generation: every
     model ever archived and every seed answers the history instances (as ``acdc assess`` fills
     them) and the held-out instances it has not answered; the best seed (highest mean score over
