@@ -24,7 +24,7 @@ from storage import queries
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parent.parent
-FIGURES = [slug for slug in figures.TITLES if slug != "assessment"]
+FIGURES = [slug for slug in figures.TITLES if slug not in ("assessment", "transfer")]  # tables, when run
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,8 @@ def test_cli_report_writes_a_self_contained_page(pico_run, tmp_path):
     for title in figures.TITLES.values():
         assert title in page, title
     assert "not assessed yet" in page and f"acdc assess --run-dir {pico_run}" in page
+    assert "not checked yet" in page and f"acdc transfer --run-dir {pico_run}" in page
+    assert "coverage of the held-out instances" in page  # the summary, next to history coverage
 
 
 def test_figure_data_matches_the_database(pico_run):
@@ -170,6 +172,19 @@ def test_assessed_run_shows_the_latest_assessment(assessed_run, tmp_path):
     page = write_report(assessed_run, tmp_path / "out").read_text()
     assert (tmp_path / "out" / "assessment.png").exists()
     assert "not assessed yet" not in page and "Best-of-N" in page and "0.400 [0.350, 0.450]" in page
+
+
+def test_transfer_results_show_as_a_table_of_the_latest_check(pico_run, tmp_path):
+    run_dir = copy_run(pico_run, tmp_path / "run")
+    con = duckdb.connect(str(run_dir / "acdc.duckdb"))
+    for gen, value in ((1, 0.111), (2, 0.427)):
+        con.execute("INSERT INTO transfer_results VALUES (?, 'task_force_8', 8, ['m'], ?, 0.5, 120, 150)", [gen, value])
+    con.close()
+    with queries.open_run(run_dir) as con:
+        df = queries.transfer_frame(con)
+    assert df[["set_name", "coverage_heldout"]].values.tolist() == [["task_force_8", 0.427]]
+    page = write_report(run_dir, tmp_path / "out").read_text()
+    assert "not checked yet" not in page and "task_force_8" in page and "0.427" in page and "0.111" not in page
 
 
 def python3_kernel(tmp_path: Path, monkeypatch) -> str:
