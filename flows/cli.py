@@ -197,9 +197,17 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from acdc_core.adapters.sandbox import describe_isolation
+    from acdc_core.adapters.seeds import offline_model_problems
     from acdc_core.config import load_config
 
     cfg = load_config(args.config, preset=args.preset)
+    if problems := offline_model_problems(cfg):
+        source = args.config or f"preset {args.preset}"
+        for line in problems:
+            print(f"acdc validate: {source}: {line}", file=sys.stderr)
+        print(f"acdc validate: {source} names {len(problems)} model(s) this machine cannot load offline; "
+              "a run would fail when it reaches them", file=sys.stderr)
+        return 2
     print(f"config OK: {args.config or 'preset ' + args.preset} "
           f"({cfg.run.generations} generations, archive {cfg.population.archive_size}, "
           f"{cfg.crossover.method} crossover, {cfg.mutation.method} mutation)")
@@ -276,7 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_transfer)
 
     v = sub.add_parser("validate", help="check a config without running", description=(
-        "Validate a config file (or an embedded preset): keys, types, combinations, model paths."))
+        "Validate a config file (or an embedded preset): keys, types, combinations, and that every model it "
+        "names loads offline (a local folder, a shipped family, or a hub id in the local Hugging Face cache)."))
     v.add_argument("--config", help="YAML config file")
     v.add_argument("--preset", default="default", help="embedded preset when no --config: default | paper")
     v.set_defaults(func=cmd_validate)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -513,7 +513,28 @@ class RunDB:
         Idempotent: returns False (and writes nothing) when the generation is already committed;
         rows whose primary key exists (a model re-created by an identical recipe, a task family
         already known) are skipped, so a retried commit never duplicates.
+
+        A task family whose rows the database refuses (a value no cleaning makes storable) does
+        not fail the generation, which would fail again on every resume: each family's rows are
+        tried alone in a transaction that is rolled back, the refused families are retired
+        (:meth:`GenerationCommit.retire`: active = false, a ``retired_unstorable`` event with the
+        error) and the rest of the generation commits, still in one transaction.  Refused rows
+        of no family, or of every family of a commit with several, are a fault of the run, not
+        of a family: the error is raised.
         """
+        try:
+            return self._commit(commit)
+        except _ROW_REFUSED as exc:
+            refused = self._refused_families(commit)
+            if not refused or (len(refused) == len(commit.task_ids()) > 1):
+                raise
+            storable = {tid for tid in refused if self._refusal(commit.select(
+                lambda t, r, tid=tid: t == "task_families" and r.get("task_id") == tid)) is None}
+            log.warning("generation %s: retiring task families whose rows cannot be stored: %s (first error: %s)",
+                        commit.generation, refused, exc)
+            return self._commit(commit.retire(refused, keep_family_row=storable))
+
+    def _commit(self, commit: "GenerationCommit") -> bool:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
@@ -523,12 +544,7 @@ class RunDB:
                 if exists:
                     con.execute("ROLLBACK")
                     return False
-                if commit.deactivate:
-                    con.execute("UPDATE task_families SET active = false WHERE list_contains(?, task_id)",
-                                [commit.deactivate])
-                for table, rows in commit.tables().items():
-                    if rows:
-                        _insert(con, table, TABLE_COLUMNS[table], rows, "INSERT OR IGNORE")
+                _write(con, commit)
                 con.execute(
                     "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?)",
                     [commit.generation, _now(), commit.n_candidates, commit.n_gibberish,
@@ -539,6 +555,29 @@ class RunDB:
                 con.execute("ROLLBACK")
                 raise
         return True
+
+    def _refusal(self, rows: "GenerationCommit") -> str | None:
+        """The error writing ``rows`` raises (written in a transaction that is rolled back), or
+        None when the database takes them."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _write(con, rows)
+            except _ROW_REFUSED as exc:
+                return f"{type(exc).__name__}: {exc}"
+            finally:
+                con.execute("ROLLBACK")
+        return None
+
+    def _refused_families(self, commit: "GenerationCommit") -> dict[str, str]:
+        """{task_id: the error} for each task family of ``commit`` whose own rows, written alone,
+        are refused."""
+        refused = {}
+        for tid in commit.task_ids():
+            reason = self._refusal(commit.select(lambda t, r, tid=tid: r.get("task_id") == tid))
+            if reason is not None:
+                refused[tid] = reason
+        return refused
 
 
 @dataclass
@@ -570,6 +609,47 @@ class GenerationCommit:
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLE_COLUMNS}
+
+    def task_ids(self) -> list[str]:
+        """The task families some row of this commit belongs to (it has their ``task_id``)."""
+        return sorted({r["task_id"] for t, rows in self.tables().items() if "task_id" in TABLE_COLUMNS[t]
+                       for r in rows if isinstance(r.get("task_id"), str)})
+
+    def select(self, keep: Callable[[str, dict], bool]) -> GenerationCommit:
+        """A commit of the same generation holding the rows for which ``keep(table, row)`` is
+        true, and deactivating nothing."""
+        return replace(self, deactivate=[], **{t: [r for r in rows if keep(t, r)] for t, rows in self.tables().items()})
+
+    def retire(self, reasons: dict[str, str], keep_family_row: set[str] = frozenset()) -> GenerationCommit:
+        """This commit with the task families of ``reasons`` ({task_id: why}) retired as
+        unstorable: their rows left out, except their ``task_families`` row (as inactive) where
+        the id is in ``keep_family_row``; each gets a ``retired_unstorable`` event, leaves the
+        active pool, and metric ``tasks_retired_unstorable`` counts them."""
+        kept = self.select(lambda t, r: r.get("task_id") not in reasons
+                           or (t == "task_families" and r["task_id"] in keep_family_row))
+        kept.task_families = [{**r, "active": False} if r["task_id"] in reasons else r for r in kept.task_families]
+        kept.task_events += [{"generation": self.generation, "task_id": tid, "event": "retired_unstorable",
+                              "detail": reason[:2000]} for tid, reason in sorted(reasons.items())]
+        kept.metrics = [m for m in kept.metrics if m.get("name") != "tasks_retired_unstorable"] + [
+            {"generation": self.generation, "name": "tasks_retired_unstorable", "value": float(len(reasons))}]
+        kept.deactivate = sorted(set(self.deactivate) | set(reasons))
+        return kept
+
+
+# What a row the database refuses raises: a value it cannot convert or store (DataError,
+# IntegrityError), a Python value it cannot read (InvalidInputException), or one pandas cannot
+# put in a frame.  Not: a lost connection, a lock, a full disk (OperationalError), a bad query.
+_ROW_REFUSED = (duckdb.DataError, duckdb.IntegrityError, duckdb.InvalidInputException, ValueError, TypeError,
+                OverflowError, RecursionError)
+
+
+def _write(con: duckdb.DuckDBPyConnection, commit: GenerationCommit) -> None:
+    """The commit's deactivations and rows, inside the caller's transaction."""
+    if commit.deactivate:
+        con.execute("UPDATE task_families SET active = false WHERE list_contains(?, task_id)", [commit.deactivate])
+    for table, rows in commit.tables().items():
+        if rows:
+            _insert(con, table, TABLE_COLUMNS[table], rows, "INSERT OR IGNORE")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], verb: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from prefect import task
+from prefect import get_run_logger, task
 
 from acdc_core.dns import dominated_novelty_search, top_fitness_selection
 from acdc_core.exploration import child_effects
@@ -106,9 +106,17 @@ def commit_generation(run_dir: str, commit: GenerationCommit) -> bool:
 
     Idempotent by construction: the DuckDB transaction itself checks whether the generation is
     already committed, so a retry or a re-run after a crash between commit and return writes
-    nothing twice.  Returns False when it was already there.
+    nothing twice.  Returns False when it was already there.  A task family whose rows the
+    database refuses is retired (event ``retired_unstorable``) and the rest commits
+    (:meth:`storage.db.RunDB.commit_generation`), so such a family cannot wedge the run.
     """
-    return RunContext.load(run_dir).db.commit_generation(commit)
+    db = RunContext.load(run_dir).db
+    committed = db.commit_generation(commit)
+    if retired := [t for g, t in db.task_events("retired_unstorable") if g == commit.generation]:
+        get_run_logger().warning("generation %s: retired %d task famil%s whose rows the database refused: %s "
+                                 "(task_events.detail says why)", commit.generation, len(retired),
+                                 "y" if len(retired) == 1 else "ies", ", ".join(retired))
+    return committed
 
 
 def candidate_rows(generation: int, trusted: list[dict], made: list[Candidate], verdicts: dict[str, dict],

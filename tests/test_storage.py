@@ -154,3 +154,97 @@ def test_strings_no_database_can_store_are_cleaned_at_the_insert(tmp_path):
         assert con.execute("SELECT instructions FROM task_instances").fetchall() == [("\ufffd",)]
         assert con.execute("SELECT count(*) FROM evaluations WHERE response = ?",
                            ["bad \ufffd and \ufffd here"]).fetchall() == [(2,)]
+
+
+def family_rows(tid: str, task: str = '{"a": 1}', gen: int = 0) -> dict:
+    """A task family's rows of one generation: the family, one instance, the answer of model a."""
+    return dict(
+        task_families=[dict(task_id=tid, name=tid, code="x = 1", description="d", capability="c", domain="d",
+                            parent_id=None, origin="seed", created_generation=gen, active=True)],
+        task_instances=[dict(task_id=tid, instance_id="1", task=task, instructions="say hi")],
+        evaluations=[dict(model_id="a", task_id=tid, instance_id="1", score=1.0, response="hi", submission="hi",
+                          error=None, tokens=1, seconds=0.1, generation=gen)],
+        task_embeddings=[dict(task_id=tid, embedder="e", text=tid, embedding=[0.1, 0.2], created_generation=gen)],
+    )
+
+
+def merged(*parts: dict) -> dict:
+    out: dict = {}
+    for p in parts:
+        for k, v in p.items():
+            out[k] = out.get(k, []) + v
+    return out
+
+
+def refuse(monkeypatch, table: str, task_id: str) -> None:
+    """Make the insert into ``table`` fail whenever its rows hold ``task_id``, as DuckDB does on
+    a value it cannot store."""
+    import storage.db as db_module
+
+    real = db_module._insert
+
+    def insert(con, name, columns, rows, verb):
+        if name == table and any(r.get("task_id") == task_id for r in rows):
+            raise duckdb.ConversionException(f"Conversion Error: cannot store a value of {task_id}")
+        real(con, name, columns, rows, verb)
+
+    monkeypatch.setattr(db_module, "_insert", insert)
+
+
+def test_a_family_whose_rows_the_database_refuses_is_retired_and_the_generation_commits(tmp_path):
+    """A value no cleaning makes storable (here a JSON column given malformed JSON) failed the
+    generation's one transaction, and again on every resume: the run was wedged."""
+    db = RunDB.create(tmp_path / "r.duckdb")
+    gen0 = commit(0, ["a"], **merged(family_rows("good"), family_rows("bad", task="{not json")),
+                  metrics=[dict(generation=0, name="archive_size", value=1.0)])
+    assert db.commit_generation(gen0)
+    assert db.last_generation() == 0 and db.archive_ids(0) == ["a"]
+    assert [f["task_id"] for f in db.active_tasks()] == ["good"]
+    assert [(f["task_id"], f["instances"]) for f in db.retired_tasks()] == [("bad", {})]  # kept, inactive, no rows
+    with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as con:
+        events = con.execute("SELECT generation, task_id, event, detail FROM task_events").fetchall()
+        assert [e[:3] for e in events] == [(0, "bad", "retired_unstorable")]
+        assert "ConversionException" in events[0][3] and "Malformed JSON" in events[0][3]
+        for table in ("task_instances", "evaluations", "task_embeddings"):
+            assert con.execute(f"SELECT DISTINCT task_id FROM {table}").fetchall() == [("good",)], table
+        assert dict(con.execute("SELECT name, value FROM metrics").fetchall()) == {
+            "archive_size": 1.0, "tasks_retired_unstorable": 1.0}
+    assert not db.commit_generation(gen0)  # still idempotent
+    assert db.commit_generation(commit(1, ["a"], **family_rows("good", gen=1)))  # and the run goes on
+    assert db.last_generation() == 1
+
+
+def test_a_stored_family_whose_new_rows_are_refused_leaves_the_pool(tmp_path, monkeypatch):
+    db = RunDB.create(tmp_path / "r.duckdb")
+    assert db.commit_generation(commit(0, ["a"], **merged(family_rows("good"), family_rows("bad"))))
+    refuse(monkeypatch, "evaluations", "bad")
+    rows = merged(family_rows("good", gen=1), family_rows("bad", gen=1))
+    answers_of_b = [{**r, "model_id": "b"} for r in rows["evaluations"]]
+    assert db.commit_generation(commit(1, ["a", "b"], evaluations=answers_of_b))
+    assert [f["task_id"] for f in db.active_tasks()] == ["good"] and db.archive_ids(1) == ["a", "b"]
+    assert db.task_events("retired_unstorable") == [(1, "bad")]
+    with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT model_id, task_id FROM evaluations ORDER BY ALL").fetchall() == [
+            ("a", "bad"), ("a", "good"), ("b", "good")]
+
+
+def test_a_family_whose_own_row_is_refused_is_retired_by_its_event_alone(tmp_path, monkeypatch):
+    db = RunDB.create(tmp_path / "r.duckdb")
+    refuse(monkeypatch, "task_families", "bad")
+    assert db.commit_generation(commit(0, ["a"], **merged(family_rows("good"), family_rows("bad"))))
+    assert [f["task_id"] for f in db.task_families()] == ["good"]
+    assert db.task_events("retired_unstorable") == [(0, "bad")]
+
+
+def test_rows_refused_for_every_family_are_a_fault_of_the_run_not_retired(tmp_path, monkeypatch):
+    """A refusal no single family explains (here every family's evaluations) retires nothing:
+    the error is raised and nothing is visible."""
+    db = RunDB.create(tmp_path / "r.duckdb")
+    import storage.db as db_module
+
+    real = db_module._insert
+    monkeypatch.setattr(db_module, "_insert", lambda con, name, *a: (_ for _ in ()).throw(
+        duckdb.ConversionException("refused")) if name == "evaluations" else real(con, name, *a))
+    with pytest.raises(duckdb.ConversionException):
+        db.commit_generation(commit(0, ["a"], **merged(family_rows("good"), family_rows("bad"))))
+    assert db.last_generation() is None and db.count("task_families") == 0 and db.count("task_events") == 0

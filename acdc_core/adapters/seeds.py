@@ -18,6 +18,7 @@ from pathlib import Path
 from safetensors import safe_open
 
 from acdc_core.adapters.shipped import package_folder
+from acdc_core.config import RunConfig
 
 
 GEMMA_TURNS = (
@@ -174,6 +175,17 @@ def copy_model_folder(src: str | Path, out_dir: str | Path) -> None:
             shutil.copy2(f, out_dir / f.name)
 
 
+def hub_cache_folder(model_id: str) -> Path | None:
+    """The local snapshot folder of hub id ``model_id`` in the Hugging Face cache
+    (``HF_HUB_CACHE``), or None when it is not cached there; nothing is downloaded."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception:  # LocalEntryNotFoundError, an invalid id, an unreadable cache: not loadable
+        return None
+
+
 def resolve_seed_path(path: str) -> Path:
     """A seed's local folder: the path itself, or a hub id resolved in the local HF cache only.
 
@@ -183,9 +195,60 @@ def resolve_seed_path(path: str) -> Path:
     p = Path(path).expanduser()
     if p.exists():
         return p
-    from huggingface_hub import snapshot_download
+    folder = hub_cache_folder(path)
+    if folder is None:
+        raise SeedError(f"seed model {path!r} is not a local folder nor in the local HF cache")
+    return folder
 
-    try:
-        return Path(snapshot_download(path, local_files_only=True))
-    except Exception as exc:
-        raise SeedError(f"seed model {path!r} is not a local folder nor in the local HF cache") from exc
+
+def _models_named(cfg: RunConfig) -> list[tuple[str, str, str]]:
+    """(config key, value, kind) of every model the config names; kind is ``family`` (shipped)
+    or ``path`` (a local folder or a hub id)."""
+    m = cfg.models
+    named = [(f"models.seeds[{i}].path", s.path, "path") for i, s in enumerate(m.seeds)]
+    if not m.seeds and m.family:
+        named.append(("models.family", m.family, "family"))
+    if m.base:
+        named.append(("models.base", m.base, "path"))
+    for i, ref in enumerate(cfg.assessment.reference_models):
+        key = f"assessment.reference_models[{i}] ({ref.name})"
+        named.append((f"{key}.family", ref.family, "family") if ref.family else (f"{key}.path", ref.path, "path"))
+    for name, sec in (("scientist", cfg.scientist), ("judge", cfg.judge), ("assessment.judge", cfg.assessment.judge)):
+        if sec is not None and sec.backend == "hf" and sec.model:
+            named.append((f"{name}.model", sec.model, "family" if sec.model in SHIPPED else "path"))
+    if "/" in cfg.novelty.embedder and not Path(cfg.novelty.embedder).expanduser().is_dir():
+        named.append(("novelty.embedder", cfg.novelty.embedder, "path"))  # a hub id (a package is checked at parse)
+    return named
+
+
+def offline_model_problems(cfg: RunConfig) -> list[str]:
+    """One sentence per model the config names that this machine cannot load offline: a
+    shipped family whose package is not installed, a path that is no model folder, a hub id
+    that is not in the local Hugging Face cache (runs never download).  Empty when every model
+    loads.  Imports no ML framework (``acdc validate`` calls it)."""
+    from huggingface_hub import constants
+
+    problems = []
+    for key, value, kind in _models_named(cfg):
+        if kind == "family":
+            try:
+                for package, relpath in SHIPPED[value].parts:
+                    _package_file(package, relpath, value, SHIPPED[value].requirement)
+            except SeedError as exc:
+                problems.append(f"{key}: {exc}")
+            continue
+        p = Path(value).expanduser()
+        if p.exists():
+            if not (p / "config.json").is_file():
+                problems.append(f"{key}: {value} is not a Hugging Face model folder (no config.json)")
+            continue
+        folder = hub_cache_folder(value)
+        if folder is None or not (folder / "config.json").is_file():
+            state = "is not" if folder is None else "is only partly"
+            problems.append(
+                f"{key}: {value!r} {state} in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and is not a "
+                f"local folder, and runs never download; on a machine with network run `hf download {value}` "
+                f"(older huggingface_hub: `huggingface-cli download {value}`) and copy its cache folder "
+                f"(~/.cache/huggingface/hub) here, or point HF_HUB_CACHE at a cache that holds it, or give a local "
+                f"model folder instead")
+    return problems
