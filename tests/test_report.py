@@ -231,6 +231,14 @@ def test_notebook_runs_on_the_run(pico_run, tmp_path, monkeypatch):
         assert float(r[3]) == pytest.approx(m["coverage_history"], abs=6e-4)
         assert float(r[4]) == pytest.approx(m["coverage_history_seeds"], abs=6e-4)
         assert int(r[5]) + int(r[6]) == m["history_beyond_seeds"]
+    # the same for the held-out instances, recomputed from heldout_answers
+    rows = [line.split() for line in texts["heldout"].strip().splitlines()[1:]]
+    assert [int(r[1]) for r in rows] == [0, 1, 2]
+    for r in rows:
+        m = dict(query(pico_run, f"SELECT name, value FROM metrics WHERE generation = {r[1]}"))
+        assert int(r[2]) == m["heldout_instances"] and int(r[5]) == m["heldout_beyond_seeds"]
+        assert float(r[3]) == pytest.approx(m["coverage_heldout"], abs=6e-4)
+        assert float(r[4]) == pytest.approx(m["coverage_heldout_seeds"], abs=6e-4)
 
 
 def test_notebook_shows_an_assessment(assessed_run, tmp_path, monkeypatch):
