@@ -83,7 +83,9 @@ class HeldoutCoverage:
     beyond_seeds: int
 
     def metrics(self) -> dict[str, float]:
-        """The generation's metric rows by name."""
+        """The generation's metric rows by name; none without held-out instances."""
+        if not self.n:
+            return {}
         return {"heldout_instances": self.n, "coverage_heldout": self.archive,
                 "coverage_heldout_seeds": self.seeds, "heldout_beyond_seeds": self.beyond_seeds}
 

@@ -279,18 +279,20 @@ def _child_effects(ctx: RunContext, generation: int, pop: Population, made: list
 def _log_summary(log, prefix: str, commit: GenerationCommit, update: dict, status: dict[str, str],
                  effect_metrics: dict, side: dict, noise: NoiseFloor, heldout: HeldoutOutcome) -> None:
     cov = heldout.coverage
+    held = (f", {cov.archive:.2f} of the {cov.n} held-out instances (seeds {cov.seeds:.2f}; {cov.beyond_seeds} no "
+            "seed solves)") if cov.n else ""
     survive = f" ({noise.metrics()['children_new_robust']} survive the parents' resampling)" if noise.samples else ""
     log.info(
         "%s committed: %d candidates, %d gibberish, %d admitted, %d evicted, %d instances solved by a child and no "
         "parent%s; "
         "archive %d (%d distinct skill vectors), best fitness %.3f; coverage %.2f of the task history (seeds %.2f; "
-        "%d instances no seed solves), %.2f of the held-out instances (seeds %.2f; %d of %d no seed solves), "
-        "%.2f of the active pool; tasks %d active (%.0f%% discriminating), Vendi %.2f cumulative; %.0f s",
+        "%d instances no seed solves)%s, %.2f of the active pool; tasks %d active (%.0f%% discriminating), "
+        "Vendi %.2f cumulative; %.0f s",
         prefix, commit.n_candidates, commit.n_gibberish, commit.n_admitted, list(status.values()).count("evicted"),
         effect_metrics.get("children_new_instances", 0), survive, len(update["kept"]),
         update["distinct"], max(update["fitness"][m] for m in update["kept"]),
         side["metrics"]["coverage_history"], side["metrics"]["coverage_history_seeds"],
-        side["metrics"]["history_beyond_seeds"], cov.archive, cov.seeds, cov.beyond_seeds, cov.n,
+        side["metrics"]["history_beyond_seeds"], held,
         update["coverage_instances"], side["metrics"]["tasks_active"],
         100 * side["metrics"]["discriminating_share"], side["metrics"]["vendi_cumulative"], commit.seconds,
     )

@@ -68,7 +68,7 @@ def noise_rows(generation: int, noise: NoiseFloor, parents: dict[str, tuple[str,
             for c, keys in noise.found.items() for k in keys]
 
 
-@dataclass
+@dataclass(frozen=True)
 class HeldoutOutcome:
     """What a generation adds to the held-out side: ``instances`` and ``draws`` rows of the
     families it drew, ``answers`` (``heldout_answers`` rows), and the coverage they give."""
