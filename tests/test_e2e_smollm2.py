@@ -78,4 +78,12 @@ def test_one_generation_on_smollm2(tmp_path):
     m = dict(q("SELECT name, value FROM metrics WHERE generation = 1"))
     assert 0 < m["coverage_history"] <= 1 and 0 < m["coverage_active"] <= 1
     assert m["distinct_skill_vectors"] >= 1
+    # held-out instances of every family, the template scientist's too, answered by the real archive and seeds
+    drawn = dict(q("SELECT task_id, n_instances FROM heldout_draws"))
+    assert set(drawn) == {t for (t,) in q("SELECT task_id FROM task_families")} and sum(drawn.values()) > 12
+    held = q("SELECT count(*) FROM heldout_instances")[0][0]
+    for mid in answerers:
+        assert q(f"SELECT count(*) FROM heldout_answers WHERE model_id = '{mid}' AND sample = 0")[0][0] == held
+    assert q(f"SELECT avg(score) FROM heldout_answers WHERE model_id = '{seed}'")[0][0] > 0
+    assert 0 <= m["coverage_heldout_seeds"] <= m["heldout_instances"] == held
     con.close()
