@@ -365,10 +365,10 @@ class AssessmentSection(_Section):
     limits: dict[str, int] = Field(default_factory=lambda: {"gsm8k": 10})
     subset_seed: int = 1234
     set_sizes: list[int] = Field(default_factory=lambda: [3, 8])
-    baselines: list[Literal["task_force_exact", "top_fitness", "random", "best_seed_sampled", "seed_experts",
-                            "single_best"]] = Field(
-        default_factory=lambda: ["task_force_exact", "top_fitness", "random", "best_seed_sampled", "seed_experts",
-                                 "single_best"],
+    baselines: list[Literal["task_force_seeded", "task_force_exact", "top_fitness", "random", "best_seed_sampled",
+                            "seed_experts", "single_best"]] = Field(
+        default_factory=lambda: ["task_force_seeded", "task_force_exact", "top_fitness", "random",
+                                 "best_seed_sampled", "seed_experts", "single_best"],
         description="the sets the greedy task forces are compared with (fewer: fewer models answer the benchmarks)")
     max_combinations: int = Field(300_000, ge=1, description="brute-force the best set up to this many")
     sample_temperature: float = Field(0.8, gt=0.0, description="best seed sampled N times")

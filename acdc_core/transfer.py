@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from acdc_core.assessment.selection import greedy_max_coverage, top_by_fitness
+from acdc_core.assessment.selection import greedy_max_coverage, seeded_max_coverage, top_by_fitness
 from acdc_core.taskfamily import TaskSet
 
 HELDOUT_PREFIX = "h"  # held-out instance ids: "h" + the drawn id, never equal to a selection id
@@ -224,10 +224,7 @@ def transfer_sets(pool: list[str], seed_ids: list[str], ever_archived: list[str]
         if n > len(pool):
             continue
         sets.append(entry(f"task_force_{n}", greedy_max_coverage(select, n)))
-        rest = [i for i in range(len(pool)) if i not in seeds[:n]]
-        unsolved = ~select[seeds[:n]].any(axis=0)
-        extra = greedy_max_coverage(select[rest] & unsolved, n - len(seeds[:n]))
-        sets.append(entry(f"task_force_seeded_{n}", seeds[:n] + [rest[i] for i in extra]))
+        sets.append(entry(f"task_force_seeded_{n}", seeded_max_coverage(select, seeds, n)))
         solved_out = 0
         for k in (0, 1):  # choose on one fold, count what it solves on the other
             rows = greedy_max_coverage(heldout[:, folds[k]], n)

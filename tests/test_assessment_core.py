@@ -82,6 +82,9 @@ def test_choose_sets_covers_every_baseline_and_skips_impossible_sizes():
     assert sets["top_fitness_2"]["members"] == ["a", "c"]
     assert sets["best_seed_sampled_2"]["members"] == ["b", "b"] and sets["best_seed_sampled_2"]["n"] == 2
     assert sets["seed_experts"]["members"] == ["b"]  # a seed that was never archived is left out
+    seeded = sets["task_force_seeded_2"]
+    assert seeded["members"][0] == "b" and len(set(seeded["members"])) == 2
+    assert seeded["synthetic_coverage"] >= sets["seed_experts"]["synthetic_coverage"]
     assert sets["single_best"]["members"] == ["a"]
     assert not any(name.endswith("_8") for name in sets)
 

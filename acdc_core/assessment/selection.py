@@ -43,6 +43,17 @@ def greedy_max_coverage(solved: np.ndarray, n: int) -> list[int]:
     return chosen
 
 
+def seeded_max_coverage(solved: np.ndarray, seeds: list[int], n: int) -> list[int]:
+    """The first ``n`` of ``seeds``, then greedy max-coverage (:func:`greedy_max_coverage`) of
+    what they leave unsolved: a task force that covers at least what its seeds cover.  Returns
+    min(n, n_models) distinct indices in pick order."""
+    solved = np.asarray(solved, dtype=bool)
+    first = list(dict.fromkeys(seeds))[:n]
+    rest = [i for i in range(solved.shape[0]) if i not in first]
+    unsolved = ~solved[first].any(axis=0) if first else np.ones(solved.shape[1], dtype=bool)
+    return first + [rest[i] for i in greedy_max_coverage(solved[rest] & unsolved, n - len(first))]
+
+
 def exact_max_coverage(solved: np.ndarray, n: int, max_combinations: int = 300_000) -> list[int] | None:
     """The N-set with the highest coverage, by trying every combination.
 
@@ -90,7 +101,7 @@ def choose_sets(model_ids: list[str], solved: np.ndarray, fitness: np.ndarray, s
 
     Returns:
         [{"set_name", "kind", "n", "members", "synthetic_coverage"}]: per N, the greedy task
-        force, the exact optimum (when brute force is small enough), top-N by fitness, N random
+        force, the same anchored on the seeds (:func:`seeded_max_coverage`), the exact optimum (when brute force is small enough), top-N by fitness, N random
         and the best seed sampled N times; then the seed experts and the single best model.
     """
     idx = {m: i for i, m in enumerate(model_ids)}
@@ -106,6 +117,8 @@ def choose_sets(model_ids: list[str], solved: np.ndarray, fitness: np.ndarray, s
         if n > len(model_ids):
             continue
         sets.append(entry(f"task_force_greedy_{n}", "task_force_greedy", greedy_max_coverage(solved, n)))
+        if seeds_in:
+            sets.append(entry(f"task_force_seeded_{n}", "task_force_seeded", seeded_max_coverage(solved, seeds_in, n)))
         exact = exact_max_coverage(solved, n, max_combinations)
         if exact is not None:
             sets.append(entry(f"task_force_exact_{n}", "task_force_exact", exact))
