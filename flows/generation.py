@@ -27,7 +27,7 @@ from acdc_core.transfer import NoiseFloor, credited_rows
 from flows.adaptation import adapt_tasks
 from flows.runner import each
 from flows.seeds import seed_population
-from flows.transfer import HeldoutOutcome, heldout_of, noise_floor_of, noise_rows
+from flows.heldout import HeldoutOutcome, heldout_of, noise_floor_of, noise_rows
 from storage.db import GenerationCommit
 from tasks.adaptation import embed_tasks, task_diversity
 from tasks.archive import (

@@ -23,7 +23,7 @@ TITLES = {
     "skill_heatmap": "Skills of the final archive by task cluster",
     "task_map": "Task archive map (embeddings, t-SNE)",
     "assessment": "Task-force coverage vs baselines on benchmarks",
-    "transfer": "What holds outside the pool: held-out instances of the run's own families",
+    "transfer": "What holds outside the pool: held-out instances of the admitted families",
 }
 ARM_COLOURS = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray")]
 ORIGIN_MARKERS = {"seed": "o", "harder": "^", "easier": "v", "novel_related": "s", "novel_new": "D"}

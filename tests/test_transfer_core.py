@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from acdc_core.adapters.backends import load_backend
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
 from acdc_core.assessment.selection import greedy_max_coverage
+from acdc_core.assessment.transfer_sets import transfer_sets
 from acdc_core.taskfamily import TaskFamily, TaskSet
 from acdc_core.transfer import (
     credited_rows,
@@ -18,7 +19,6 @@ from acdc_core.transfer import (
     pick_heldout,
     replicate,
     split_sample,
-    transfer_sets,
 )
 
 
