@@ -16,6 +16,8 @@ import re
 import resource
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -199,16 +201,29 @@ def test_process_creation_is_refused_by_the_hook(tmp_path):
 
 
 def test_shell_through_ctypes_cannot_write_outside_scratch():
-    """At import time, past the hook: the shell runs, but a world-writable host folder is on a
-    read-only mount in the call's namespace."""
+    """At import time, past the hook: no shell exists in the call's root (``system`` gets exit
+    status 127), and a world-writable host folder does not exist there either (where the minimal
+    root is not available, it is on a read-only mount)."""
     marker = "acdc-" + secrets.token_hex(6)
     host_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/var/tmp")
     top = (f"import ctypes\nRC = ctypes.CDLL(None).system("
            f"b'touch /tmp/{marker} && touch {host_dir}/{marker} 2>/dev/null')")
-    code = family(top=top, tasks_body='import os\nreturn {"a": {"rc": RC, "scratch": os.listdir("/tmp")}}')
-    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
-    assert err is None and out["a"]["task"]["scratch"] == [marker]  # the shell ran, in the scratch
-    assert out["a"]["task"]["rc"] != 0
+    body = f"""import os
+try:
+    open("{host_dir}/{marker}", "w")
+    opened = "written"
+except OSError as e:
+    opened = e.strerror
+return {{"a": {{"rc": RC, "scratch": os.listdir("/tmp"), "opened": opened}}}}"""
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(family(top=top, tasks_body=body), 1))
+    assert err is None
+    task = out["a"]["task"]
+    if client.isolation_features().get("root") == "minimal":
+        assert task["rc"] == 127 << 8 and task["scratch"] == []  # no /bin/sh
+        assert task["opened"] == "No such file or directory"
+    else:
+        assert task["scratch"] == [marker] and task["rc"] != 0  # the shell ran, in the scratch
+        assert task["opened"] == "Read-only file system"
     assert not (host_dir / marker).exists() and not (Path("/tmp") / marker).exists()
 
 
@@ -582,3 +597,98 @@ def test_a_judge_slower_than_its_budget_ends_the_call_as_a_judge_timeout():
     _, err, seconds = within(60, lambda: Sandbox(LIMITS, judge=lambda *a: time.sleep(30)).score(code, ITEMS))
     assert err is not None and "LLM judge took longer than the judge budget" in err
     assert seconds < LIMITS.timeout_s + LIMITS.judge_s_per_item * len(ITEMS) + SLACK_S
+
+
+# --- Third round (issue 30): the family sees a minimal root, not the host's tree.
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+needs_minimal_root = pytest.mark.skipif(client.isolation_features().get("root") != "minimal",
+                                        reason="this machine falls back to the host's tree, read-only")
+
+
+@needs_minimal_root
+def test_host_files_and_unix_sockets_do_not_exist_for_the_family(tmp_path):
+    """/etc/passwd, the project's README (absolute path) and a world-writable unix socket that this
+    process listens on at a host path: the family can open none of them, connect to nothing
+    (``ctypes`` past the hook), and the judge never receives host file content."""
+    host_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/var/tmp")
+    sock_path = host_dir / f"acdc-{secrets.token_hex(4)}.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_path))
+    os.chmod(sock_path, 0o777)  # anyone on the host may connect
+    listener.listen(1)
+    listener.settimeout(0.5)
+    asked = []
+    code = family(score_body=f'''
+import ctypes, os
+out = {{}}
+texts = []
+for path in ["/etc/passwd", {str(README)!r}]:
+    try:
+        texts.append(open(path).read())
+        out[path] = "read"
+    except OSError as e:
+        out[path] = e.strerror
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.socket(1, 1, 0)  # AF_UNIX, SOCK_STREAM
+addr = (1).to_bytes(2, "little") + {str(sock_path).encode()!r}.ljust(108, b"\\0")
+out["connect"] = [libc.connect(fd, addr, len(addr)), os.strerror(ctypes.get_errno())]
+eval_with_llm_judge("\\n".join(texts) or repr(out), submission, "c")
+raise RuntimeError(repr(out))''')
+    try:
+        _, errors = Sandbox(LIMITS, judge=lambda *fields: asked.append(fields) or True).score(code, ITEMS)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+        sock_path.unlink()
+    seen = eval(errors["a"].removeprefix("RuntimeError: "))  # the family's own report, a dict literal
+    assert seen == {"/etc/passwd": "No such file or directory", str(README): "No such file or directory",
+                    "connect": [-1, "No such file or directory"]}
+    host_lines = [Path("/etc/passwd").read_text().splitlines()[0], README.read_text().splitlines()[0]]
+    assert asked and not any(line in field for fields in asked for field in fields for line in host_lines)
+
+
+@needs_minimal_root
+def test_the_calls_root_holds_only_what_task_code_needs():
+    """The root is a read-only tmpfs; every other mount is one of the parent's binds (interpreter,
+    stdlib, shared libraries), the call's /proc, /dev's three devices or the scratch."""
+    code = family(tasks_body='''
+import os
+return {"a": {"mounts": open("/proc/self/mountinfo").read().splitlines(), "top": sorted(os.listdir("/")),
+              "dev": sorted(os.listdir("/dev")), "etc": os.listdir("/etc")}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None
+    task = out["a"]["task"]
+    mounts = {line.split()[4]: line.split(" - ")[1].split()[0] for line in task["mounts"]}
+    assert mounts.pop("/") == "tmpfs" and mounts.pop("/tmp") == "tmpfs" and mounts.pop("/proc") == "proc"
+    assert mounts.pop("/dev") == "tmpfs" and {mounts.pop(f"/dev/{d}") for d in ("null", "zero", "urandom")}
+    assert all(any(m == a or m.startswith(a + "/") for a in client.root_binds()) for m in mounts), mounts
+    assert not {"home", "work", "run", "var", "bin", "sbin", "sys", "mnt"} & set(task["top"])
+    assert set(task["etc"]) <= {"ld.so.cache"}
+    assert set(task["dev"]) == {"null", "zero", "urandom", "fd", "stdin", "stdout", "stderr"}
+
+
+def test_without_a_minimal_root_the_call_falls_back_to_the_hosts_tree_read_only(tmp_path):
+    """Where the minimal root cannot be built (here: no pivot_root system call number), the runner
+    detaches what it had built and contains the call as before: the host's tree, every mount
+    read-only, the scratch at /tmp."""
+    script = f'''
+import json, os, sys
+sys.path.insert(0, {str(Path(client._RUNNER).parent)!r})
+import runner
+runner.SYSCALLS.clear()
+runner._isolate_filesystem({{"disk_mb": 8, "max_files": 16}}, {list(client.root_binds())!r})
+top = {{m[4]: m[5].split(",") for m in (line.split() for line in open("/proc/self/mountinfo"))}}  # the last one
+print(json.dumps({{"features": runner.FEATURES,
+                  "writable": [p for p, opts in top.items() if "rw" in opts and not p.startswith("/proc")],
+                  "partial_root": [p for p in top if p.startswith("/tmp/")],
+                  "passwd": os.path.exists("/etc/passwd"), "scratch": os.listdir("/tmp")}}))
+'''
+    res = subprocess.run([*client.isolation_prefix(), sys.executable, "-I", "-S", "-c", script],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["features"]["root"].startswith("host (") and "pivot_root" in got["features"]["root"]
+    assert got["passwd"] and got["scratch"] == [] and got["partial_root"] == []
+    assert got["writable"] == ["/tmp"]
