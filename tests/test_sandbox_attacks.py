@@ -692,3 +692,38 @@ print(json.dumps({{"features": runner.FEATURES,
     assert got["features"]["root"].startswith("host (") and "pivot_root" in got["features"]["root"]
     assert got["passwd"] and got["scratch"] == [] and got["partial_root"] == []
     assert got["writable"] == ["/tmp"]
+
+
+USER_NS_PREFIX = ("unshare", "-r", *client._NAMESPACES)
+
+
+def user_namespaces_work():
+    try:
+        return subprocess.run([*USER_NS_PREFIX, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not user_namespaces_work(), reason="needs user namespaces")
+def test_under_unshare_r_task_code_keeps_uid_0_of_the_call_without_capabilities(monkeypatch):
+    """The mode a parent that is not root gets (``unshare -r``): nobody is not mapped there, so
+    the runner cannot become nobody; it drops every capability instead (it used to fail every
+    call on ``setgroups``), and task code can neither remount nor write outside its scratch."""
+    monkeypatch.setattr(client, "isolation_prefix", lambda: USER_NS_PREFIX)
+    code = family(tasks_body='''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+caps = {l.split(":")[0]: int(l.split()[1], 16) for l in open("/proc/self/status") if l.startswith("Cap")}
+rc = libc.mount(None, b"/", None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND, read-write
+out = {"uid": os.getuid(), "caps": [caps["CapEff"], caps["CapPrm"]], "remount": [rc, ctypes.get_errno()]}
+try:
+    open("/usr/acdc-x", "w")
+except OSError as e:
+    out["write"] = e.strerror
+return {"a": out}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None, err
+    task = out["a"]["task"]
+    assert task["uid"] == 0 and task["caps"] == [0, 0]
+    assert task["remount"] == [-1, 1]  # EPERM
+    assert task["write"] in ("Read-only file system", "Permission denied")

@@ -14,8 +14,8 @@ with an allow-listed environment, normally as PID 1 of fresh PID, mount and netw
 2. imports the stdlib modules in ``PRELOADED`` (as nobody the interpreter's stdlib may be
    unreadable where the host's tree is kept), sets rlimits (CPU, address space, processes, file
    size, no core files);
-3. drops root to ``nobody``, enters the scratch folder, and installs an audit hook that refuses
-   sockets and process creation.
+3. drops root to ``nobody`` (under ``unshare -r``, where nobody is not mapped: every capability),
+   enters the scratch folder, and installs an audit hook that refuses sockets and process creation.
 
 Then it executes the code and writes one JSON reply on stdout after a nonce marker (whatever the
 task code prints goes to stderr), and exits at once: as PID 1 its exit kills every process the
@@ -219,10 +219,38 @@ def _apply_limits(limits):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     nproc = int(limits["max_processes"])
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-    if os.geteuid() == 0:  # root ignores RLIMIT_NPROC and may write anywhere: become nobody
+    if os.geteuid() != 0:
+        return
+    if _mapped(NOBODY):  # root ignores RLIMIT_NPROC and may write anywhere: become nobody
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
+    else:  # unshare -r (a parent that is not root): uid 0 of the call's user namespace only
+        _no_capabilities()
+
+
+def _uid_map():
+    """(inside, outside, count) lines of this process's user namespace."""
+    with open("/proc/self/uid_map") as f:
+        return [tuple(int(n) for n in line.split()) for line in f]
+
+
+def _mapped(uid):
+    return any(inside <= uid < inside + count for inside, _, count in _uid_map())
+
+
+def _in_own_user_namespace():
+    """Whether this process is in a user namespace other than the host's (``unshare -r``)."""
+    return _uid_map() != [(0, 0, 4294967295)]
+
+
+def _no_capabilities():
+    """No capabilities left, none to gain by exec (no_new_privs)."""
+    import ctypes
+    libc = _libc()
+    _check(libc.prctl(38, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    _check(libc.capset(header, (ctypes.c_uint32 * 6)()), "capset")  # effective, permitted, inheritable: none
 
 
 def _guard(event, args):
