@@ -27,7 +27,7 @@ import pytest
 
 from acdc_core.adapters.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
 from acdc_core.adapters.sandbox import control
-from acdc_core.adapters.sandbox.client import RUNNER_ENV
+from acdc_core.adapters.sandbox.client import NOBODY, RUNNER_ENV
 
 pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")
 
@@ -599,7 +599,8 @@ def test_a_judge_slower_than_its_budget_ends_the_call_as_a_judge_timeout():
     assert seconds < LIMITS.timeout_s + LIMITS.judge_s_per_item * len(ITEMS) + SLACK_S
 
 
-# --- Third round (issue 30): the family sees a minimal root, not the host's tree.
+# --- Third round (issue 30): the family sees a minimal root, not the host's tree, and keyrings
+# of its own.
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 needs_minimal_root = pytest.mark.skipif(client.isolation_features().get("root") != "minimal",
@@ -667,6 +668,50 @@ return {"a": {"mounts": open("/proc/self/mountinfo").read().splitlines(), "top":
     assert not {"home", "work", "run", "var", "bin", "sbin", "sys", "mnt"} & set(task["top"])
     assert set(task["etc"]) <= {"ld.so.cache"}
     assert set(task["dev"]) == {"null", "zero", "urandom", "fd", "stdin", "stdout", "stderr"}
+
+
+KEY_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}  # add_key, request_key, keyctl
+
+
+@pytest.mark.skipif(os.uname().machine not in KEY_SYSCALLS, reason="key system call numbers unknown here")
+def test_keyrings_are_the_calls_own():
+    """A family adds a key to its session keyring and to its user keyring (readable by every
+    process of its uid); nothing with that description is left on the host once the kernel's key
+    collector has run (/proc/keys, read as the calls' uid), and the next call finds neither."""
+    desc = "acdc-" + secrets.token_hex(6)
+    add_key, request_key, keyctl = KEY_SYSCALLS[os.uname().machine]
+    prelude = f'''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+'''
+    first = family(tasks_body=prelude + f'''
+out = {{}}
+for ring, name in ((-3, b"{desc}-session"), (-4, b"{desc}-user")):  # KEY_SPEC_SESSION/USER_KEYRING
+    serial = libc.syscall({add_key}, b"user", name, b"left for the next call", 22, ring)
+    libc.syscall({keyctl}, 5, serial, 0x3F3F0000)  # KEYCTL_SETPERM: possessor and user may do all
+    out[name.decode()] = serial
+return {{"a": out}}''')
+    second = family(tasks_body=prelude + f'''
+out = {{}}
+for name in (b"{desc}-session", b"{desc}-user"):
+    found = [libc.syscall({request_key}, b"user", name, None, 0)]
+    found += [libc.syscall({keyctl}, 10, ring, b"user", name, 0) for ring in (-3, -4, -5)]  # KEYCTL_SEARCH
+    out[name.decode()] = found
+out["proc_keys"] = "{desc}" in open("/proc/keys").read()
+return {{"a": out}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(first, 1))
+    assert err is None and all(serial > 0 for serial in out["a"]["task"].values()), out
+    as_calls = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+    deadline = time.monotonic() + 5  # the call's keyrings go once its last process is gone, soon after
+    while desc in (left := subprocess.run(["cat", "/proc/keys"], capture_output=True, text=True, **as_calls).stdout):
+        assert time.monotonic() < deadline, left
+        time.sleep(0.05)
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(second, 1))
+    assert err is None
+    found = out["a"]["task"]
+    assert found.pop("proc_keys") is False
+    assert found == {f"{desc}-session": [-1] * 4, f"{desc}-user": [-1] * 4}
 
 
 def test_without_a_minimal_root_the_call_falls_back_to_the_hosts_tree_read_only(tmp_path):

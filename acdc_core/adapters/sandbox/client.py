@@ -7,7 +7,8 @@ allowed).  The runner is PID 1 there; this process kills it through a pidfd at t
 call (see :mod:`.control`), so every process the task code started dies with it, and its scratch
 tmpfs is gone.  Where cgroup v2 allows, the call also runs in a cgroup of its own.  The runner
 pivots into a minimal root of the call's own (:func:`root_binds`: the interpreter, the stdlib,
-the shared libraries); :func:`isolation_features` says what this machine gives.  See ``runner.py``
+the shared libraries), joins a new session keyring and, as nobody, a user namespace of its own
+(its user keyring); :func:`isolation_features` says what this machine gives.  See ``runner.py``
 for the limits it applies inside.
 
 Nothing the runner writes is trusted.  This process:
@@ -139,8 +140,8 @@ def root_binds() -> tuple[str, ...]:
 @functools.cache
 def isolation_features() -> dict[str, str]:
     """What a call gets on this machine beyond the namespaces (``root``: "minimal", or "host
-    (why not)"), from one call that runs no task code; {} where calls are not isolated or the
-    probe fails."""
+    (why not)"; ``keyring``: its session and user keyrings), from one call that runs no task code;
+    {} where calls are not isolated or the probe fails."""
     if not isolation_prefix():
         return {}
     try:

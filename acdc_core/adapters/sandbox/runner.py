@@ -11,11 +11,12 @@ with an allow-listed environment, normally as PID 1 of fresh PID, mount and netw
    tree instead, every mount read-only, and hides ``/var/tmp`` and ``/dev/shm`` under empty
    read-only tmpfs.  Either way a private tmpfs at ``/tmp`` capped at ``disk_mb`` and
    ``max_files`` is the call's scratch folder;
-2. imports the stdlib modules in ``PRELOADED`` (as nobody the interpreter's stdlib may be
-   unreadable where the host's tree is kept), sets rlimits (CPU, address space, processes, file
-   size, no core files);
+2. joins a new session keyring; imports the stdlib modules in ``PRELOADED`` (as nobody the
+   interpreter's stdlib may be unreadable where the host's tree is kept), sets rlimits (CPU,
+   address space, processes, file size, no core files);
 3. drops root to ``nobody`` (under ``unshare -r``, where nobody is not mapped: every capability),
-   enters the scratch folder, and installs an audit hook that refuses sockets and process creation.
+   (isolated) enters a user namespace of its own so that its user keyring is the call's, enters
+   the scratch folder, and installs an audit hook that refuses sockets and process creation.
 
 Then it executes the code and writes one JSON reply on stdout after a nonce marker (whatever the
 task code prints goes to stderr), and exits at once: as PID 1 its exit kills every process the
@@ -64,14 +65,17 @@ BLOCKED_EVENTS = ("socket.", "os.system", "os.exec", "os.posix_spawn", "os.spawn
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
 MS_BIND, MS_REC, MS_RELATIME = 4096, 16384, 1 << 21  # nosuid, nodev, noexec, noatime, nodiratime: same bits as ST_*
 MNT_DETACH = 2
+CLONE_NEWUSER = 0x10000000
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SETPERM = 1, 5
+KEY_SPEC_USER_KEYRING, KEY_POS_ALL = -4, 0x3F000000
 # Numbers of the system calls glibc has no wrapper for (asm/unistd.h); elsewhere these steps fall back.
-SYSCALLS = {"x86_64": {"pivot_root": 155}, "aarch64": {"pivot_root": 41}}
+SYSCALLS = {"x86_64": {"pivot_root": 155, "keyctl": 250}, "aarch64": {"pivot_root": 41, "keyctl": 219}}
 NEW_ROOT = "/tmp"  # where the call's root is built, in its own mount namespace (the host's /tmp is untouched)
 DEVICES = ("null", "zero", "urandom")
 # Never bound from the host: the call's root has its own /proc, /dev and scratch /tmp.
 OWN_DIRS = ("/proc", "/dev", "/tmp")
 # What this call got, for the "probe" op (see client.isolation_features).
-FEATURES = {"root": "host (not isolated)"}
+FEATURES = {"root": "host (not isolated)", "keyring": "the parent's"}
 
 
 _LIBC = []
@@ -206,6 +210,41 @@ def _isolate_filesystem(limits, binds):
     for hidden in ("/var/tmp", "/dev/shm"):
         if os.path.isdir(hidden):
             _mount("tmpfs", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k")
+
+
+def _join_session_keyring():
+    """A new, empty session keyring for this call (KEYCTL_JOIN_SESSION_KEYRING with no name),
+    instead of the parent's, which every call would share."""
+    try:
+        _syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, None)
+        FEATURES["keyring"] = "own session keyring"
+    except OSError as exc:
+        FEATURES["keyring"] = f"the parent's session keyring ({exc.strerror or exc})"
+
+
+def _own_user_namespace():
+    """After the drop to nobody: a user namespace of this call's own, with nobody mapped to
+    itself, so that the user keyring (one per user namespace) is the call's, not the one every
+    nobody on the host shares; then no capabilities left in it.  Best effort: where user
+    namespaces are off, the call keeps nobody's user keyring (FEATURES says so)."""
+    if _in_own_user_namespace():
+        FEATURES["keyring"] += ", own user keyring (the call's user namespace)"
+        return
+    libc = _libc()
+    try:
+        libc.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: /proc/self/*_map belong to nobody only then
+        _check(libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+        uid, gid = os.geteuid(), os.getegid()
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+            with open(f"/proc/self/{name}", "w") as f:
+                f.write(text)
+        _syscall("keyctl", KEYCTL_SETPERM, KEY_SPEC_USER_KEYRING, KEY_POS_ALL)  # no other call of nobody's
+        _no_capabilities()
+        FEATURES["keyring"] += ", own user keyring"
+    except OSError as exc:
+        FEATURES["keyring"] += f", nobody's user keyring ({exc.strerror or exc})"
+    finally:
+        libc.prctl(4, 0, 0, 0, 0)
 
 
 def _apply_limits(limits):
@@ -352,7 +391,10 @@ def main():
     try:
         if req["isolated"]:
             _isolate_filesystem(req["limits"], req.get("root_binds", []))
+        _join_session_keyring()
         _apply_limits(req["limits"])
+        if req["isolated"]:
+            _own_user_namespace()
         os.chdir("/tmp" if req["isolated"] else req["scratch"])
         sys.addaudithook(_guard)
         judge = _judge_function(nonce, real_stdout, int(req.get("max_judge_calls", 0)))
