@@ -714,6 +714,15 @@ return {{"a": out}}''')
     assert found == {f"{desc}-session": [-1] * 4, f"{desc}-user": [-1] * 4}
 
 
+def test_describe_isolation_says_what_this_machine_gives(monkeypatch):
+    line = client.describe_isolation(False)
+    features = client.isolation_features()
+    assert ("a minimal root" in line) == (features.get("root") == "minimal")
+    assert f"keyrings: {features.get('keyring')}" in line
+    monkeypatch.setattr(client, "isolation_features", lambda: {"root": "host (no pivot_root)", "keyring": "k"})
+    assert "sees the host's files, read-only, and its unix sockets" in client.describe_isolation(False)
+
+
 def test_without_a_minimal_root_the_call_falls_back_to_the_hosts_tree_read_only(tmp_path):
     """Where the minimal root cannot be built (here: no pivot_root system call number), the runner
     detaches what it had built and contains the call as before: the host's tree, every mount

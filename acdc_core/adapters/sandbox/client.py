@@ -158,9 +158,14 @@ def describe_isolation(allow_weak: bool) -> str:
     group = (f"; a cgroup per call under {base} (whole-call CPU and memory checks, cgroup.kill)" if base
              else "; no cgroup per call (CPU and memory limited per process only)")
     if prefix:
-        who = "as nobody" if os.geteuid() == 0 else "in a user namespace"
+        who = "as nobody" if os.geteuid() == 0 else "in a user namespace (its uid 0, no capabilities)"
+        features = isolation_features()
+        root = features.get("root", "unknown (the probe call failed)")
+        view = ("a minimal root (interpreter, stdlib, shared libraries; no host files or sockets)"
+                if root == "minimal" else f"the host's files, read-only, and its unix sockets: minimal root {root}")
         return (f"task code runs {who} in its own network, PID, IPC and mount namespaces "
-                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs{group}")
+                f"({' '.join(prefix)}), sees {view}, a private scratch tmpfs; keyrings: "
+                f"{features.get('keyring', 'unknown')}{group}")
     if allow_weak:
         return ("WEAK: no namespaces on this machine; task code runs with rlimits, an audit hook"
                 f" and a scratch folder only (sandbox.allow_weak_isolation is true){group}")
