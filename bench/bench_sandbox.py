@@ -1,13 +1,14 @@
 """What the hardened sandbox costs per family call, next to earlier revisions', in one run.
 
-    .venv/bin/python bench/bench_sandbox.py [--baseline-rev 6c2be99 --baseline-rev b8da4c3] [--rounds 3]
+    .venv/bin/python bench/bench_sandbox.py [--baseline-rev 6c2be99 --baseline-rev b8da4c3 --baseline-rev b1a147b] [--rounds 3]
 
 Each baseline's ``client.py`` and ``runner.py`` (under ``acdc_core/adapters/sandbox/``, or
 ``acdc_core/sandbox/`` before ``adapters/``) are read from git at ``--baseline-rev`` into a
 temporary folder and imported from there.  Defaults: 6c2be99, the last revision before
 namespaces, the parent-side checks and the pipe caps; b8da4c3, the first round of hardening
 (namespaces, the process-group kill), before issue 30 (pidfd and per-call cgroup kill, whole-call
-CPU and memory checks, the stdin writer thread, an IPC namespace).  Every sandbox then loads and
+CPU and memory checks, the stdin writer thread, an IPC namespace); b1a147b, issue 30's second
+round, before the minimal root and the call's own keyrings.  Every sandbox then loads and
 scores the 22 seed families (``instances`` then ``score`` with the instances' own instructions as
 submissions), interleaved round by round so that machine load hits all alike.  Printed: median
 milliseconds per call of each kind, and the ratio of the current sandbox to each baseline.
@@ -26,6 +27,7 @@ import time
 from pathlib import Path
 
 from acdc_core.adapters.sandbox import Sandbox, control
+from acdc_core.adapters.sandbox.client import isolation_features
 from acdc_core.taskfamily import seed_families
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,10 +67,10 @@ def time_calls(sandbox, families) -> tuple[list[float], list[float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--baseline-rev", action="append", help="repeatable; default: 6c2be99 and b8da4c3")
+    ap.add_argument("--baseline-rev", action="append", help="repeatable; default: 6c2be99, b8da4c3 and b1a147b")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    revs = args.baseline_rev or ["6c2be99", "b8da4c3"]
+    revs = args.baseline_rev or ["6c2be99", "b8da4c3", "b1a147b"]
     families = seed_families()
     contenders = {f"baseline ({rev})": baseline_sandbox(rev)() for rev in revs}
     contenders["hardened (now)"] = Sandbox()
@@ -79,7 +81,7 @@ def main() -> None:
             times[name][0].extend(load)
             times[name][1].extend(score)
     print(f"{len(families)} seed families x {args.rounds} rounds; median ms per call (python {sys.version.split()[0]}; "
-          f"call cgroup: {control.cgroup_base() or 'none'})")
+          f"call cgroup: {control.cgroup_base() or 'none'}; now: {isolation_features() or 'not isolated'})")
     print(f"{'sandbox':24s} {'instances':>10s} {'score':>8s}")
     med = {name: (statistics.median(lo), statistics.median(sc)) for name, (lo, sc) in times.items()}
     for name, (lo, sc) in med.items():

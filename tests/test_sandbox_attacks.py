@@ -16,6 +16,8 @@ import re
 import resource
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -25,7 +27,7 @@ import pytest
 
 from acdc_core.adapters.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
 from acdc_core.adapters.sandbox import control
-from acdc_core.adapters.sandbox.client import RUNNER_ENV
+from acdc_core.adapters.sandbox.client import NOBODY, RUNNER_ENV
 
 pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")
 
@@ -199,16 +201,29 @@ def test_process_creation_is_refused_by_the_hook(tmp_path):
 
 
 def test_shell_through_ctypes_cannot_write_outside_scratch():
-    """At import time, past the hook: the shell runs, but a world-writable host folder is on a
-    read-only mount in the call's namespace."""
+    """At import time, past the hook: no shell exists in the call's root (``system`` gets exit
+    status 127), and a world-writable host folder does not exist there either (where the minimal
+    root is not available, it is on a read-only mount)."""
     marker = "acdc-" + secrets.token_hex(6)
     host_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/var/tmp")
     top = (f"import ctypes\nRC = ctypes.CDLL(None).system("
            f"b'touch /tmp/{marker} && touch {host_dir}/{marker} 2>/dev/null')")
-    code = family(top=top, tasks_body='import os\nreturn {"a": {"rc": RC, "scratch": os.listdir("/tmp")}}')
-    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
-    assert err is None and out["a"]["task"]["scratch"] == [marker]  # the shell ran, in the scratch
-    assert out["a"]["task"]["rc"] != 0
+    body = f"""import os
+try:
+    open("{host_dir}/{marker}", "w")
+    opened = "written"
+except OSError as e:
+    opened = e.strerror
+return {{"a": {{"rc": RC, "scratch": os.listdir("/tmp"), "opened": opened}}}}"""
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(family(top=top, tasks_body=body), 1))
+    assert err is None
+    task = out["a"]["task"]
+    if client.isolation_features().get("root") == "minimal":
+        assert task["rc"] == 127 << 8 and task["scratch"] == []  # no /bin/sh
+        assert task["opened"] == "No such file or directory"
+    else:
+        assert task["scratch"] == [marker] and task["rc"] != 0  # the shell ran, in the scratch
+        assert task["opened"] == "Read-only file system"
     assert not (host_dir / marker).exists() and not (Path("/tmp") / marker).exists()
 
 
@@ -582,3 +597,187 @@ def test_a_judge_slower_than_its_budget_ends_the_call_as_a_judge_timeout():
     _, err, seconds = within(60, lambda: Sandbox(LIMITS, judge=lambda *a: time.sleep(30)).score(code, ITEMS))
     assert err is not None and "LLM judge took longer than the judge budget" in err
     assert seconds < LIMITS.timeout_s + LIMITS.judge_s_per_item * len(ITEMS) + SLACK_S
+
+
+# --- Third round (issue 30): the family sees a minimal root, not the host's tree, and keyrings
+# of its own.
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+needs_minimal_root = pytest.mark.skipif(client.isolation_features().get("root") != "minimal",
+                                        reason="this machine falls back to the host's tree, read-only")
+
+
+@needs_minimal_root
+def test_host_files_and_unix_sockets_do_not_exist_for_the_family(tmp_path):
+    """/etc/passwd, the project's README (absolute path) and a world-writable unix socket that this
+    process listens on at a host path: the family can open none of them, connect to nothing
+    (``ctypes`` past the hook), and the judge never receives host file content."""
+    host_dir = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/var/tmp")
+    sock_path = host_dir / f"acdc-{secrets.token_hex(4)}.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(sock_path))
+    os.chmod(sock_path, 0o777)  # anyone on the host may connect
+    listener.listen(1)
+    listener.settimeout(0.5)
+    asked = []
+    code = family(score_body=f'''
+import ctypes, os
+out = {{}}
+texts = []
+for path in ["/etc/passwd", {str(README)!r}]:
+    try:
+        texts.append(open(path).read())
+        out[path] = "read"
+    except OSError as e:
+        out[path] = e.strerror
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.socket(1, 1, 0)  # AF_UNIX, SOCK_STREAM
+addr = (1).to_bytes(2, "little") + {str(sock_path).encode()!r}.ljust(108, b"\\0")
+out["connect"] = [libc.connect(fd, addr, len(addr)), os.strerror(ctypes.get_errno())]
+eval_with_llm_judge("\\n".join(texts) or repr(out), submission, "c")
+raise RuntimeError(repr(out))''')
+    try:
+        _, errors = Sandbox(LIMITS, judge=lambda *fields: asked.append(fields) or True).score(code, ITEMS)
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
+        sock_path.unlink()
+    seen = eval(errors["a"].removeprefix("RuntimeError: "))  # the family's own report, a dict literal
+    assert seen == {"/etc/passwd": "No such file or directory", str(README): "No such file or directory",
+                    "connect": [-1, "No such file or directory"]}
+    host_lines = [Path("/etc/passwd").read_text().splitlines()[0], README.read_text().splitlines()[0]]
+    assert asked and not any(line in field for fields in asked for field in fields for line in host_lines)
+
+
+@needs_minimal_root
+def test_the_calls_root_holds_only_what_task_code_needs():
+    """The root is a read-only tmpfs; every other mount is one of the parent's binds (interpreter,
+    stdlib, shared libraries), the call's /proc, /dev's three devices or the scratch."""
+    code = family(tasks_body='''
+import os
+return {"a": {"mounts": open("/proc/self/mountinfo").read().splitlines(), "top": sorted(os.listdir("/")),
+              "dev": sorted(os.listdir("/dev")), "etc": os.listdir("/etc")}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None
+    task = out["a"]["task"]
+    mounts = {line.split()[4]: line.split(" - ")[1].split()[0] for line in task["mounts"]}
+    assert mounts.pop("/") == "tmpfs" and mounts.pop("/tmp") == "tmpfs" and mounts.pop("/proc") == "proc"
+    assert mounts.pop("/dev") == "tmpfs" and {mounts.pop(f"/dev/{d}") for d in ("null", "zero", "urandom")}
+    assert all(any(m == a or m.startswith(a + "/") for a in client.root_binds()) for m in mounts), mounts
+    assert not {"home", "work", "run", "var", "bin", "sbin", "sys", "mnt"} & set(task["top"])
+    assert set(task["etc"]) <= {"ld.so.cache"}
+    assert set(task["dev"]) == {"null", "zero", "urandom", "fd", "stdin", "stdout", "stderr"}
+
+
+KEY_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}  # add_key, request_key, keyctl
+
+
+@pytest.mark.skipif(os.uname().machine not in KEY_SYSCALLS, reason="key system call numbers unknown here")
+def test_keyrings_are_the_calls_own():
+    """A family adds a key to its session keyring and to its user keyring (readable by every
+    process of its uid); nothing with that description is left on the host once the kernel's key
+    collector has run (/proc/keys, read as the calls' uid), and the next call finds neither."""
+    desc = "acdc-" + secrets.token_hex(6)
+    add_key, request_key, keyctl = KEY_SYSCALLS[os.uname().machine]
+    prelude = f'''
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+'''
+    first = family(tasks_body=prelude + f'''
+out = {{}}
+for ring, name in ((-3, b"{desc}-session"), (-4, b"{desc}-user")):  # KEY_SPEC_SESSION/USER_KEYRING
+    serial = libc.syscall({add_key}, b"user", name, b"left for the next call", 22, ring)
+    libc.syscall({keyctl}, 5, serial, 0x3F3F0000)  # KEYCTL_SETPERM: possessor and user may do all
+    out[name.decode()] = serial
+return {{"a": out}}''')
+    second = family(tasks_body=prelude + f'''
+out = {{}}
+for name in (b"{desc}-session", b"{desc}-user"):
+    found = [libc.syscall({request_key}, b"user", name, None, 0)]
+    found += [libc.syscall({keyctl}, 10, ring, b"user", name, 0) for ring in (-3, -4, -5)]  # KEYCTL_SEARCH
+    out[name.decode()] = found
+out["proc_keys"] = "{desc}" in open("/proc/keys").read()
+return {{"a": out}}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(first, 1))
+    assert err is None and all(serial > 0 for serial in out["a"]["task"].values()), out
+    as_calls = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+    deadline = time.monotonic() + 5  # the call's keyrings go once its last process is gone, soon after
+    while desc in (left := subprocess.run(["cat", "/proc/keys"], capture_output=True, text=True, **as_calls).stdout):
+        assert time.monotonic() < deadline, left
+        time.sleep(0.05)
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(second, 1))
+    assert err is None
+    found = out["a"]["task"]
+    assert found.pop("proc_keys") is False
+    assert found == {f"{desc}-session": [-1] * 4, f"{desc}-user": [-1] * 4}
+
+
+def test_describe_isolation_says_what_this_machine_gives(monkeypatch):
+    line = client.describe_isolation(False)
+    features = client.isolation_features()
+    assert ("a minimal root" in line) == (features.get("root") == "minimal")
+    assert f"keyrings: {features.get('keyring')}" in line
+    monkeypatch.setattr(client, "isolation_features", lambda: {"root": "host (no pivot_root)", "keyring": "k"})
+    assert "sees the host's files, read-only, and its unix sockets" in client.describe_isolation(False)
+
+
+def test_without_a_minimal_root_the_call_falls_back_to_the_hosts_tree_read_only(tmp_path):
+    """Where the minimal root cannot be built (here: no pivot_root system call number), the runner
+    detaches what it had built and contains the call as before: the host's tree, every mount
+    read-only, the scratch at /tmp."""
+    script = f'''
+import json, os, sys
+sys.path.insert(0, {str(Path(client._RUNNER).parent)!r})
+import runner
+runner.SYSCALLS.clear()
+runner._isolate_filesystem({{"disk_mb": 8, "max_files": 16}}, {list(client.root_binds())!r})
+top = {{m[4]: m[5].split(",") for m in (line.split() for line in open("/proc/self/mountinfo"))}}  # the last one
+print(json.dumps({{"features": runner.FEATURES,
+                  "writable": [p for p, opts in top.items() if "rw" in opts and not p.startswith("/proc")],
+                  "partial_root": [p for p in top if p.startswith("/tmp/")],
+                  "passwd": os.path.exists("/etc/passwd"), "scratch": os.listdir("/tmp")}}))
+'''
+    res = subprocess.run([*client.isolation_prefix(), sys.executable, "-I", "-S", "-c", script],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["features"]["root"].startswith("host (") and "pivot_root" in got["features"]["root"]
+    assert got["passwd"] and got["scratch"] == [] and got["partial_root"] == []
+    assert got["writable"] == ["/tmp"]
+
+
+USER_NS_PREFIX = ("unshare", "-r", *client._NAMESPACES)
+
+
+def user_namespaces_work():
+    try:
+        return subprocess.run([*USER_NS_PREFIX, "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.skipif(not user_namespaces_work(), reason="needs user namespaces")
+def test_under_unshare_r_task_code_keeps_uid_0_of_the_call_without_capabilities(monkeypatch):
+    """The mode a parent that is not root gets (``unshare -r``): nobody is not mapped there, so
+    the runner cannot become nobody; it drops every capability instead (it used to fail every
+    call on ``setgroups``), and task code can neither remount nor write outside its scratch."""
+    monkeypatch.setattr(client, "isolation_prefix", lambda: USER_NS_PREFIX)
+    code = family(tasks_body='''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+caps = {l.split(":")[0]: int(l.split()[1], 16) for l in open("/proc/self/status") if l.startswith("Cap")}
+rc = libc.mount(None, b"/", None, 32 | 4096, None)  # MS_REMOUNT | MS_BIND, read-write
+out = {"uid": os.getuid(), "caps": [caps["CapEff"], caps["CapPrm"]], "remount": [rc, ctypes.get_errno()]}
+try:
+    open("/usr/acdc-x", "w")
+except OSError as e:
+    out["write"] = e.strerror
+return {"a": out}''')
+    out, err, _ = attempt(lambda: Sandbox(LIMITS).instances(code, 1))
+    assert err is None, err
+    task = out["a"]["task"]
+    assert task["uid"] == 0 and task["caps"] == [0, 0]
+    assert task["remount"] == [-1, 1]  # EPERM
+    assert task["write"] in ("Read-only file system", "Permission denied")

@@ -5,8 +5,11 @@ secrets) in fresh network, PID, IPC and mount namespaces (``unshare --net --pid 
 --mount --mount-proc --kill-child`` as root, with ``-r`` as a user where user namespaces are
 allowed).  The runner is PID 1 there; this process kills it through a pidfd at the end of every
 call (see :mod:`.control`), so every process the task code started dies with it, and its scratch
-tmpfs is gone.  Where cgroup v2 allows, the call also runs in a cgroup of its own.  See
-``runner.py`` for the limits it applies inside.
+tmpfs is gone.  Where cgroup v2 allows, the call also runs in a cgroup of its own.  The runner
+pivots into a minimal root of the call's own (:func:`root_binds`: the interpreter, the stdlib,
+the shared libraries), joins a new session keyring and, as nobody, a user namespace of its own
+(its user keyring); :func:`isolation_features` says what this machine gives.  See ``runner.py``
+for the limits it applies inside.
 
 Nothing the runner writes is trusted.  This process:
 
@@ -42,6 +45,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -63,6 +67,10 @@ TASK_DEPTH = 64  # JSON nesting of an instance's task data
 # The only environment the runner gets; nothing else of this process's environment crosses.
 RUNNER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 _NAMESPACES = ("--net", "--pid", "--ipc", "--fork", "--mount", "--mount-proc", "--kill-child")
+# Host paths bound read-only into a call's root where they exist (a top symlink such as
+# ``/lib -> usr/lib`` is copied as a symlink): the shared libraries and the loader's cache.
+LIBRARY_PATHS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libx32",
+                 "/etc/ld.so.cache")
 
 
 class SandboxError(RuntimeError):
@@ -119,6 +127,30 @@ def isolation_prefix() -> tuple[str, ...]:
     return ()
 
 
+@functools.cache
+def root_binds() -> tuple[str, ...]:
+    """What a call's minimal root holds of the host, read-only, besides the runner's import path
+    (the stdlib): the interpreter, its shared library and ``LIBRARY_PATHS``."""
+    paths = [os.path.realpath(sys.executable), sysconfig.get_path("stdlib"), *LIBRARY_PATHS]
+    if sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        paths.append(os.path.join(sysconfig.get_config_var("LIBDIR") or "", sysconfig.get_config_var("INSTSONAME") or ""))
+    return tuple(dict.fromkeys(p for p in paths if os.path.isabs(p) and os.path.lexists(p)))
+
+
+@functools.cache
+def isolation_features() -> dict[str, str]:
+    """What a call gets on this machine beyond the namespaces (``root``: "minimal", or "host
+    (why not)"; ``keyring``: its session and user keyrings), from one call that runs no task code;
+    {} where calls are not isolated or the probe fails."""
+    if not isolation_prefix():
+        return {}
+    try:
+        probe = Sandbox(SandboxLimits(timeout_s=10))._call({"op": "probe", "code": "", "max_instances": 0}, 1)
+        return {k: str(v) for k, v in probe["probe"].items()}
+    except (SandboxError, KeyError, TypeError, AttributeError):
+        return {}
+
+
 def describe_isolation(allow_weak: bool) -> str:
     """One line for logs and ``acdc validate``: how task code is contained here."""
     prefix = isolation_prefix()
@@ -126,9 +158,14 @@ def describe_isolation(allow_weak: bool) -> str:
     group = (f"; a cgroup per call under {base} (whole-call CPU and memory checks, cgroup.kill)" if base
              else "; no cgroup per call (CPU and memory limited per process only)")
     if prefix:
-        who = "as nobody" if os.geteuid() == 0 else "in a user namespace"
+        who = "as nobody" if os.geteuid() == 0 else "in a user namespace (its uid 0, no capabilities)"
+        features = isolation_features()
+        root = features.get("root", "unknown (the probe call failed)")
+        view = ("a minimal root (interpreter, stdlib, shared libraries; no host files or sockets)"
+                if root == "minimal" else f"the host's files, read-only, and its unix sockets: minimal root {root}")
         return (f"task code runs {who} in its own network, PID, IPC and mount namespaces "
-                f"({' '.join(prefix)}), read-only filesystem, private scratch tmpfs{group}")
+                f"({' '.join(prefix)}), sees {view}, a private scratch tmpfs; keyrings: "
+                f"{features.get('keyring', 'unknown')}{group}")
     if allow_weak:
         return ("WEAK: no namespaces on this machine; task code runs with rlimits, an audit hook"
                 f" and a scratch folder only (sandbox.allow_weak_isolation is true){group}")
@@ -316,6 +353,7 @@ class Sandbox:
         budget = _JudgeBudget(self.judge, max(1, n_items), lim)
         scratch = None if prefix else _make_scratch()
         request = {**request, "nonce": nonce, "isolated": bool(prefix), "scratch": scratch,
+                   "root_binds": list(root_binds()),
                    "max_judge_calls": budget.calls_left,
                    "limits": {"cpu_s": lim.timeout_s, "memory_mb": lim.memory_mb,
                               "max_processes": lim.max_processes, "disk_mb": lim.disk_mb,
