@@ -71,13 +71,9 @@ def answer_heldout(run_dir: str, model_id: str, task_set: str, tasks: TaskSet, s
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    asked = replicate(tasks, samples) if samples else tasks
     seed = sampling_seed(ctx.config.run.seed, 0, "heldout", model_id) if samples else 0
-    with ctx.resident_backend(model_id) as backend:
-        rows = evaluate(backend, asked, ctx.sandbox(), e.prompt_template, e.max_new_tokens,
-                        temperature if samples else 0.0, seed)
     out = []
-    for r in rows:
+    for r in _answers(ctx, model_id, tasks, samples, temperature, seed):
         iid, k = split_sample(r["instance_id"]) if samples else (r["instance_id"], 0)
         out.append({"model_id": model_id, "task_id": r["task_id"], "instance_id": iid, "sample": k,
                     "temperature": temperature if samples else 0.0, "score": r["score"], "response": r["response"],
@@ -101,9 +97,18 @@ def resample_parent(run_dir: str, model_id: str, task_set: str, tasks: TaskSet, 
     Returns (model_id, task_id, instance_id, score) per sample.
     """
     ctx = RunContext.load(run_dir)
-    e, n = ctx.config.evaluation, ctx.config.noise
+    n = ctx.config.noise
     seed = sampling_seed(ctx.config.run.seed, generation, "noise", model_id)
+    return [(model_id, r["task_id"], split_sample(r["instance_id"])[0], r["score"])
+            for r in _answers(ctx, model_id, tasks, n.samples, n.temperature, seed)]
+
+
+def _answers(ctx: RunContext, model_id: str, tasks: TaskSet, samples: int, temperature: float,
+             seed: int) -> list[dict]:
+    """Evaluation rows of the stored model ``model_id`` (resident) on ``tasks``: greedy once per
+    instance when ``samples`` is 0, else ``samples`` draws per instance at ``temperature`` in one
+    batch (instance ids ``"id#k"``, :func:`acdc_core.transfer.split_sample`)."""
+    e = ctx.config.evaluation
+    asked, temperature = (replicate(tasks, samples), temperature) if samples else (tasks, 0.0)
     with ctx.resident_backend(model_id) as backend:
-        rows = evaluate(backend, replicate(tasks, n.samples), ctx.sandbox(), e.prompt_template, e.max_new_tokens,
-                        n.temperature, seed)
-    return [(model_id, r["task_id"], split_sample(r["instance_id"])[0], r["score"]) for r in rows]
+        return evaluate(backend, asked, ctx.sandbox(), e.prompt_template, e.max_new_tokens, temperature, seed)
