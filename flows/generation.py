@@ -25,9 +25,9 @@ from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import TaskSet
 from acdc_core.transfer import NoiseFloor, credited_rows
 from flows.adaptation import adapt_tasks
+from flows.heldout import HeldoutOutcome, heldout_of, noise_floor_of, noise_rows
 from flows.runner import each
 from flows.seeds import seed_population
-from flows.heldout import HeldoutOutcome, heldout_of, noise_floor_of, noise_rows
 from storage.db import GenerationCommit
 from tasks.adaptation import embed_tasks, task_diversity
 from tasks.archive import (
