@@ -37,17 +37,26 @@ def build_tokenizer(out: Path, vocab_size: int = 400) -> PreTrainedTokenizerFast
     return fast
 
 
+ENGINE_SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2, "num_key_value_heads": 1,
+                "tie_word_embeddings": True, "initializer_range": 0.3}
+"""A pico the vLLM engine runs on a CPU: head size 32 (its CPU attention takes 32, 64, 80, ..., 512,
+not the default pico's 8), and the output layer tied to the input embeddings as in SmolLM2; weights
+drawn wider than the default's (std 0.3, not 0.02), else a tied pico answers every prompt with the same
+token and no swap could show in its answers."""
+
+
 def build_pico(out: Path, seed: int, tokenizer: PreTrainedTokenizerFast, base: Path | None = None,
-               noise: float = 0.0, dtype: torch.dtype = torch.float32) -> Path:
-    """A pico Llama at ``out``: random init from ``seed``, or ``base`` + N(0, noise) per weight."""
+               noise: float = 0.0, dtype: torch.dtype = torch.float32, **shape) -> Path:
+    """A pico Llama at ``out``: random init from ``seed`` (``shape``: LlamaConfig fields that differ
+    from the default pico's), or ``base`` + N(0, noise) per weight."""
     torch.manual_seed(seed)
     if base is None:
-        cfg = LlamaConfig(
-            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-            num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-            bos_token_id=tokenizer.bos_token_id, tie_word_embeddings=False,
-        )
+        cfg = LlamaConfig(**{
+            "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
+            "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id, "tie_word_embeddings": False, **shape,
+        })
         model = LlamaForCausalLM(cfg)
     else:
         model = LlamaForCausalLM.from_pretrained(base, dtype=torch.float32)
@@ -62,10 +71,11 @@ def build_pico(out: Path, seed: int, tokenizer: PreTrainedTokenizerFast, base: P
     return out
 
 
-def build_family(root: Path, dtype: torch.dtype = torch.float32) -> dict[str, Path]:
-    """A base and two experts (base + different noise): one architecture, one tokenizer."""
+def build_family(root: Path, dtype: torch.dtype = torch.float32, **shape) -> dict[str, Path]:
+    """A base and two experts (base + different noise): one architecture (``shape``: see
+    :func:`build_pico`), one tokenizer."""
     tok = build_tokenizer(root / "tokenizer")
-    base = build_pico(root / "base", 0, tok, dtype=dtype)
+    base = build_pico(root / "base", 0, tok, dtype=dtype, **shape)
     return {
         "base": base,
         "expert_a": build_pico(root / "expert_a", 1, tok, base=base, noise=0.02, dtype=dtype),

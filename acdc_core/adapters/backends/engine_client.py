@@ -2,11 +2,12 @@
 batch protocol as the in-process ``hf`` backend.
 
 :class:`EngineBackend` starts ``engine_worker.py`` with another environment's interpreter (by
-default ``.venv-vllm/bin/python``, made by ``scripts/setup-vllm.sh``; ``ACDC_ENGINE_PYTHON``
-or ``evaluation.engine_python`` name another), keeps that one engine for the run, and swaps each
-candidate's weights into it in place: the state dict goes to a safetensors folder in shared
-memory (``/dev/shm``, RAM, not disk) and the engine reloads its parameters from there without a
-restart.  The worker protocol is documented in :mod:`acdc_core.adapters.backends.engine_worker`.
+default ``.venv-vllm/bin/python``, made by ``scripts/setup-vllm.sh``, with ``--cpu`` for vLLM's CPU
+build; ``ACDC_ENGINE_PYTHON`` or ``evaluation.engine_python`` name another), keeps that one engine
+for the run, and swaps each candidate's weights into it in place: the state dict goes to a
+safetensors folder in shared memory (``/dev/shm``, RAM, not disk) and the engine reloads its
+parameters from there without a restart.  The engine runs in a process group of its own, ended
+whole when the engine is closed or found dead.  The worker protocol is documented in :mod:`acdc_core.adapters.backends.engine_worker`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -40,14 +42,14 @@ class EngineBackend:
             ``.venv-vllm/bin/python``.
         options: engine options (``hf``: those of :class:`~acdc_core.adapters.backends.hf.HFBackend`;
             ``vllm``: ``batch_size``, ``use_chat_template``, ``dtype``, ``gpu_memory_utilization``,
-            ``tensor_parallel_size``).
+            ``tensor_parallel_size``, ``kv_cache_gb``).
 
     Attributes:
         nbytes: the engine's parameter memory, bytes, as the worker reports it.
 
     Raises:
         EngineError: when the interpreter is missing, or the engine does not start (vLLM not
-            installed there, no GPU, a bad model folder): the worker's own message is included.
+            installed there, a bad model folder): the worker's own message is included.
     """
 
     def __init__(self, model_path: str, engine: str = "vllm", python: str | None = None, **options):
@@ -58,9 +60,11 @@ class EngineBackend:
         self.template = Path(model_path)
         self._stderr = tempfile.TemporaryFile(mode="w+")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")]))}
+        # its own process group: vLLM's engine-core and worker processes, which outlive a killed
+        # engine process, are ended with it (see _end_group)
         self._proc = subprocess.Popen(
             [python, str(_WORKER), engine, str(model_path), json.dumps(options)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env)
+            stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env, start_new_session=True)
         ready = self._receive()["ready"]
         self.nbytes = int(ready["nbytes"])
         self.pid = int(ready["pid"])
@@ -97,20 +101,33 @@ class EngineBackend:
             except (EngineError, subprocess.TimeoutExpired, BrokenPipeError):
                 self._proc.kill()
                 self._proc.wait()
+        self._end_group()
         self._stderr.close()
+
+    def _end_group(self) -> None:
+        """Kill whatever is left of the engine's process group.  vLLM runs the model in child
+        processes (``VLLM::EngineCore``, ``VLLM::Worker``) that go on, holding the model and its
+        KV cache, when the engine process itself is killed (seen with vLLM 0.32 on the CPU)."""
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def _call(self, request: dict) -> dict:
         try:
             self._proc.stdin.write(json.dumps(request) + "\n")
             self._proc.stdin.flush()
         except BrokenPipeError:
-            raise EngineError(f"the engine process exited ({self._proc.poll()}):\n{self._stderr_tail()}") from None
+            code = self._proc.wait()
+            self._end_group()
+            raise EngineError(f"the engine process exited ({code}):\n{self._stderr_tail()}") from None
         return self._receive()
 
     def _receive(self) -> dict:
         line = self._proc.stdout.readline()
         if not line:
             code = self._proc.wait()
+            self._end_group()
             raise EngineError(f"the engine process exited ({code}):\n{self._stderr_tail()}")
         reply = json.loads(line)
         if not reply["ok"]:
@@ -124,10 +141,11 @@ class EngineBackend:
 
 def VLLMBackend(model_path: str, engine_python: str | None = None, gpu_memory_utilization: float = 0.85,
                 tensor_parallel_size: int = 1, batch_size: int = 256, use_chat_template: bool = True,
-                dtype: str = "auto", **_cpu_options) -> EngineBackend:
+                dtype: str = "auto", kv_cache_gb: float | None = None, **_cpu_options) -> EngineBackend:
     """The ``vllm`` evaluation backend (``load_backend("vllm", ...)``): an :class:`EngineBackend`
-    running vLLM.  ``_cpu_options`` (``device``, ``torch_threads``, ``share_prefix``) concern the
-    in-process backend and are ignored: vLLM places, threads and caches prefixes itself."""
+    running vLLM, on a CUDA GPU or (vLLM's CPU build) the CPU, whichever its environment has.
+    ``_cpu_options`` (``device``, ``torch_threads``, ``share_prefix``) concern the in-process
+    backend and are ignored: vLLM places, threads and caches prefixes itself."""
     return EngineBackend(model_path, engine="vllm", python=engine_python, batch_size=batch_size,
-                         use_chat_template=use_chat_template, dtype=dtype,
+                         use_chat_template=use_chat_template, dtype=dtype, kv_cache_gb=kv_cache_gb,
                          gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size)

@@ -16,9 +16,10 @@ Protocol: one JSON object per line.  The worker first writes ``{"ok": true, "rea
 - ``{"op": "close"}`` -> ``{"ok": true}``, and the process exits.
 
 A failing request answers ``{"ok": false, "error"}`` and the worker goes on.  Logs go to stderr:
-stdout carries the protocol alone.  Engines: ``vllm`` (greedy ``SamplingParams``, the prompts
-tokenised exactly as the ``hf`` backend tokenises them) and ``hf`` (the transformers backend, for
-CPU tests of the protocol and for an engine environment without vLLM).
+stdout carries the protocol alone.  Engines: ``vllm`` on a CUDA GPU or the CPU (greedy
+``SamplingParams``, the prompts tokenised exactly as the ``hf`` backend tokenises them) and ``hf``
+(the transformers backend, for tests of the protocol and for an engine environment without vLLM).
+``ready.nbytes`` is the checkpoint's weight bytes at the compute dtype (:func:`checkpoint_nbytes`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import os
 import sys
 import time
 import traceback
+from pathlib import Path
 
 
 class HFEngine:
@@ -52,39 +54,52 @@ class HFEngine:
 
 
 class VLLMEngine:
-    """One resident vLLM engine (``vllm.LLM``); a candidate's weights are reloaded into it in place
-    through the workers' ``reload_weights`` (``LLM.collective_rpc``), and the prefix cache, which
-    holds KV blocks computed with the old weights, is dropped after each swap.
+    """One resident vLLM engine (``vllm.LLM``), on a CUDA GPU or, with vLLM's CPU build
+    (``scripts/setup-vllm.sh --cpu``), on the CPU.  A candidate's weights are reloaded into it in
+    place by :class:`~acdc_core.adapters.backends.vllm_extension.EngineWorkerExtension` (vLLM's
+    ``reload_weights``, then the tied output layer re-tied), and the prefix cache, which holds KV
+    blocks computed with the old weights, is dropped after each swap.
 
     Options: those of the ``hf`` backend (``batch_size`` becomes vLLM's ``max_num_seqs``;
-    ``use_chat_template``, ``dtype``) plus ``gpu_memory_utilization`` and
-    ``tensor_parallel_size``.
+    ``use_chat_template``, ``dtype``) plus ``gpu_memory_utilization``, ``tensor_parallel_size``
+    and ``kv_cache_gb`` (the KV cache's size; default: vLLM's share of the GPU, or
+    ``CPU_KV_CACHE_GB`` on a CPU, where vLLM would otherwise ask for ``gpu_memory_utilization`` of
+    the machine's RAM; ``VLLM_CPU_KVCACHE_SPACE`` overrides it there).
 
     Raises:
-        RuntimeError: when vLLM is not installed in this environment or no CUDA GPU is visible.
+        RuntimeError: when vLLM is not installed in this environment, or its platform is neither
+            a CUDA GPU nor the CPU.
     """
+
+    CPU_KV_CACHE_GB = 1.0
 
     def __init__(self, model_path: str, options: dict):
         try:
-            import torch
             from vllm import LLM, SamplingParams
+            from vllm.platforms import current_platform
         except ImportError as exc:
-            raise RuntimeError(f"vllm is not installed in {sys.executable} ({exc}); run scripts/setup-vllm.sh") from exc
-        if not torch.cuda.is_available():
-            raise RuntimeError("the vllm backend needs a CUDA GPU, and none is visible to this process")
+            raise RuntimeError(f"vllm is not installed in {sys.executable} ({exc}); run scripts/setup-vllm.sh "
+                               "(--cpu for a machine without a CUDA GPU)") from exc
+        device = current_platform.device_type
+        if device not in ("cuda", "cpu"):
+            raise RuntimeError(f"the vllm backend runs on a CUDA GPU or the CPU; this vLLM's platform is {device!r}")
         from transformers import AutoTokenizer
 
         from acdc_core.adapters.backends.dtype import resolve_dtype
         from acdc_core.adapters.backends.hf import format_prompt
+        from acdc_core.adapters.backends.vllm_extension import EXTENSION
 
         self._format, self._sampling = format_prompt, SamplingParams
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
         self.use_chat_template = options.get("use_chat_template", True) and bool(self.tokenizer.chat_template)
-        dtype = resolve_dtype(options.get("dtype", "auto"), "cuda")
-        self.llm = LLM(model=model_path, dtype=dtype, max_num_seqs=options.get("batch_size", 256),
+        self.dtype = resolve_dtype(options.get("dtype", "auto"), device)
+        kv_gb = options.get("kv_cache_gb") or (self.CPU_KV_CACHE_GB if device == "cpu" else None)
+        self.llm = LLM(model=model_path, dtype=self.dtype, max_num_seqs=options.get("batch_size", 256),
                        gpu_memory_utilization=options.get("gpu_memory_utilization", 0.85),
-                       tensor_parallel_size=options.get("tensor_parallel_size", 1), seed=0)
-        self.nbytes = sum(self.llm.apply_model(lambda m: sum(p.numel() * p.element_size() for p in m.parameters())))
+                       kv_cache_memory_bytes=int(kv_gb * 2**30) if kv_gb else None,
+                       tensor_parallel_size=options.get("tensor_parallel_size", 1), seed=0,
+                       worker_extension_cls=EXTENSION)
+        self.nbytes = checkpoint_nbytes(model_path, self.dtype)
 
     def generate(self, prompts: list[str], max_new_tokens: int, temperature: float = 0.0, seed: int = 0) -> list[dict]:
         # Token ids as the hf backend makes them: a chat template writes its own BOS, a plain
@@ -104,11 +119,46 @@ class VLLMEngine:
         return [{"text": o.outputs[0].text, "tokens": len(o.outputs[0].token_ids), "seconds": per} for o in outs]
 
     def load_weights(self, path: str) -> None:
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_path": path})
+        self.llm.collective_rpc("acdc_swap_weights", kwargs={"weights_path": path})
         self.llm.reset_prefix_cache()
 
     def close(self) -> None:
         del self.llm
+
+
+_DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+_SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+                      "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+_FLOATS = {"F64", "F32", "BF16", "F16"}
+
+
+def checkpoint_nbytes(folder: str, dtype: str | None = None) -> int:
+    """Bytes of the weights in ``folder``'s ``*.safetensors`` files, read from their headers (no
+    tensor is loaded): each floating tensor counted at ``dtype`` (the engine's compute dtype;
+    ``None``: as stored), any other as stored.  This is what an engine holds for the model's
+    weights whatever it does with them afterwards: vLLM's CPU build repacks its linear layers into
+    kernel buffers that are no longer parameters, so counting the engine's parameters would see
+    the embeddings and norms alone.
+
+    Raises:
+        FileNotFoundError: when the folder has no safetensors file.
+    """
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{folder} holds no .safetensors weights")
+    total = 0
+    for f in files:
+        with open(f, "rb") as fh:
+            header = json.loads(fh.read(int.from_bytes(fh.read(8), "little")))
+        for name, meta in header.items():
+            if name == "__metadata__":
+                continue
+            numel = 1
+            for n in meta["shape"]:
+                numel *= n
+            per = _DTYPE_BYTES[dtype] if dtype and meta["dtype"] in _FLOATS else _SAFETENSORS_BYTES[meta["dtype"]]
+            total += numel * per
+    return total
 
 
 ENGINES = {"hf": HFEngine, "vllm": VLLMEngine}
