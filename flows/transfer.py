@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from prefect import flow, get_run_logger
 
-from acdc_core.assessment.transfer_sets import transfer_sets
+from acdc_core.assessment.transfer_sets import best_seed, transfer_sets
 from acdc_core.skills import skill_table, skill_vector
 from flows.assess import fill_global_skills
 from flows.heldout import answer_missing, heldout_pool
@@ -63,9 +63,7 @@ def transfer_flow(run_dir: str, samples: int = 8, temperature: float = 0.7,
     for m, t, i, s in ctx.db.heldout_scores(pool_ids):
         if f"{t}/{i}" in col:
             held[row_of[m], col[f"{t}/{i}"]] |= s >= e.solved_threshold
-    fitness = select.mean(axis=1)
-    seeds_in = [row_of[s] for s in seed_ids]
-    best = pool_ids[max(seeds_in, key=lambda j: (fitness[j], -j))]
+    best = pool_ids[best_seed(select, [row_of[s] for s in seed_ids])]
     asked = {t: [i for i in f.instances] for t, f in heldout.by_id().items()}
     have = {(t, i, k) for _, t, i, k, _ in ctx.db.heldout_samples(best, temperature)}
     if any((t, i, k) not in have for t, iids in asked.items() for i in iids for k in range(1, samples + 1)):

@@ -12,6 +12,13 @@ import numpy as np
 from acdc_core.assessment.selection import greedy_max_coverage, seeded_max_coverage, top_by_fitness
 
 
+def best_seed(select: np.ndarray, seeds: list[int]) -> int | None:
+    """The row among ``seeds`` of highest mean ``select`` score (the lowest row on ties), or None
+    without seeds: the seed ``acdc transfer`` samples and ``transfer_sets`` reports."""
+    fitness = select.mean(axis=1) if select.size else np.zeros(len(select))
+    return max(seeds, key=lambda i: (fitness[i], -i)) if seeds else None
+
+
 def _covered(solved: np.ndarray, rows: list[int]) -> float:
     return float(solved[rows].any(axis=0).mean()) if rows and solved.shape[1] else 0.0
 
@@ -48,11 +55,11 @@ def transfer_sets(pool: list[str], seed_ids: list[str], ever_archived: list[str]
     idx = {m: i for i, m in enumerate(pool)}
     seeds = [idx[s] for s in seed_ids if s in idx]
     fitness = select.mean(axis=1) if select.size else np.zeros(len(pool))
-    best_seed = max(seeds, key=lambda i: (fitness[i], -i)) if seeds else None
+    best = best_seed(select, seeds)
     folds = [np.arange(heldout.shape[1]) % 2 == k for k in (0, 1)]
 
-    def entry(name: str, rows: list[int], n: int | None = None) -> dict:
-        return {"set_name": name, "n": n or len(rows), "members": [pool[i] for i in rows],
+    def entry(name: str, rows: list[int]) -> dict:
+        return {"set_name": name, "n": len(rows), "members": [pool[i] for i in rows],
                 "coverage_heldout": _covered(heldout, rows), "coverage_history": _covered(history, rows)}
 
     sets = []
@@ -69,13 +76,13 @@ def transfer_sets(pool: list[str], seed_ids: list[str], ever_archived: list[str]
         sets.append({**entry(f"task_force_heldout_{n}", chosen_all),
                      "coverage_heldout": solved_out / heldout.shape[1] if heldout.shape[1] else 0.0})
         sets.append(entry(f"top_fitness_{n}", top_by_fitness(fitness, n)))
-        if best_seed is not None and len(sampled) >= n:
-            sets.append({"set_name": f"best_seed_sampled_{n}", "n": n, "members": [pool[best_seed]] * n,
+        if best is not None and len(sampled) >= n:
+            sets.append({"set_name": f"best_seed_sampled_{n}", "n": n, "members": [pool[best]] * n,
                          "coverage_heldout": float(sampled[:n].any(axis=0).mean()) if sampled.shape[1] else 0.0,
                          "coverage_history": None})
     if seeds:
         sets.append(entry("seeds", seeds))
-        sets.append(entry("best_seed", [best_seed]))
+        sets.append(entry("best_seed", [best]))
     sets.append(entry("archive_final", [idx[m] for m in final_archive if m in idx]))
     sets.append(entry("ever_archived", [idx[m] for m in ever_archived if m in idx]))
     return sets
