@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))  # the tests import their helpers as helpers.*
 
-from pico import build_family  # noqa: E402
+from helpers.pico import build_family  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,13 @@ import duckdb
 import numpy as np
 import pytest
 import yaml
-
+from helpers.openai_server import OpenAIServer
+from helpers.runs import acdc, acdc_env, pico_config, table
 from transformers import AutoModelForCausalLM
 
 from acdc_core.adapters.weights import content_hash
 from acdc_core.assessment.selection import coverage_of, greedy_max_coverage
 from acdc_core.assessment.statistics import holm
-from openai_server import OpenAIServer
-from test_flows import acdc, acdc_env, pico_config, table
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-from openai_server import OpenAIServer
+from helpers.openai_server import OpenAIServer
 
 from acdc_core.adapters.chat import OpenAIChat
 from acdc_core.assessment.best_of_n import Candidate, majority_vote, select, self_certainty

@@ -1,4 +1,4 @@
-"""Chat clients: OpenAIChat over real HTTP against tests/openai_server.py, HFChat on a pico Llama."""
+"""Chat clients: OpenAIChat over real HTTP against tests/helpers/openai_server.py, HFChat on a pico Llama."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-from openai_server import OpenAIServer
-from pico import build_pico, build_tokenizer
+from helpers.openai_server import OpenAIServer
+from helpers.pico import build_pico, build_tokenizer
 
 from acdc_core.adapters.chat import ChatError, HFChat, OpenAIChat, make_chat
 from acdc_core.config import JudgeSection, ScientistSection

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_flows import acdc, acdc_env, table
+from helpers.runs import acdc, acdc_env, table
 
 from acdc_core.adapters.backends.hf import HFBackend
 from acdc_core.answers import submission_for

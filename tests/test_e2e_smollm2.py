@@ -10,8 +10,7 @@ import importlib.util
 import duckdb
 import pytest
 import yaml
-
-from test_flows import acdc, acdc_env
+from helpers.runs import acdc, acdc_env
 
 pytestmark = [
     pytest.mark.slow,

@@ -21,6 +21,7 @@ import time
 
 import pytest
 import torch
+from helpers.pico import ENGINE_SHAPE, build_pico, build_tokenizer
 
 from acdc_core.adapters.backends import load_backend
 from acdc_core.adapters.backends.engine_client import DEFAULT_PYTHON, EngineBackend, EngineError
@@ -28,7 +29,6 @@ from acdc_core.adapters.backends.engine_worker import checkpoint_nbytes
 from acdc_core.adapters.backends.hf import HFBackend
 from acdc_core.adapters.backends.vllm_extension import EngineWorkerExtension, retie_output_layer
 from acdc_core.adapters.weights import load_weights
-from pico import ENGINE_SHAPE, build_pico, build_tokenizer
 
 PROMPTS = ["What is 12 + 30?", "Reverse the word cat.", "Sort 3 1 2.", "The capital of France is"]
 OPTIONS = {"device": "cpu", "batch_size": 3, "torch_threads": 1, "dtype": "float32"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_flows import acdc_env, pico_config, table
+from helpers.runs import acdc_env, pico_config, table
 
 pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).parents[1] / "scripts" / "evidence.py"

@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 import yaml
+from helpers.runs import TABLE_KEYS, acdc, acdc_env, pico_config, table
 
 from acdc_core.adapters.backends.dtype import resolve_dtype
 from acdc_core.adapters.candidates import build_weights
@@ -26,51 +26,6 @@ from acdc_core.adapters.weights import content_hash, load_weights, tensor_hash
 from acdc_core.recipes import ChildRecipe
 
 pytestmark = pytest.mark.slow
-DATA = Path(__file__).parent / "data"
-TABLE_KEYS = {
-    "models": "model_id", "lineage": "child_id, parent_id", "task_families": "task_id",
-    "task_instances": "task_id, instance_id", "evaluations": "model_id, task_id, instance_id",
-    "archive": "generation, model_id", "metrics": "generation, name", "generations": "generation",
-}
-
-
-def pico_config(seed_path: Path, generations: int = 2) -> dict:
-    return {
-        "run": {"name": "pico", "seed": 11, "generations": generations},
-        "models": {"family": None, "seeds": [{"path": str(seed_path), "name": "pico"}],
-                   "initial_mutants": 3, "storage_dtype": "float32"},
-        "population": {"archive_size": 3, "children_per_generation": 2},
-        "crossover": {"method": "linear"},
-        "mutation": {"method": "gaussian", "gaussian_std": 0.5},
-        "gibberish": {"method": "none"},
-        "evaluation": {"max_new_tokens": 6, "instances_per_task": 2, "batch_size": 64, "torch_threads": 1},
-        "tasks": {"include": ["response_hash_0", "response_hash_1", "response_hash_2", "response_hash_3",
-                              "add_two_digit", "capital_city"],
-                  "extra_dirs": [str(DATA / "families")]},
-    }
-
-
-def acdc_env(home: Path) -> dict:
-    env = dict(os.environ)
-    env.update(PREFECT_HOME=str(home / "prefect"), ACDC_CACHE_DIR=str(home / "cache"),
-               PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONUNBUFFERED="1")
-    env.pop("PREFECT_API_URL", None)
-    return env
-
-
-def acdc(args: list[str], env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=Path(__file__).parent.parent)
-
-
-def table(run_dir: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, pico_family):
     root = tmp_path_factory.mktemp("flows")
@@ -336,7 +291,7 @@ def test_diverging_expert_is_named_and_registers_nothing(tmp_path, pico_family):
 
 
 def test_seeds_with_another_tokenizer_are_refused(tmp_path, pico_family):
-    from pico import build_pico, build_tokenizer
+    from helpers.pico import build_pico, build_tokenizer
 
     other = build_pico(tmp_path / "other", 5, build_tokenizer(tmp_path / "tok", vocab_size=300))
     cfg = pico_config(pico_family["base"], generations=0)

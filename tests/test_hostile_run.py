@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_flows import DATA, acdc, acdc_env, pico_config, table
+from helpers.runs import DATA, acdc, acdc_env, pico_config, table
 
 from acdc_core.adapters.sandbox import client
 

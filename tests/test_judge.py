@@ -4,7 +4,7 @@ the sandbox-to-parent judge channel, and the gibberish judge."""
 import re
 
 import pytest
-from openai_server import OpenAIServer
+from helpers.openai_server import OpenAIServer
 
 from acdc_core.adapters.chat import OpenAIChat
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits

@@ -1,7 +1,7 @@
 """The LLM scientist's conversations, through the real OpenAI client and a localhost server."""
 
 import pytest
-from openai_server import OpenAIServer
+from helpers.openai_server import OpenAIServer
 
 from acdc_core.adapters.chat import make_scientist
 from acdc_core.config import ScientistSection

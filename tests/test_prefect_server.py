@@ -14,8 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-
-from test_flows import acdc, acdc_env, pico_config
+from helpers.runs import acdc, acdc_env, pico_config
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).parent.parent

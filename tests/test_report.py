@@ -16,7 +16,7 @@ import duckdb
 import nbformat
 import pytest
 import yaml
-from test_flows import acdc, acdc_env, pico_config
+from helpers.runs import acdc, acdc_env, pico_config
 
 from report import figures
 from report.page import solved_threshold, summary_frame, task_map_frame, write_report

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from acdc_core.adapters.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client
-from acdc_core.adapters.sandbox import control
+from acdc_core.adapters.sandbox import IsolationError, Sandbox, SandboxError, SandboxLimits, client, control
 from acdc_core.adapters.sandbox.client import NOBODY, RUNNER_ENV
 
 pytestmark = pytest.mark.skipif(not client.isolation_prefix(), reason="needs PID, mount and network namespaces")

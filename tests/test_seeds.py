@@ -6,7 +6,7 @@ import hashlib
 import importlib
 
 import pytest
-from pico import build_pico, build_tokenizer
+from helpers.pico import build_pico, build_tokenizer
 
 from acdc_core.adapters import seeds
 from acdc_core.adapters.seeds import SeedError, ShippedModel, check_same_tokenizer, shipped_gguf

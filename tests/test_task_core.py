@@ -19,9 +19,9 @@ from acdc_core.adaptation import (
     unsolved_streaks,
 )
 from acdc_core.adapters.sandbox import Sandbox, SandboxLimits
-from acdc_core.scientist.base import TaskRequest
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import nearest, novel_mask
+from acdc_core.scientist.base import TaskRequest
 from acdc_core.scientist.llm import parse_yes_no
 from acdc_core.scientist.replies import extract_code
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from openai_server import OpenAIServer
-from test_flows import acdc, acdc_env, pico_config, table
+from helpers.openai_server import OpenAIServer
+from helpers.runs import acdc, acdc_env, pico_config, table
 
 pytestmark = pytest.mark.slow
 REPLIES = Path(__file__).parent / "data" / "scientist_replies"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from test_flows import acdc, acdc_env, pico_config, table
+from helpers.runs import acdc, acdc_env, pico_config, table
 
 pytestmark = pytest.mark.slow
 
