@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from acdc_core.adapters.sandbox.client import SandboxLimits
 from acdc_core.merge_methods import MERGE_METHODS, MergeMethod
+from acdc_core.sandboxing import SandboxLimits
 
 _HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -217,15 +217,16 @@ class NoiseSection(_Section):
 
 
 class SandboxSection(_Section):
-    """Limits of one sandbox call (see :class:`acdc_core.adapters.sandbox.SandboxLimits`)."""
+    """Limits of one sandbox call (see :class:`acdc_core.sandboxing.SandboxLimits`, whose defaults these are)."""
 
-    timeout_s: float = Field(10.0, gt=0, description="wall-clock and CPU seconds of the task code per call")
-    memory_mb: int = Field(1024, ge=64)
-    max_processes: int = Field(8, ge=1)
-    disk_mb: int = Field(64, ge=1, description="size of the call's private scratch tmpfs")
-    max_files: int = Field(256, ge=8, description="files and folders in the scratch tmpfs")
-    judge_calls_per_item: int = Field(2, ge=0)
-    judge_s_per_item: float = Field(30.0, gt=0, description="judge seconds per scored item, added to the deadline")
+    timeout_s: float = Field(SandboxLimits.timeout_s, gt=0, description="wall-clock and CPU seconds of the task code per call")
+    memory_mb: int = Field(SandboxLimits.memory_mb, ge=64)
+    max_processes: int = Field(SandboxLimits.max_processes, ge=1)
+    disk_mb: int = Field(SandboxLimits.disk_mb, ge=1, description="size of the call's private scratch tmpfs")
+    max_files: int = Field(SandboxLimits.max_files, ge=8, description="files and folders in the scratch tmpfs")
+    judge_calls_per_item: int = Field(SandboxLimits.judge_calls_per_item, ge=0)
+    judge_s_per_item: float = Field(SandboxLimits.judge_s_per_item, gt=0,
+                                    description="judge seconds per scored item, added to the deadline")
     allow_weak_isolation: bool = Field(False, description=(
         "where namespaces are unavailable, run task code with rlimits and an audit hook alone "
         "(false: refuse to run it)"))

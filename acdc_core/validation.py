@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from acdc_core.adapters.sandbox import Sandbox, SandboxError
+from acdc_core.sandboxing import SandboxError, TaskCodeRunner
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, family_from_code
 from acdc_core.text import clean_text
 
@@ -23,7 +23,7 @@ def calls_judge(code: str) -> bool:
     return any(isinstance(n, ast.Name) and n.id == JUDGE_HELPER for n in ast.walk(ast.parse(code)))
 
 
-def validate_family(code: str, sandbox: Sandbox, *, origin: str, parent_id: str | None,
+def validate_family(code: str, sandbox: TaskCodeRunner, *, origin: str, parent_id: str | None,
                     known_ids: set[str], known_names: set[str], max_instances: int,
                     min_instances: int, judge_available: bool) -> TaskFamily:
     """Run every check on ``code``.

@@ -20,7 +20,6 @@ from safetensors import safe_open
 from acdc_core.adapters.shipped import package_folder
 from acdc_core.config import RunConfig
 
-
 GEMMA_TURNS = (
     "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
     "{{ m['content'] | trim }}<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"

@@ -42,7 +42,6 @@ import os
 import queue
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -50,11 +49,11 @@ import tempfile
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from acdc_core.adapters.sandbox import control
+from acdc_core.sandboxing import SandboxError, SandboxLimits
 from acdc_core.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -73,41 +72,8 @@ LIBRARY_PATHS = ("/lib", "/lib32", "/lib64", "/libx32", "/usr/lib", "/usr/lib32"
                  "/etc/ld.so.cache")
 
 
-class SandboxError(RuntimeError):
-    """The task-family code could not run at all (syntax error, no TaskFamily, timeout, crash,
-    output over its caps, or a reply that fails validation)."""
-
-
 class IsolationError(RuntimeError):
     """This machine cannot isolate task code (no namespaces) and the weaker mode is not allowed."""
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Limits of one sandbox call.
-
-    Attributes:
-        timeout_s: wall-clock (and CPU) seconds for the task code.
-        memory_mb: address space of the runner, MiB.
-        max_processes: RLIMIT_NPROC of the runner's user.
-        disk_mb / max_files: size and inode count of the call's scratch tmpfs (isolated mode);
-            every file is also capped at 16 MiB.
-        judge_calls_per_item / judge_s_per_item: judge calls and judge seconds per scored item;
-            the judge seconds are added to the call's deadline up front.
-        output_bytes: most bytes read from the runner's stdout (also the longest line).
-        stderr_bytes: most bytes read from its stderr (the task code's prints); its last lines
-            are kept for error messages.
-    """
-
-    timeout_s: float = 10.0
-    memory_mb: int = 1024
-    max_processes: int = 8
-    disk_mb: int = 64
-    max_files: int = 256
-    judge_calls_per_item: int = 2
-    judge_s_per_item: float = 30.0
-    output_bytes: int = 8 * 1024 * 1024
-    stderr_bytes: int = 1024 * 1024
 
 
 JudgeFn = Callable[[str, str, str], bool]
