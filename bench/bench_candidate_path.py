@@ -38,7 +38,7 @@ from acdc_core.config import parse_config
 from acdc_core.expert_data import generate
 from acdc_core.recipes import MutationRecipe, propose_children
 from acdc_core.rng import rng_stream
-from tasks.seeding import shipped_seed_folder
+from tasks.shipped import shipped_seed_folder
 
 
 def main() -> None:

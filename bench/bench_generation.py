@@ -35,7 +35,7 @@ from acdc_core.adapters.evaluation import build_prompts
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.config import EvaluationSection
 from acdc_core.taskfamily import TaskSet, seed_families
-from tasks.seeding import shipped_seed_folder
+from tasks.shipped import shipped_seed_folder
 
 
 def best_of(n: int, fn):

@@ -24,9 +24,11 @@ from pathlib import Path
 import yaml
 
 from acdc_core.adaptation import pass_rates
+from acdc_core.steps import TaskChanges
 from flows.adaptation import adapt_tasks
 from flows.generation import _history_embeddings
-from tasks.context import CONFIG_FILE, DB_FILE, MODEL_POOL, RUN_FILE, RunContext
+from tasks.run_folder import CONFIG_FILE, DB_FILE, RUN_FILE, RunContext
+from tasks.sessions import MODEL_POOL
 
 
 def copy_run(src: Path, dst: Path, resident_gb: float, rounds: int) -> None:
@@ -76,17 +78,17 @@ def main() -> None:
           f"{len(ctx.db.archive_ids(ctx.db.last_generation()))} archive models, {args.rounds} reflection rounds")
     print(f"{'setting':18s} {'seconds':>8s} {'loads':>6s} {'reuses':>7s} {'rounds':>7s} {'admitted':>9s}")
     for name, (sec, loads, hits, out) in results.items():
-        rounds = 1 + max((p["round"] for p in out["task_proposals"]), default=0)
-        print(f"{name:18s} {sec:8.1f} {loads:6d} {hits:7d} {rounds:7d} {out['stats']['tasks_admitted']:9d}")
+        rounds = 1 + max((p["round"] for p in out.task_proposals), default=0)
+        print(f"{name:18s} {sec:8.1f} {loads:6d} {hits:7d} {rounds:7d} {out.stats['tasks_admitted']:9d}")
     (t_old, *_, old), (t_new, *_, new) = results.values()
     print(f"ratio (reload / resident): {t_old / t_new:.2f}x")
 
-    def rows(out: dict) -> list[tuple]:
+    def rows(out: TaskChanges) -> list[tuple]:
         return sorted((r["model_id"], r["task_id"], r["instance_id"], r["response"], r["score"])
-                      for r in out["evaluations"])
+                      for r in out.evaluations)
 
-    def proposals(out: dict) -> list[tuple]:
-        return [(p["request_id"], p["round"], p["status"], p["task_id"]) for p in out["task_proposals"]]
+    def proposals(out: TaskChanges) -> list[tuple]:
+        return [(p["request_id"], p["round"], p["status"], p["task_id"]) for p in out.task_proposals]
 
     print(f"same proposals: {proposals(old) == proposals(new)}; same evaluation rows: {rows(old) == rows(new)} "
           f"({len(rows(new))} rows)")

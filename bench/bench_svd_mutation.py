@@ -29,7 +29,7 @@ import torch
 from safetensors.torch import load_file
 
 from acdc_core.adapters.weights import is_mutable, svd_update
-from tasks.context import cache_dir
+from tasks.shipped import cache_dir
 
 
 def exact_delta(x: torch.Tensor, k: int, noise: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,6 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import yaml
 
 from acdc_core.transfer import mean_interval

@@ -25,8 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from acdc_core.adapters.backends.engine_client import EngineBackend  # noqa: E402
 from acdc_core.adapters.backends.hf import HFBackend  # noqa: E402
 from acdc_core.adapters.weights import load_weights  # noqa: E402
-from tasks.context import cache_dir  # noqa: E402
-from tasks.seeding import shipped_seed_folder  # noqa: E402
+from tasks.shipped import (
+    cache_dir,  # noqa: E402
+    shipped_seed_folder,  # noqa: E402
+)
 
 PROMPTS = ["What is 17 plus 25? Answer with the number only.", "Reverse the word 'planet'.",
            "Is 38 even or odd? Answer 'even' or 'odd'.", "Write the word 'garden' in upper case.",

@@ -24,12 +24,13 @@ from acdc_core.adaptation import (
     unsolved_streaks,
 )
 from acdc_core.rng import rng_stream
+from acdc_core.steps import TaskChanges
 from acdc_core.taskfamily import TaskSet
 from flows.runner import each
 from tasks.adaptation import ask_scientist, embed_tasks, novelty_filter, request_dicts, validate_replies
 from tasks.archive import task_rows
-from tasks.context import RunContext
 from tasks.evaluation import evaluate_model
+from tasks.run_folder import RunContext
 
 
 def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dict, status: str,
@@ -45,7 +46,7 @@ def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dic
 
 @flow(name="acdc-task-adaptation", flow_run_name="tasks-after-generation-{generation}")
 def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_embeddings: list[dict],
-                rates: dict[str, float], reference_ids: list[str]) -> dict:
+                rates: dict[str, float], reference_ids: list[str]) -> TaskChanges:
     """Adapt the task pool against the archive ``archive_ids`` (after this generation's update).
 
     Args:
@@ -57,9 +58,9 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
             answered the whole task history.
 
     Returns:
-        {"task_families", "task_instances", "task_embeddings", "task_proposals", "task_events",
-        "evaluations" (the archive's and the reference models' rows on the admitted tasks),
-        "deactivate" (task ids), "stats"}.
+        The admitted families' rows, embeddings, proposals, events, the archive's and the
+        reference models' evaluation rows on the admitted tasks, the retired task ids and the
+        statistics (:class:`acdc_core.steps.TaskChanges`).
     """
     log = get_run_logger()
     ctx = RunContext.load(run_dir)
@@ -156,10 +157,10 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         f["active"] = f["task_id"] not in outcome.deactivate
     stats = outcome.stats
     log.info("task adaptation: %s", json.dumps(stats))
-    return {
-        "task_families": families, "task_instances": instances,
-        "task_embeddings": [ad["embedding"] for ad in admitted], "task_proposals": proposals,
-        "task_events": outcome.events,
-        "evaluations": [r for ad in admitted for r in ad["evaluations"]] + reference_rows,
-        "deactivate": outcome.deactivate, "stats": stats,
-    }
+    return TaskChanges(
+        task_families=families, task_instances=instances,
+        task_embeddings=[ad["embedding"] for ad in admitted], task_proposals=proposals,
+        task_events=outcome.events,
+        evaluations=[r for ad in admitted for r in ad["evaluations"]] + reference_rows,
+        deactivate=outcome.deactivate, stats=stats,
+    )

@@ -122,7 +122,7 @@ def cmd_seeds_build(args: argparse.Namespace) -> int:
 
         load_config(args.config)
     from flows.seeds import seeds_flow
-    from tasks.context import RunContext
+    from tasks.run_folder import RunContext
 
     seeds_flow(run_dir=args.run_dir, config_path=args.config, fresh=args.fresh)
     df = RunContext.load(args.run_dir).db.seed_experts()
@@ -135,7 +135,7 @@ def cmd_seeds_build(args: argparse.Namespace) -> int:
 def cmd_assess(args: argparse.Namespace) -> int:
     import yaml
 
-    from tasks.context import RunContext, update_assessment
+    from tasks.run_folder import RunContext, update_assessment
 
     changes = {}
     if args.config:
@@ -170,7 +170,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
-    from tasks.context import RunContext
+    from tasks.run_folder import RunContext
 
     try:
         ctx = RunContext.load(args.run_dir)
@@ -196,12 +196,11 @@ def cmd_transfer(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from acdc_core.adapters.sandbox import describe_isolation
-    from acdc_core.adapters.seeds import offline_model_problems
     from acdc_core.config import load_config
+    from tasks.checks import offline_problems, sandbox_isolation
 
     cfg = load_config(args.config, preset=args.preset)
-    if problems := offline_model_problems(cfg):
+    if problems := offline_problems(cfg):
         source = args.config or f"preset {args.preset}"
         for line in problems:
             print(f"acdc validate: {source}: {line}", file=sys.stderr)
@@ -211,7 +210,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     print(f"config OK: {args.config or 'preset ' + args.preset} "
           f"({cfg.run.generations} generations, archive {cfg.population.archive_size}, "
           f"{cfg.crossover.method} crossover, {cfg.mutation.method} mutation)")
-    print(f"sandbox: {describe_isolation(cfg.sandbox.allow_weak_isolation)}")
+    print(f"sandbox: {sandbox_isolation(cfg)}")
     return 0
 
 
@@ -298,16 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines
     # the temporary server needs more than Prefect's 20 s on 2 busy cores
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    from acdc_core.adapters.benchmark_files import BenchmarkError
-    from acdc_core.adapters.embedding import EmbedderError
-    from acdc_core.adapters.finetune import TrainingDiverged
-    from acdc_core.adapters.seeds import SeedError
-    from acdc_core.config import ConfigError
-    from storage.db import RunFolderError
+    from tasks.policies import BAD_INPUT
 
     try:
         return args.func(args)
-    except (ConfigError, SeedError, TrainingDiverged, EmbedderError, BenchmarkError, RunFolderError) as exc:
+    except BAD_INPUT as exc:
         print(f"acdc {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -13,9 +13,9 @@ from prefect import flow, get_run_logger
 from flows.generation import generation_flow
 from flows.runner import task_runner
 from storage.queries import open_run, run_headline
-from tasks.breeding import discard_children
-from tasks.context import DB_FILE, MODEL_POOL, RunContext, choose_config, init_run, release_candidate_model
 from tasks.progress import fmt_seconds
+from tasks.run_folder import DB_FILE, RunContext, choose_config, init_run
+from tasks.sessions import close_run_sessions
 
 
 def target_generation(last: int | None, configured: int, more: int | None) -> int:
@@ -114,7 +114,5 @@ def acdc_run(
                 log.info("generation %d/%d done in %s; ETA for the remaining %d: %s",
                          g, target, fmt_seconds(durations[-1]), left, fmt_seconds(eta))
     finally:
-        MODEL_POOL.clear()  # the resident models of this run; the process may go on (tests, notebooks)
-        release_candidate_model()
-        discard_children()
+        close_run_sessions()  # the resident models of this run; the process may go on (tests, notebooks)
     return run_summary(str(ctx.run_dir))

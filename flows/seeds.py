@@ -7,8 +7,8 @@ from prefect import flow, get_run_logger
 
 from acdc_core.hashing import stable_hash
 from acdc_core.taskfamily import TaskSet
-from tasks.context import RunContext, choose_config, init_run
 from tasks.experts import build_expert, is_built, replay_answers, replay_prompts
+from tasks.run_folder import RunContext, choose_config, init_run
 from tasks.seeding import load_task_set, prepare_seeds
 
 

@@ -13,10 +13,10 @@ from prefect import flow, get_run_logger
 
 from acdc_core.assessment.transfer_sets import best_seed, transfer_sets
 from acdc_core.skills import skill_table, skill_vector
-from flows.assess import fill_global_skills
-from flows.heldout import answer_missing, heldout_pool
-from storage.db import RunDB
-from tasks.context import RunContext
+from flows.heldout import answer_missing
+from tasks.assessment import fill_global_skills
+from tasks.run_folder import RunContext, upgrade_schema
+from tasks.transfer import heldout_pool, missing_heldout
 
 
 @flow(name="acdc-transfer", flow_run_name="transfer")
@@ -35,20 +35,18 @@ def transfer_flow(run_dir: str, samples: int = 8, temperature: float = 0.7,
             (``heldout.instances`` 0).
     """
     ctx, log = RunContext.load(run_dir), get_run_logger()
-    RunDB.create(ctx.db.path)  # this writer adds the transfer tables to a run older than them
+    upgrade_schema(ctx)  # this writer adds the tables a run older than them lacks
     generation = ctx.db.last_generation()
     if generation is None:
         raise LookupError(f"{run_dir}: no generation committed yet, nothing to check")
     seed_ids, ever = ctx.db.seed_ids(), ctx.db.ever_archived()
     pool_ids = list(dict.fromkeys(ever + seed_ids))
     filled = fill_global_skills(run_dir, ctx, pool_ids, generation)
-    heldout = heldout_pool(ctx)
+    heldout = heldout_pool(run_dir)
     if not heldout:
         raise LookupError(f"{run_dir}: the run has no held-out instances (heldout.instances is 0, or it began "
                           "before they existed and never ran a generation since)")
-    missing: dict[str, dict[str, list[str]]] = {}
-    for m, t, i in ctx.db.heldout_missing(pool_ids):
-        missing.setdefault(m, {}).setdefault(t, []).append(i)
+    missing = missing_heldout(run_dir, pool_ids)
     ctx.db.add_heldout_answers([{**r, "generation": generation, "source": "fill"}
                                 for r in answer_missing(run_dir, heldout, missing)])
     e = ctx.config.evaluation

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import resources
@@ -21,10 +19,11 @@ import duckdb
 import pandas as pd
 
 from acdc_core.text import clean_text
+from storage import queries
+from storage.connection import connect
+from storage.queries import history_coverage
 
 log = logging.getLogger(__name__)
-
-DB_FILE = "acdc.duckdb"  # the run database's name inside a run folder
 
 TABLE_COLUMNS = {
     "models": [
@@ -92,11 +91,6 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = _migrations()[-1][0]
 
 
-class RunFolderError(RuntimeError):
-    """A run folder's file cannot be read (a damaged database, a malformed ``run.json``); the
-    message names the file and what to do."""
-
-
 class RunDB:
     """Repository over one run's existing DuckDB file at ``path``; opening it changes nothing.
 
@@ -128,33 +122,9 @@ class RunDB:
         db._migrate()
         return db
 
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay, warned = 0.2, False
-        while True:
-            try:
-                return duckdb.connect(str(self.path), read_only=read_only)
-            except duckdb.Error as exc:
-                if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc):
-                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-                    raise RunFolderError(
-                        f"{self.path} is not a readable DuckDB file ({reason}); it may be truncated or "
-                        "damaged: restore it from a copy, or start the run in a new folder") from None
-                if time.monotonic() + delay > deadline:
-                    raise
-                if not warned:
-                    log.warning("%s is locked by another process (an open SQL session?); waiting", self.path)
-                    warned = True
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = self._open(read_only)
-        try:
-            yield con
-        finally:
-            con.close()
+    def connect(self, read_only: bool = False):
+        """A connection to the file (see :func:`storage.connection.connect`), closed on exit."""
+        return connect(self.path, read_only, self.lock_timeout_s)
 
     def _migrate(self) -> None:
         with self.connect() as con:
@@ -278,6 +248,11 @@ class RunDB:
                 "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
                 [model_ids, task_ids],
             ).fetchall()
+
+    def generation_metrics(self, generation: int) -> dict[str, float]:
+        """See :func:`storage.queries.generation_metrics`."""
+        with self.connect() as con:
+            return queries.generation_metrics(con, generation)
 
     def evaluation_scores(self, model_ids: list[str]) -> list[tuple[str, str, str, float]]:
         """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on the active
@@ -545,6 +520,8 @@ class RunDB:
                     con.execute("ROLLBACK")
                     return False
                 _write(con, commit)
+                if commit.solved_threshold is not None:
+                    _insert(con, "metrics", TABLE_COLUMNS["metrics"], _history_metrics(con, commit), "INSERT")
                 con.execute(
                     "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?)",
                     [commit.generation, _now(), commit.n_candidates, commit.n_gibberish,
@@ -606,6 +583,7 @@ class GenerationCommit:
     heldout_answers: list[dict] = field(default_factory=list)
     noise_floor: list[dict] = field(default_factory=list)
     deactivate: list[str] = field(default_factory=list)  # task ids leaving the active pool
+    solved_threshold: float | None = None  # set: the commit adds the history-coverage metrics
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLE_COLUMNS}
@@ -650,6 +628,19 @@ def _write(con: duckdb.DuckDBPyConnection, commit: GenerationCommit) -> None:
     for table, rows in commit.tables().items():
         if rows:
             _insert(con, table, TABLE_COLUMNS[table], rows, "INSERT OR IGNORE")
+
+
+def _history_metrics(con: duckdb.DuckDBPyConnection, commit: GenerationCommit) -> list[dict]:
+    """``coverage_history`` and ``coverage_history_seeds`` (0-1) and ``history_beyond_seeds`` (a
+    count) of the committed archive and of the seed models, from the rows just written
+    (:func:`storage.queries.history_coverage`)."""
+    kept = [r["model_id"] for r in commit.archive]
+    seeds = [r[0] for r in con.execute("SELECT model_id FROM models WHERE operator = 'seed'").fetchall()]
+    n, _, solved = history_coverage(con, kept, commit.solved_threshold)
+    _, _, by_seeds = history_coverage(con, seeds, commit.solved_threshold)
+    values = {"coverage_history": len(solved) / n if n else 0.0, "coverage_history_seeds": len(by_seeds) / n if n else 0.0,
+              "history_beyond_seeds": float(len(solved - by_seeds))}
+    return [{"generation": commit.generation, "name": k, "value": v} for k, v in values.items()]
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], rows: list[dict], verb: str) -> None:

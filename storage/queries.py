@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from storage.db import DB_FILE, RunDB
+from storage.connection import DB_FILE, connect
 
 
 @contextmanager
@@ -27,7 +27,7 @@ def open_run(run_dir: str | Path, lock_timeout_s: float = 600.0) -> Iterator[duc
     Raises:
         FileNotFoundError: the run folder has no DuckDB file.
     """
-    with RunDB(Path(run_dir) / DB_FILE, lock_timeout_s).connect(read_only=True) as con:
+    with connect(Path(run_dir) / DB_FILE, True, lock_timeout_s) as con:
         yield con
 
 
@@ -80,33 +80,50 @@ def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
+def history_coverage(con: duckdb.DuckDBPyConnection, model_ids: list[str], threshold: float,
+                     generation: int | None = None) -> tuple[int, int, set[str]]:
+    """Coverage of the task history by ``model_ids``: the one definition of it, used by the
+    generation's commit (metrics ``coverage_history``, ``coverage_history_seeds``,
+    ``history_beyond_seeds``) and by :func:`global_coverage_frame`.
+
+    The history is every instance of the families created at or before ``generation`` (default:
+    all); an instance counts as solved when at least one of ``model_ids`` scored it
+    >= ``threshold`` (the run's ``evaluation.solved_threshold``), unsolved when none answered it.
+
+    Returns: (instances in the history, instances some model of ``model_ids`` answered, the
+    solved instances as "task_id/instance_id" keys).
+    """
+    rows = con.execute("""
+        SELECT i.task_id || '/' || i.instance_id AS key, count(e.score) AS n_eval, max(e.score) AS best
+        FROM task_instances i
+        JOIN task_families f USING (task_id)
+        LEFT JOIN evaluations e ON e.task_id = i.task_id AND e.instance_id = i.instance_id
+                               AND list_contains(?, e.model_id)
+        WHERE ? IS NULL OR f.created_generation <= ?
+        GROUP BY ALL
+    """, [model_ids, generation, generation]).fetchall()
+    return len(rows), sum(1 for _, n, _ in rows if n), {k for k, _, best in rows if best is not None and best >= threshold}
+
+
 def global_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
-    """Global synthetic coverage per generation g: the share of the task history's instances
-    (families with ``created_generation <= g``) that at least one model of the archive after g
-    solves (score >= ``threshold``, the run's ``evaluation.solved_threshold``); an instance no archive model was
-    evaluated on counts as unsolved.
+    """Global synthetic coverage per generation g: :func:`history_coverage` of the archive after
+    g over the task history up to g (families with ``created_generation <= g``).
 
     Returns: one row per committed generation: ``generation``, ``n_instances``, ``n_evaluated``
     (instances some archive model answered), ``n_solved``, ``coverage`` (n_solved / n_instances, 0-1).
     """
-    return con.execute("""
-        WITH inst AS (
-            SELECT g.generation, i.task_id, i.instance_id
-            FROM generations g
-            JOIN task_families f ON f.created_generation <= g.generation
-            JOIN task_instances i USING (task_id)),
-        best AS (
-            SELECT inst.generation, inst.task_id, inst.instance_id,
-                   count(e.score) AS n_eval, max(e.score) AS best
-            FROM inst
-            LEFT JOIN archive a ON a.generation = inst.generation
-            LEFT JOIN evaluations e ON e.model_id = a.model_id AND e.task_id = inst.task_id
-                                   AND e.instance_id = inst.instance_id
-            GROUP BY ALL)
-        SELECT generation, count(*)::INTEGER AS n_instances, count_if(n_eval > 0)::INTEGER AS n_evaluated,
-               count_if(best >= ?)::INTEGER AS n_solved, count_if(best >= ?) / count(*) AS coverage
-        FROM best GROUP BY generation ORDER BY generation
-    """, [threshold, threshold]).df()
+    rows = []
+    for (g,) in con.execute("SELECT generation FROM generations ORDER BY generation").fetchall():
+        archive = [r[0] for r in con.execute("SELECT model_id FROM archive WHERE generation = ?", [g]).fetchall()]
+        n, n_eval, solved = history_coverage(con, archive, threshold, g)
+        rows.append({"generation": g, "n_instances": n, "n_evaluated": n_eval, "n_solved": len(solved),
+                     "coverage": len(solved) / n if n else 0.0})
+    return pd.DataFrame(rows, columns=["generation", "n_instances", "n_evaluated", "n_solved", "coverage"])
+
+
+def generation_metrics(con: duckdb.DuckDBPyConnection, generation: int) -> dict[str, float]:
+    """The ``metrics`` of one generation by name (empty when it is not committed)."""
+    return dict(con.execute("SELECT name, value FROM metrics WHERE generation = ? ORDER BY name", [generation]).fetchall())
 
 
 def metrics_frame(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataFrame:

@@ -3,20 +3,27 @@ the task archive's diversity.  Each is thin: core functions do the deciding."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 from prefect import get_run_logger, task
 
+from acdc_core.adaptation import discriminating_share, pass_rates
 from acdc_core.adapters.chat import make_scientist
 from acdc_core.adapters.embedding import embed, task_text
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import novel_mask
 from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
+from acdc_core.skills import ScoreRow
+from acdc_core.steps import TaskChanges, TaskSide
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code
 from acdc_core.validation import validate_family
-from tasks.context import RunContext, cache_key, local_chat, retry_unless_bad_input
+from tasks import sessions
+from tasks.archive import task_rows
+from tasks.policies import cache_key, retry_unless_bad_input
+from tasks.run_folder import RunContext
+from tasks.sessions import local_chat
 
 NOVEL_OPERATIONS = ("novel_related", "novel_new")
 
@@ -59,7 +66,7 @@ def validate_replies(run_dir: str, replies: list[str], requests: list[dict], kno
     """
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
-    sandbox = ctx.sandbox()
+    sandbox = sessions.sandbox(ctx)
     ids, names = set(known_ids), set(known_names)
     out = []
     for reply, req in zip(replies, requests):
@@ -165,3 +172,63 @@ def task_diversity(run_dir: str, generation: int, embeddings: dict[str, list[flo
                           len(active_ids), len(ids), metrics["vendi_active"], metrics["vendi_cumulative"], n_clusters)
     return {"metrics": metrics,
             "clusters": [{"generation": generation, "task_id": t, "cluster": int(label)} for t, label in zip(ids, labels)]}
+
+
+def history_embeddings(run_dir: str, generation: int, tasks: TaskSet) -> list[dict]:
+    """``task_embeddings`` rows of the whole task history (generation 0: the seed tasks).
+    Families stored without one (a run started before embeddings existed) are embedded now;
+    rows computed here carry ``"new": True`` and are committed with the generation."""
+    ctx = RunContext.load(run_dir)
+    if generation == 0:
+        return [{**e, "new": True} for e in embed_tasks(run_dir, tasks, generation)]
+    history = ctx.db.task_history()
+    rows = [{"task_id": h["task_id"], "embedding": h["embedding"]} for h in history if h["embedding"] is not None]
+    missing = [h["task_id"] for h in history if h["embedding"] is None]
+    if missing:
+        rows += [{**e, "new": True} for e in embed_tasks(run_dir, TaskSet.from_rows(ctx.db.task_families(missing)),
+                                                            generation)]
+    return rows
+
+
+def adaptation_due(run_dir: str, generation: int) -> bool:
+    """Whether the task pool is adapted after ``generation`` (every ``adaptation.every``-th, never
+    after generation 0)."""
+    every = RunContext.load(run_dir).config.adaptation.every
+    return bool(every) and generation > 0 and generation % every == 0
+
+
+def archive_pass_rates(run_dir: str, score_rows: list[ScoreRow], kept: list[str], task_ids: list[str]
+                       ) -> dict[str, float]:
+    """Pass rate of every task of ``task_ids`` over the archive ``kept``, at the run's skill
+    granularity (see :func:`acdc_core.adaptation.pass_rates`)."""
+    e = RunContext.load(run_dir).config.evaluation
+    return pass_rates(score_rows, kept, task_ids, e.solved_threshold, e.skill_granularity)
+
+
+def task_side(run_dir: str, generation: int, tasks: TaskSet, kept: list[str], history: list[dict],
+              changes: TaskChanges, evaluations: list[dict]) -> TaskSide:
+    """The task half of a generation after its archive update: the families registered now (the
+    seed set in generation 0, else ``changes``, the adaptation's), the task archive's diversity
+    over the active pool, and the share of active tasks the kept archive ``kept`` splits.
+
+    Args:
+        tasks: the task set the generation evaluated on.
+        history: ``task_embeddings`` rows of the history (:func:`history_embeddings`).
+        evaluations: the generation's uncommitted evaluation rows (the adaptation's are in
+            ``changes``).
+    """
+    ctx = RunContext.load(run_dir)
+    if generation == 0:
+        families, instances = task_rows(tasks, generation)
+        changes = replace(changes, task_families=families, task_instances=instances)
+    active_ids = [t for t in tasks.ids if t not in changes.deactivate]
+    active_ids += [f["task_id"] for f in changes.task_families if f["active"] and generation > 0]
+    vectors = {e["task_id"]: e["embedding"] for e in history + changes.task_embeddings}
+    diversity = task_diversity(run_dir, generation, vectors, active_ids)
+    fresh = [(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations + changes.evaluations]
+    rates = archive_pass_rates(run_dir, ctx.db.all_scores(kept, active_ids) + fresh, kept, active_ids)
+    new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
+    return TaskSide(changes=changes, new_embeddings=new_embeddings + changes.task_embeddings,
+                    clusters=diversity["clusters"],
+                    metrics={**diversity["metrics"], **changes.stats, "discriminating_share": discriminating_share(rates)})
+

@@ -4,6 +4,7 @@ model already answered is never asked again), so a crashed assessment resumes wh
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 import duckdb
@@ -14,13 +15,20 @@ from safetensors import safe_open
 from acdc_core.adapters.backends.lm_eval_runner import BenchmarkRequest, LMEvalModel
 from acdc_core.adapters.benchmark_files import benchmark, load_docs, subset, write_task
 from acdc_core.adapters.code_tests import run_tests
+from acdc_core.adapters.decontamination import BenchmarkNgrams
 from acdc_core.adapters.weights import content_hash
-from acdc_core.assessment.selection import choice_probabilities, sample_choices
+from acdc_core.assessment.best_of_n import Candidate
+from acdc_core.assessment.selection import choice_probabilities, choose_sets, sample_choices
 from acdc_core.config import ConfigError, load_config
 from acdc_core.hashing import stable_hash
-from storage.db import DB_FILE
-from tasks.context import CONFIG_FILE, RunContext, retry_unless_bad_input
-from tasks.seeding import shipped_seed_folder
+from acdc_core.skills import skill_table, skill_vector
+from acdc_core.taskfamily import TaskSet
+from storage.connection import DB_FILE
+from tasks import sessions
+from tasks.evaluation import evaluate_model
+from tasks.policies import retry_unless_bad_input
+from tasks.run_folder import CONFIG_FILE, RunContext
+from tasks.shipped import shipped_seed_folder
 
 
 @task(name="prepare-benchmarks", retries=0)
@@ -144,7 +152,7 @@ def _run_code_tests(ctx: RunContext, kind: str, rows: list[dict]) -> list[dict]:
     (``target``) run in the run's sandbox; other kinds unchanged."""
     if kind != "code" or not rows:
         return rows
-    results = run_tests(ctx.sandbox(), [f"{r['answer']}\n\n{r['target']}" for r in rows])
+    results = run_tests(sessions.sandbox(ctx), [f"{r['answer']}\n\n{r['target']}" for r in rows])
     return [{**r, "correct": passed} for r, (passed, _error) in zip(rows, results)]
 
 
@@ -194,3 +202,77 @@ def _n_params(folder: str) -> int:
             for k in fh.keys():
                 total += int(np.prod(fh.get_slice(k).get_shape()))
     return total
+
+
+def assessment_sets(ctx: RunContext, pool: list[str], seed_ids: list[str]) -> list[dict]:
+    """The sets ``acdc assess`` measures: task forces and the configured baselines chosen on the
+    global skill vectors of ``pool`` over the whole task history (see
+    :func:`acdc_core.assessment.selection.choose_sets`), each {"set_name", "kind", "n", "members",
+    "synthetic_coverage"}."""
+    a, e = ctx.config.assessment, ctx.config.evaluation
+    task_ids = [t["task_id"] for t in ctx.db.task_history()]
+    scores, _ = skill_table(ctx.db.all_scores(pool, task_ids), pool, task_ids, e.skill_granularity)
+    solved = skill_vector(scores, e.solved_threshold).astype(bool)
+    return [s for s in choose_sets(pool, solved, scores.mean(axis=1), seed_ids, a.set_sizes,
+                                   np.random.default_rng(a.seed), a.max_combinations)
+            if s["kind"] == "task_force_greedy" or s["kind"] in a.baselines]
+
+
+def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], generation: int) -> int:
+    """Evaluate every (model, task instance) pair of the history not evaluated yet; rows go to
+    ``evaluations`` with ``source = 'assess'`` and the assessed ``generation``.  Returns the number of pairs evaluated."""
+    missing = ctx.db.missing_pairs(model_ids)
+    if not missing:
+        return 0
+    history = TaskSet.from_rows(ctx.db.task_families())
+    by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for m, t, i in missing:
+        by_model[m][t].append(i)
+    for m, by_task in by_model.items():
+        tasks = history.only(by_task)
+        rows = evaluate_model(run_dir, m, stable_hash(sorted(by_task.items())), tasks)
+        ctx.db.insert_rows("evaluations", [{**r, "generation": generation, "source": "assess"} for r in rows])
+    return len(missing)
+
+
+def benchmark_answers(ctx: RunContext, name: str, kind: str, doc_ids: list[int], model_ids: list[str]) -> tuple[dict, list[str]]:
+    """Answer table ({(model_id, sample): {doc_id: (correct, Candidate)}}) and the questions."""
+    docs = ctx.db.benchmark_docs(name)
+    df = ctx.db.benchmark_items(model_ids, name, doc_ids)
+    answers: dict = defaultdict(dict)
+    for r in df.itertuples():
+        if kind == "mc":
+            choices = docs.loc[r.doc_id, "choices"]
+            text = choices[int(r.answer)] if choices is not None and int(r.answer) < len(choices) else r.answer
+        else:
+            text = r.response or ""
+        conf = None if r.confidence is None or np.isnan(r.confidence) else float(r.confidence)
+        answers[(r.model_id, int(r.sample))][int(r.doc_id)] = (bool(r.correct), Candidate(str(r.answer), text, conf))
+    questions = []
+    for d in doc_ids:
+        q = docs.loc[d, "prompt"] if d in docs.index else ""
+        if kind == "mc" and d in docs.index and docs.loc[d, "choices"] is not None:
+            q += "\nOptions: " + " | ".join(docs.loc[d, "choices"])
+        questions.append(q)
+    return answers, questions
+
+
+def contamination_rows(ctx: RunContext, items: dict[str, dict]) -> list[dict]:
+    """Per benchmark, the share of assessed items sharing a word 13-gram with the task pool
+    (every family's code and every instance ever admitted): ``set_name`` 'task_pool', metric
+    'contaminated_items'.  A scientist LLM that writes benchmark questions from memory shows
+    up here."""
+    families = TaskSet.from_rows(ctx.db.task_families())
+    pool = [f.code for f in families.families] + [i.instructions for _, _, i in families.instances()]
+    grams = BenchmarkNgrams(pool)
+    rows = []
+    for name, spec in items.items():
+        docs = ctx.db.benchmark_docs(name)
+        texts = [docs.loc[d, "prompt"] for d in spec["doc_ids"] if d in docs.index]
+        hits = grams.contaminated(texts)
+        rows.append({"set_name": "task_pool", "benchmark": name, "metric": "contaminated_items",
+                     "value": len(hits) / max(1, len(texts)), "ci_low": None, "ci_high": None, "p_value": None,
+                     "n_items": len(texts)})
+        if hits:
+            get_run_logger().warning("%d of %d %s items share a 13-gram with the task pool", len(hits), len(texts), name)
+    return rows

@@ -11,7 +11,10 @@ from acdc_core.adapters.candidates import build_weights, recipe_yaml, write_fold
 from acdc_core.adapters.weights import StateDict, load_weights, tensor_hash
 from acdc_core.recipes import Candidate, ChildRecipe, propose_children, propose_initial_mutants
 from acdc_core.rng import rng_stream
-from tasks.context import RunContext, cache_key, model_key, retry_unless_bad_input
+from acdc_core.taskfamily import TaskSet
+from tasks import sessions
+from tasks.policies import cache_key, retry_unless_bad_input
+from tasks.run_folder import RunContext, model_key
 
 
 @task(name="propose-children")
@@ -34,14 +37,15 @@ def propose(run_dir: str, generation: int, archive_ids: list[str], base_id: str)
     return recipes
 
 
-_MADE: dict[str, StateDict] = {}
-"""Weights of this process's children not yet stored or discarded, by model id (the generation
-flow discards them once its kept children are stored)."""
-
-
-def discard_children() -> None:
-    """Forget the weights of children made in this process (kept ones are stored by then)."""
-    _MADE.clear()
+def gibberish_prompts(run_dir: str, generation: int, tasks: TaskSet) -> list[str]:
+    """The instructions a generation's children are screened on: ``gibberish.samples`` of the
+    instances of ``tasks``, drawn without replacement (seeded by the generation), in the
+    evaluation's prompt template."""
+    cfg = RunContext.load(run_dir).config
+    rng = rng_stream(cfg.run.seed, generation, "gibberish")
+    pool = [inst.instructions for _, _, inst in tasks.instances()]
+    picked = rng.choice(len(pool), size=min(cfg.gibberish.samples, len(pool)), replace=False)
+    return [cfg.evaluation.prompt_template.format(instructions=pool[i]) for i in picked]
 
 
 def _build(ctx: RunContext, r: ChildRecipe) -> StateDict:
@@ -56,15 +60,15 @@ def child_weights(ctx: RunContext, child: Candidate) -> StateDict:
         ValueError: when the remade weights do not hash to its id (the parents changed).
     """
     mid = child.model_id
-    if mid in _MADE:
-        return _MADE[mid]
+    if mid in sessions.MADE:
+        return sessions.MADE[mid]
     if ctx.blobs.exists(model_key(mid)):
         return load_weights(ctx.model_dir(mid))
     weights = _build(ctx, child.recipe)
     if (got := tensor_hash(weights)) != mid:
         raise ValueError(f"recipe of model {mid} remakes weights {got}: its parents' weights changed")
     get_run_logger().info("model %s remade from its recipe", mid)
-    _MADE[mid] = weights
+    sessions.MADE[mid] = weights
     return weights
 
 
@@ -83,7 +87,7 @@ def make_child(run_dir: str, recipe: ChildRecipe) -> Candidate:
     ctx = RunContext.load(run_dir)
     weights = _build(ctx, recipe)
     mid = tensor_hash(weights)
-    _MADE[mid] = weights
+    sessions.MADE[mid] = weights
     get_run_logger().info("child %d (%s of %s) -> model %s", recipe.index, recipe.operator,
                           ", ".join(recipe.parents), mid)
     return Candidate(model_id=mid, recipe=recipe, merge_config_yaml=recipe_yaml(recipe, ctx.config.models.storage_dtype))

@@ -12,9 +12,12 @@ from prefect import get_run_logger, task
 from acdc_core.adapters.backends import ModelBackend
 from acdc_core.adapters.evaluation import evaluate, gibberish_check
 from acdc_core.recipes import Candidate
+from acdc_core.steps import Verdict
 from acdc_core.taskfamily import TaskSet
+from tasks import sessions
 from tasks.breeding import child_weights
-from tasks.context import RunContext, cache_key, retry_unless_bad_input
+from tasks.policies import cache_key, retry_unless_bad_input
+from tasks.run_folder import RunContext
 
 
 @contextmanager
@@ -22,7 +25,7 @@ def _child_session(ctx: RunContext, child: Candidate) -> Iterator[ModelBackend]:
     """The run's candidate model with ``child``'s weights swapped in (see
     :func:`tasks.breeding.child_weights` for where they come from)."""
     weights = child_weights(ctx, child)
-    with ctx.candidate_backend(child.recipe.template) as backend:
+    with sessions.candidate_backend(ctx, child.recipe.template) as backend:
         backend.load_weights(weights)
         yield backend
 
@@ -31,19 +34,19 @@ def _child_session(ctx: RunContext, child: Candidate) -> Iterator[ModelBackend]:
     name="screen-and-evaluate",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
-    cache_key_fn=cache_key("screen-evaluate", "child", "task_set", "prompts"),
+    cache_key_fn=cache_key("screen-evaluate-verdict", "child", "task_set", "prompts"),  # results are Verdicts
     persist_result=True,
 )
 def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet,
-                        prompts: list[str]) -> dict:
+                        prompts: list[str]) -> Verdict:
     """A new child in one model session: its weights (made by ``make-child``, or remade from
     its recipe) swapped into the run's candidate model, the gibberish screen on a few sampled
     instructions (the heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``;
     skipped with ``none``), then, if it passes, every instance of ``tasks`` (identified by
     ``task_set``).
 
-    Returns {"model_id", "is_gibberish", "reason", "responses" (the screen's), "rows" (evaluation
-    rows as :func:`evaluate_model` returns them; empty for a gibberish model)}.
+    Returns the child's :class:`acdc_core.steps.Verdict` (its ``rows`` as :func:`evaluate_model`
+    returns them; empty for a gibberish model).
     """
     ctx = RunContext.load(run_dir)
     g, e = ctx.config.gibberish, ctx.config.evaluation
@@ -53,21 +56,28 @@ def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: Ta
         if g.method != "none":
             verdict, texts = gibberish_check(
                 backend, prompts, e.max_new_tokens,
-                judge=ctx.judge() if g.method == "llm_judge" else None,
+                judge=sessions.judge(ctx) if g.method == "llm_judge" else None,
                 max_repeat_ratio=g.max_repeat_ratio, min_compression_ratio=g.min_compression_ratio,
                 max_non_text_ratio=g.max_non_text_ratio,
             )
         rows = [] if verdict and verdict.is_gibberish else evaluate(
-            backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
+            backend, tasks, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens)
     log = get_run_logger()
     if verdict and verdict.is_gibberish:
         log.info("model %s discarded as gibberish: %s", model_id, verdict.reason)
     else:
         log.info("model %s: mean score %.3f over %d instances", model_id,
                  sum(r["score"] for r in rows) / max(1, len(rows)), len(rows))
-    return {"model_id": model_id, "is_gibberish": bool(verdict and verdict.is_gibberish),
-            "reason": verdict.reason if verdict else None, "responses": texts,
-            "rows": [{**r, "model_id": model_id} for r in rows]}
+    return Verdict(model_id=model_id, is_gibberish=bool(verdict and verdict.is_gibberish),
+                   reason=verdict.reason if verdict else None, responses=list(texts),
+                   rows=[{**r, "model_id": model_id} for r in rows])
+
+
+def retired_task_set(run_dir: str) -> TaskSet:
+    """The retired families of the task history, with their instances, that admitted children
+    answer (empty with ``evaluation.answer_retired`` off)."""
+    ctx = RunContext.load(run_dir)
+    return TaskSet.from_rows(ctx.db.retired_tasks() if ctx.config.evaluation.answer_retired else [])
 
 
 @task(
@@ -89,7 +99,7 @@ def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
     with _child_session(ctx, child) as backend:
-        rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
+        rows = evaluate(backend, tasks, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens)
     get_run_logger().info("model %s: %d of %d retired instances solved", child.model_id,
                           sum(r["score"] >= e.solved_threshold for r in rows), len(rows))
     return [{**r, "model_id": child.model_id} for r in rows]
@@ -112,8 +122,8 @@ def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: TaskSet) -
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    with ctx.resident_backend(model_id) as backend:
-        rows = evaluate(backend, tasks, ctx.sandbox(), e.prompt_template, e.max_new_tokens)
+    with sessions.resident_backend(ctx, model_id) as backend:
+        rows = evaluate(backend, tasks, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens)
     mean = sum(r["score"] for r in rows) / max(1, len(rows))
     get_run_logger().info("model %s: mean score %.3f over %d instances", model_id, mean, len(rows))
     return [{**r, "model_id": model_id} for r in rows]

@@ -21,8 +21,11 @@ from acdc_core.config import ExpertSpec
 from acdc_core.expert_data import training_items
 from acdc_core.hashing import stable_hash
 from storage.blobs import BlobStore
-from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
+from tasks import sessions
+from tasks.policies import cache_key, retry_unless_bad_input
 from tasks.progress import TrainProgress
+from tasks.run_folder import RunContext, model_key
+from tasks.shipped import cache_dir
 
 RECIPE_FILE = "acdc_expert.json"
 
@@ -92,7 +95,7 @@ def replay_answers(run_dir: str, base_id: str, prompts: list[str]) -> list[dict]
     ctx = RunContext.load(run_dir)
     get_run_logger().info("the base model answers %d replay prompts for the experts", len(prompts))
     e = ctx.config.evaluation
-    backend = ctx.backend(base_id, dtype="float32")
+    backend = sessions.backend(ctx, base_id, dtype="float32")
     try:
         gens = backend.generate(prompts, e.max_new_tokens)
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 
 from prefect import get_run_logger, task
@@ -10,29 +9,15 @@ from prefect import get_run_logger, task
 from acdc_core.adapters.sandbox import SandboxError
 from acdc_core.adapters.seeds import (
     check_same_tokenizer,
-    convert_gguf,
     copy_model_folder,
     resolve_seed_path,
-    shipped_gguf,
 )
 from acdc_core.adapters.weights import content_hash
 from acdc_core.taskfamily import TaskSet, seed_families
-from storage.blobs import BlobStore
-from tasks.context import RunContext, cache_dir, cache_key, model_key, retry_unless_bad_input
-
-
-def shipped_seed_folder(family: str, dtype: str, logger: logging.Logger) -> str:
-    """The converted shipped model, cached per user so later runs skip the conversion."""
-    gguf = shipped_gguf(family, cache_dir() / "gguf")
-    cache = BlobStore(str(cache_dir()), cache_dir())
-    key = f"seeds/{family}-{dtype}"
-    if not cache.exists(key):
-        logger.info("converting %s (%s) to safetensors, once per machine", family, gguf.name)
-        tmp = cache_dir() / f"seeds/{family}-{dtype}.partial"
-        shutil.rmtree(tmp, ignore_errors=True)
-        convert_gguf(gguf, tmp, dtype)
-        cache.put_dir(tmp, key, move=True)
-    return str(cache.local_dir(key))
+from tasks import sessions
+from tasks.policies import cache_key, retry_unless_bad_input
+from tasks.run_folder import RunContext, model_key
+from tasks.shipped import shipped_seed_folder
 
 
 @task(
@@ -97,7 +82,7 @@ def load_task_set(run_dir: str) -> TaskSet:
     ctx = RunContext.load(run_dir)
     logger = get_run_logger()
     tcfg = ctx.config.tasks
-    sandbox = ctx.sandbox()
+    sandbox = sessions.sandbox(ctx)
     out = []
     for fam in seed_families(tcfg.include, tcfg.extra_dirs):
         try:

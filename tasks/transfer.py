@@ -9,10 +9,14 @@ from prefect import get_run_logger, task
 
 from acdc_core.adapters.evaluation import evaluate
 from acdc_core.adapters.sandbox import SandboxError
+from acdc_core.hashing import stable_hash
 from acdc_core.rng import sampling_seed
-from acdc_core.taskfamily import TaskSet
-from acdc_core.transfer import pick_heldout, replicate, split_sample
-from tasks.context import RunContext, cache_key, retry_unless_bad_input
+from acdc_core.steps import ChildEffects, HeldoutOutcome, TaskChanges
+from acdc_core.taskfamily import TaskFamily, TaskSet
+from acdc_core.transfer import NoiseFloor, heldout_coverage, pick_heldout, replicate, split_sample
+from tasks import sessions
+from tasks.policies import cache_key, retry_unless_bad_input
+from tasks.run_folder import RunContext
 
 MAX_DRAWN = 64  # instances asked of one re-seeded draw, before those equal to a selection instance go
 
@@ -35,7 +39,7 @@ def draw_heldout(run_dir: str, task_set: str, tasks: TaskSet, generation: int) -
     """
     ctx = RunContext.load(run_dir)
     h = ctx.config.heldout
-    sandbox = ctx.sandbox()
+    sandbox = sessions.sandbox(ctx)
     instances, draws = [], []
     for f in tasks.families:
         error = None
@@ -110,5 +114,92 @@ def _answers(ctx: RunContext, model_id: str, tasks: TaskSet, samples: int, tempe
     batch (instance ids ``"id#k"``, :func:`acdc_core.transfer.split_sample`)."""
     e = ctx.config.evaluation
     asked, temperature = (replicate(tasks, samples), temperature) if samples else (tasks, 0.0)
-    with ctx.resident_backend(model_id) as backend:
-        return evaluate(backend, asked, ctx.sandbox(), e.prompt_template, e.max_new_tokens, temperature, seed)
+    with sessions.resident_backend(ctx, model_id) as backend:
+        return evaluate(backend, asked, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens, temperature, seed)
+
+
+def noise_rows(generation: int, noise: NoiseFloor, parents: dict[str, tuple[str, ...]]) -> list[dict]:
+    """``noise_floor`` rows: one per (child, instance it found); none without samples."""
+    if not noise.samples:
+        return []
+    return [{"generation": generation, "model_id": c, "task_id": k.split("/", 1)[0], "instance_id": k.split("/", 1)[1],
+             "parent_samples": noise.samples * len(parents.get(c, ())), "parent_solved": noise.reached.get(k, 0)}
+            for c, keys in noise.found.items() for k in keys]
+
+
+_FAMILY_KEYS = ("task_id", "name", "code", "description", "capability", "domain")
+
+
+def pairs_hash(tasks: TaskSet) -> str:
+    """A cache key of exactly which instances ``tasks`` holds (a task-set hash names families only)."""
+    return stable_hash({f.task_id: sorted(f.instances) for f in tasks.families})
+
+
+def undrawn_families(run_dir: str, generation: int, seed_tasks: TaskSet, changes: TaskChanges) -> TaskSet:
+    """Families whose held-out instances are to be drawn now: the seed task set (generation 0),
+    the families this generation admitted, and any family of the history never drawn (a run
+    begun before held-out instances existed)."""
+    if generation == 0:
+        return seed_tasks
+    ctx = RunContext.load(run_dir)
+    drawn = ctx.db.heldout_drawn()
+    by_task: dict[str, dict] = {}
+    for i in changes.task_instances:
+        by_task.setdefault(i["task_id"], {})[i["instance_id"]] = {"task": json.loads(i["task"]),
+                                                                  "instructions": i["instructions"]}
+    new = [TaskFamily(**{k: f[k] for k in _FAMILY_KEYS}).with_instances(by_task.get(f["task_id"], {}))
+           for f in changes.task_families]
+    old = [f for f in ctx.db.task_families() if f["task_id"] not in drawn]
+    return TaskSet(families=tuple(TaskSet.from_rows(old).families) + tuple(new))
+
+
+def heldout_pool(run_dir: str, new: TaskSet = TaskSet(), instances: list[dict] = ()) -> TaskSet:
+    """Every family with held-out instances, holding those (stored ones and ``instances``, the
+    ``heldout_instances`` rows just drawn for the families ``new``), in task id order."""
+    ctx = RunContext.load(run_dir)
+    stored = ctx.db.heldout_instances()
+    for r in instances:
+        stored.setdefault(r["task_id"], {})[r["instance_id"]] = {"task": json.loads(r["task"]),
+                                                                 "instructions": r["instructions"]}
+    families = {f.task_id: f for f in new.families}
+    families.update({f["task_id"]: TaskFamily(**{k: f[k] for k in _FAMILY_KEYS})
+                     for f in ctx.db.task_families([t for t in stored if t not in families])})
+    return TaskSet(families=tuple(families[t].with_instances(v) for t, v in sorted(stored.items()) if v))
+
+
+def missing_heldout(run_dir: str, models: list[str], instances: list[dict] = ()) -> dict[str, dict[str, list[str]]]:
+    """{model_id: {task_id: [instance_id]}}: the held-out instances each of ``models`` has not
+    answered, the stored ones and ``instances`` (rows just drawn)."""
+    missing: dict[str, dict[str, list[str]]] = {}
+    for m, t, i in RunContext.load(run_dir).db.heldout_missing(models):
+        missing.setdefault(m, {}).setdefault(t, []).append(i)
+    for m in models:
+        for r in instances:
+            missing.setdefault(m, {}).setdefault(r["task_id"], []).append(r["instance_id"])
+    return missing
+
+
+def heldout_outcome(run_dir: str, generation: int, pool: TaskSet, kept: list[str], seed_ids: list[str],
+                    instances: list[dict], draws: list[dict], answers: list[dict]) -> HeldoutOutcome:
+    """The generation's held-out side: the rows drawn and answered now (``answers`` get the
+    generation and source "run") and the archive's and the seeds' coverage of ``pool``."""
+    ctx = RunContext.load(run_dir)
+    answers = [{**r, "generation": generation, "source": "run"} for r in answers]
+    models = list(dict.fromkeys(kept + seed_ids))
+    rows = ctx.db.heldout_scores(models) + [(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in answers]
+    keys = {f"{f.task_id}/{i}" for f, i, _ in pool.instances()}
+    coverage = heldout_coverage(rows, keys, kept, seed_ids, ctx.config.evaluation.solved_threshold)
+    return HeldoutOutcome(coverage, instances, draws, answers)
+
+
+def resample_sets(tasks: TaskSet, effects: ChildEffects) -> dict[str, TaskSet]:
+    """{parent id: the instances of ``tasks`` its children found}: what each parent re-samples
+    for the noise floor (empty when no child found anything)."""
+    found, parents = effects.found(), effects.parents()
+    asked: dict[str, dict[str, set[str]]] = {}
+    for child, keys in found.items():
+        for p in parents[child]:
+            for k in keys:
+                t, i = k.split("/", 1)
+                asked.setdefault(p, {}).setdefault(t, set()).add(i)
+    return {p: tasks.only({t: sorted(i) for t, i in sorted(by_task.items())}) for p, by_task in sorted(asked.items())}

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from flows.cli import main
-from storage.db import DB_FILE, RunDB
+from storage.connection import DB_FILE
+from storage.db import RunDB
 
 
 @pytest.fixture

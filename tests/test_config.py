@@ -129,7 +129,7 @@ def test_round_trip_yaml(tmp_path):
 def test_a_run_from_before_a_setting_existed_resumes_at_its_default(tmp_path):
     """A run folder whose stored config predates a setting resumes with the setting at its
     default; a resume that asks for another value is refused, naming the key."""
-    from tasks.context import init_run
+    from tasks.run_folder import init_run
 
     cfg = parse_config({})
     init_run(tmp_path / "run", cfg)

@@ -290,7 +290,8 @@ def test_vllm_engine_counts_the_checkpoint_bytes(vllm_engine, engine_family):
 def vllm_run(tmp_path_factory, engine_python, engine_family):
     """A run under ``evaluation.backend: vllm`` whose store holds ``base`` and ``other``."""
     from acdc_core.config import parse_config
-    from tasks.context import init_run, model_key, release_candidate_model
+    from tasks.run_folder import init_run, model_key
+    from tasks.sessions import release_candidate_model
 
     config = parse_config({"evaluation": {"backend": "vllm", "engine_python": engine_python, "dtype": "float32",
                                           "batch_size": 8}}, check_paths=False)
@@ -306,7 +307,7 @@ def test_stored_models_swap_into_the_one_engine_of_a_vllm_run(vllm_run, vllm_eng
     """``evaluation.backend: vllm``: every stored model a step asks is swapped into the process's
     one engine, never loaded as an engine of its own nor kept in the pool of resident models, and
     answers exactly as an engine started on it: ``other`` here, ``base`` in ``vllm_engine``."""
-    from tasks.context import MODEL_POOL
+    from tasks.sessions import MODEL_POOL
 
     loads = MODEL_POOL.loads
     with vllm_run.resident_backend("other") as engine:

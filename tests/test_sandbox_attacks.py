@@ -679,7 +679,7 @@ def test_keyrings_are_the_calls_own():
     collector has run (/proc/keys, read as the calls' uid), and the next call finds neither."""
     desc = "acdc-" + secrets.token_hex(6)
     add_key, request_key, keyctl = KEY_SYSCALLS[os.uname().machine]
-    prelude = f'''
+    prelude = '''
 import ctypes
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long

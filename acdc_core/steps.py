@@ -1,0 +1,168 @@
+"""The typed results a generation's steps hand each other (ALGORITHM.md "One generation").
+
+ask (:class:`acdc_core.recipes.ChildRecipe`) -> make (:class:`acdc_core.recipes.Candidate`) ->
+(the :class:`Population` bred from) screen + evaluate (:class:`Verdict`) -> tell (:class:`Tell`, holding the :class:`ArchiveUpdate`) ->
+adapt (:class:`TaskChanges`) -> the task side (:class:`TaskSide`) -> held-out answers
+(:class:`HeldoutOutcome`) -> commit (:class:`Committed`) -> :class:`GenerationSummary`.
+
+Table rows inside them (``rows``, ``evaluations``, ``task_families`` ...) stay dicts keyed by the
+columns of their DuckDB table (``storage/db.py`` lists them): they are written as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from acdc_core.skills import ScoreRow
+from acdc_core.taskfamily import TaskSet
+from acdc_core.transfer import HeldoutCoverage
+
+@dataclass(frozen=True)
+class Population:
+    """Who a generation breeds from and tests on.
+
+    ``tasks``: the active task set; ``base_id``: the base model (task vectors); ``archive_ids``:
+    the archive before this generation (empty in generation 0); ``trusted``: ``models`` rows of
+    the seeds and base (generation 0), which skip the gibberish screen; ``seed_ids``: the seeds
+    that join the population now (generation 0); ``parents``: the ids children are bred from.
+    """
+
+    tasks: TaskSet
+    base_id: str
+    archive_ids: list[str]
+    trusted: list[dict]
+    seed_ids: list[str]
+    parents: list[str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A new child after its model session: the gibberish screen's verdict and, if it passed, its
+    evaluation ``rows`` (``evaluations`` rows without ``generation``; empty for a gibberish
+    model); ``responses``: the screen's texts."""
+
+    model_id: str
+    is_gibberish: bool
+    reason: str | None = None
+    responses: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ArchiveUpdate:
+    """The archive after a DNS update (or the top-fitness ablation).
+
+    Attributes:
+        kept: the archive's model ids, best first.
+        fitness / competition: per candidate of the update.
+        skills: per candidate, its 0/1 skill vector (one entry per skill-vector column).
+        distinct: distinct skill vectors among the kept.
+        coverage_instances / coverage_families: share (0-1) of the active instances / families
+            the kept set solves.
+    """
+
+    kept: list[str]
+    fitness: dict[str, float]
+    competition: dict[str, float]
+    skills: dict[str, list[int]]
+    distinct: int
+    coverage_instances: float
+    coverage_families: float
+
+    @property
+    def best_fitness(self) -> float:
+        return max(self.fitness[m] for m in self.kept)
+
+
+@dataclass(frozen=True)
+class Tell:
+    """The archive update of a generation, what it did with each candidate (``status``: admitted,
+    rejected, gibberish, evicted, kept; see :func:`acdc_core.dns.candidate_status`) and the score
+    rows it was decided on (the archive before the update and this generation's evaluations)."""
+
+    update: ArchiveUpdate
+    status: dict[str, str]
+    score_rows: list[ScoreRow]
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.status.values() if s == status)
+
+
+@dataclass(frozen=True)
+class ChildEffects:
+    """What the screened children found that their parents do not: ``child_effects`` rows and the
+    generation's metrics (see :func:`tasks.archive.child_effects_of`)."""
+
+    rows: list[dict] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def found(self) -> dict[str, tuple[str, ...]]:
+        """{child id: the "task_id/instance_id" keys it solves and none of its parents does}."""
+        return {e["model_id"]: tuple(e["new_solved"]) for e in self.rows}
+
+    def parents(self) -> dict[str, tuple[str, ...]]:
+        return {e["model_id"]: tuple(e["parents"]) for e in self.rows}
+
+
+@dataclass(frozen=True)
+class TaskChanges:
+    """What a task adaptation changes (nothing when none was due): the admitted families' rows,
+    their embeddings, the scientist's proposals, task events, the archive's and the reference
+    models' evaluation rows on the admitted tasks, the task ids retired, and its statistics."""
+
+    task_families: list[dict] = field(default_factory=list)
+    task_instances: list[dict] = field(default_factory=list)
+    task_embeddings: list[dict] = field(default_factory=list)
+    task_proposals: list[dict] = field(default_factory=list)
+    task_events: list[dict] = field(default_factory=list)
+    evaluations: list[dict] = field(default_factory=list)
+    deactivate: list[str] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskSide:
+    """The task half of a generation: the families registered now (the seed set in generation 0,
+    else those an adaptation admitted) with their rows in ``changes``, the embeddings stored now
+    (``new_embeddings``: the history's missing ones and the admitted ones), the task clusters, and
+    the metrics of the task archive (diversity, discriminating share, adaptation statistics)."""
+
+    changes: TaskChanges
+    new_embeddings: list[dict]
+    clusters: list[dict]
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class HeldoutOutcome:
+    """What a generation adds to the held-out side: ``instances`` and ``draws`` rows of the
+    families it drew, ``answers`` (``heldout_answers`` rows), and the coverage they give."""
+
+    coverage: HeldoutCoverage
+    instances: list[dict] = field(default_factory=list)
+    draws: list[dict] = field(default_factory=list)
+    answers: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The generation's commit: whether it wrote (False: the generation was already there) and
+    the generation's stored metrics by name."""
+
+    committed: bool
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class GenerationSummary:
+    """A committed generation: the archive kept, its best fitness, candidate counts and seconds;
+    ``committed`` is False when the generation was already in the database (a re-run)."""
+
+    generation: int
+    committed: bool
+    kept: list[str]
+    best_fitness: float
+    n_candidates: int
+    n_gibberish: int
+    n_admitted: int
+    seconds: float
