@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Literal
 
 from acdc_core.answers import submission_for
+from acdc_core.numbers import numbers_in
 
 SKILLS = ("math", "code", "strings", "lists", "logic", "sequences")
 REPLAY_ONLY = ("general",)
@@ -398,9 +399,6 @@ def held_out(skill: str, n: int, train: Iterable[ExpertItem], seed: int = 10_000
     return generate(skill, n, seed, exclude=(t.instructions for t in train))
 
 
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
 def _normal(text: str) -> str:
     """Lower case, surrounding quotes/backticks/brackets and a final full stop removed."""
     return text.strip().strip("`'\"[]()").strip().rstrip(".").strip().lower()
@@ -417,10 +415,10 @@ def score_response(item: ExpertItem, response: str) -> float:
     """
     sub = submission_for(response)
     if item.check == "number":
-        nums = _NUMBER.findall(sub.replace(",", ""))
-        return float(bool(nums) and float(nums[-1]) == float(item.answer))
+        nums = numbers_in(sub)
+        return float(bool(nums) and nums[-1] == float(item.answer))
     if item.check == "numbers":
-        return float(_NUMBER.findall(sub) == _NUMBER.findall(item.answer))
+        return float(numbers_in(sub) == numbers_in(item.answer))
     if item.check == "word":
         return float(f" {_normal(item.answer)} " in " " + " ".join(re.findall(r"[a-z0-9]+", sub.lower())) + " ")
     if item.check == "exact_case":

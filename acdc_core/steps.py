@@ -17,6 +17,7 @@ from acdc_core.skills import ScoreRow
 from acdc_core.taskfamily import TaskSet
 from acdc_core.transfer import HeldoutCoverage
 
+
 @dataclass(frozen=True)
 class Population:
     """Who a generation breeds from and tests on.

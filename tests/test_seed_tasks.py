@@ -121,3 +121,22 @@ def test_scoring(path):
         assert family.score(t, wrong) == 0.0, f"{path.stem}[{key}]: wrong {wrong!r} passes"
         assert family.score(t, "The answer is " + wrong + ".") == 0.0, (
             f"{path.stem}[{key}]: wrong sentence passes")
+
+
+NUMBER_CASES = ["42", "The answer is 1,234.", "-7 degrees", "3.5 then 4", "1,2,3", "12,3456", "no number",
+                "x = 10,000,000 and y = -0.25", "", "Answer: 0"]
+
+
+@pytest.mark.parametrize("path", [p for p in FAMILY_FILES if "def _last_number" in p.read_text()],
+                         ids=lambda p: p.stem)
+def test_a_seed_tasks_own_number_parser_agrees_with_the_shared_one(path):
+    """Seed task files run alone in the sandbox, so they keep a copy of the number rule
+    (acdc_core/numbers.py says so); the copy must read answers as the shared parser does."""
+    from acdc_core.numbers import numbers_in
+
+    namespace: dict = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # noqa: S102 - our own seed file
+    for text in NUMBER_CASES:
+        last = namespace["_last_number"](text)
+        shared = numbers_in(text)
+        assert (float(last) if last is not None else None) == (shared[-1] if shared else None), text

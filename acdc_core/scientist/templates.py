@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from acdc_core.numbers import numbers_in as _numbers  # its source is copied into rendered families
 from acdc_core.scientist.base import TaskRequest
 from acdc_core.scientist.replies import extract_code, fenced
 from acdc_core.taskfamily import TaskFamilyError, read_metadata
@@ -45,13 +46,6 @@ def _printed(code):
     lines = []
     exec(code, {"print": lambda *args: lines.append(" ".join(str(a) for a in args))})  # noqa: S102 - our own snippet
     return lines[-1]
-
-
-def _numbers(text):
-    """The numbers in ``text`` in order (thousands separators and unicode minus normalised)."""
-    text = (text or "").replace("\u2212", "-")
-    text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-    return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", text)]
 
 
 def _score_number(t, submission):
