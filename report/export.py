@@ -23,10 +23,13 @@ from storage.blobs import run_store
 from storage.queries import (
     ancestry_frame,
     benchmark_accuracy_frame,
+    final_archive_ids,
     latest_sets_frame,
+    model_record,
     open_run,
     run_config_yaml,
     run_headline,
+    seed_names,
     skill_cluster_frame,
 )
 
@@ -44,7 +47,7 @@ def choose_models(con, set_name: str | None, model_ids: list[str] | None) -> tup
     Raises:
         ExportError: an unknown set name or model id, or a run with no generation committed.
     """
-    known = {r[0] for r in con.execute("SELECT model_id FROM models").fetchall()}
+    known = set(model_ids(con))
     if model_ids:
         if unknown := sorted(set(model_ids) - known):
             raise ExportError(f"no such models in this run: {unknown}")
@@ -60,9 +63,7 @@ def choose_models(con, set_name: str | None, model_ids: list[str] | None) -> tup
     if len(forces):
         row = forces.sort_values("n").iloc[-1]
         return row["set_name"], list(dict.fromkeys(row["members"]))
-    archive = [r[0] for r in con.execute(
-        "SELECT model_id FROM archive WHERE generation = (SELECT max(generation) FROM archive) ORDER BY rank"
-    ).fetchall()]
+    archive = final_archive_ids(con)
     if not archive:
         raise ExportError("no generation committed yet: nothing to export")
     return "final_archive", archive
@@ -71,11 +72,8 @@ def choose_models(con, set_name: str | None, model_ids: list[str] | None) -> tup
 def model_card(con, model_id: str, label: str, run: dict) -> str:
     """The ``README.md`` of one exported model: YAML metadata, then lineage, recipe, skill profile
     over the task clusters and benchmark numbers (sections say so when the run has none)."""
-    m = con.execute("SELECT operator, created_generation, recipe, merge_config_yaml, archive_status FROM models "
-                    "WHERE model_id = ?", [model_id]).fetchall()[0]
-    operator, generation, recipe, merge_yaml, status = m
-    names = dict(con.execute("SELECT model_id, recipe->>'name' FROM models WHERE operator IN ('seed', 'base')")
-                 .fetchall())
+    operator, generation, recipe, merge_yaml, status = model_record(con, model_id)
+    names = seed_names(con)
     meta = {"library_name": "transformers", "tags": ["acdc", "model-merging", "mergekit", "quality-diversity"]}
     lines = ["---", yaml.safe_dump(meta, sort_keys=False).strip(), "---", "",
              f"# {model_id}", "",

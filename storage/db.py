@@ -1,8 +1,15 @@
-"""The run's DuckDB file: schema migrations and the repository functions the steps use.
+"""The run's DuckDB file: schema migrations and the repository the steps use -- every write
+of the project is a method here.
 
-Every write of a generation goes through :func:`commit_generation`, one transaction: either all
-of a generation's rows are visible or none are.  Reads open short-lived connections, so a user
-may query the file between generations (DuckDB allows one writing process at a time).
+Writes: a generation's rows go through :meth:`RunDB.commit_generation`, one transaction: either
+all of a generation's rows are visible or none are.  Outside a generation, the commands that run
+after it write their own tables, each in one transaction: ``acdc seeds build``
+(:meth:`RunDB.register_seed_expert`), ``acdc assess`` (:meth:`RunDB.insert_rows`,
+:meth:`RunDB.save_assessment`, :meth:`RunDB.copy_answers`, benchmark answers) and ``acdc transfer``
+(:meth:`RunDB.add_heldout_answers`, :meth:`RunDB.save_transfer`).  Connections come from
+:mod:`storage.connection`; the report's and the CLI's reads are :mod:`storage.queries`.  Reads
+open short-lived connections, so a user may query the file between generations (DuckDB allows one
+writing process at a time).
 """
 
 from __future__ import annotations
@@ -481,7 +488,7 @@ class RunDB:
                 con.execute("ROLLBACK")
                 raise
 
-    # ---- the one write path ------------------------------------------------------------------
+    # ---- the generation's write: one transaction ----------------------------------------------
     def commit_generation(self, commit: "GenerationCommit") -> bool:
         """Write all rows of one generation in a single transaction.
 

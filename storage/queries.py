@@ -310,3 +310,31 @@ def best_of_n_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Best-of-N rows (``bon_<method>``, ``majority_vote``, ``best_single``) at the latest
     assessed generation, same columns as :func:`assessment_coverage_frame` plus ``metric``."""
     return _latest_assessment(con, "(metric LIKE 'bon\\_%' ESCAPE '\\' OR metric IN ('majority_vote', 'best_single'))")
+
+
+def model_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every stored model's id."""
+    return [r[0] for r in con.execute("SELECT model_id FROM models ORDER BY model_id").fetchall()]
+
+
+def final_archive_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The archive after the last committed generation, best first (empty before generation 0)."""
+    return [r[0] for r in con.execute(
+        "SELECT model_id FROM archive WHERE generation = (SELECT max(generation) FROM archive) ORDER BY rank"
+    ).fetchall()]
+
+
+def model_record(con: duckdb.DuckDBPyConnection, model_id: str) -> tuple:
+    """(operator, created_generation, recipe JSON, merge_config_yaml, archive_status) of a stored model.
+
+    Raises:
+        IndexError: no model ``model_id``.
+    """
+    return con.execute("SELECT operator, created_generation, recipe, merge_config_yaml, archive_status FROM models "
+                       "WHERE model_id = ?", [model_id]).fetchall()[0]
+
+
+def seed_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """{model_id: name} of the seeds and the base."""
+    return dict(con.execute("SELECT model_id, recipe->>'name' FROM models WHERE operator IN ('seed', 'base')").fetchall())
+
