@@ -219,7 +219,8 @@ class NoiseSection(_Section):
 class SandboxSection(_Section):
     """Limits of one sandbox call (see :class:`acdc_core.sandboxing.SandboxLimits`, whose defaults these are)."""
 
-    timeout_s: float = Field(SandboxLimits.timeout_s, gt=0, description="wall-clock and CPU seconds of the task code per call")
+    timeout_s: float = Field(SandboxLimits.timeout_s, gt=0,
+                             description="wall-clock and CPU seconds of the task code per call")
     memory_mb: int = Field(SandboxLimits.memory_mb, ge=64)
     max_processes: int = Field(SandboxLimits.max_processes, ge=1)
     disk_mb: int = Field(SandboxLimits.disk_mb, ge=1, description="size of the call's private scratch tmpfs")

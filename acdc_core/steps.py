@@ -1,8 +1,9 @@
 """The typed results a generation's steps hand each other (ALGORITHM.md "One generation").
 
-ask (:class:`acdc_core.recipes.ChildRecipe`) -> make (:class:`acdc_core.recipes.Candidate`) ->
-(the :class:`Population` bred from) screen + evaluate (:class:`Verdict`) -> tell (:class:`Tell`, holding the :class:`ArchiveUpdate`) ->
-adapt (:class:`TaskChanges`) -> the task side (:class:`TaskSide`) -> held-out answers
+ask (:class:`acdc_core.recipes.ChildRecipe`, from a :class:`Population`) -> make
+(:class:`acdc_core.recipes.Candidate`) -> screen + evaluate (:class:`Verdict`) -> tell
+(:class:`Tell`, holding the :class:`ArchiveUpdate`) -> adapt (:class:`AdaptationStart`, then
+:class:`TaskChanges`) -> the task side (:class:`TaskSide`) -> held-out answers
 (:class:`HeldoutOutcome`) -> commit (:class:`Committed`) -> :class:`GenerationSummary`.
 
 Table rows inside them (``rows``, ``evaluations``, ``task_families`` ...) stay dicts keyed by the
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from acdc_core.adaptation import AdaptationPlan
 from acdc_core.skills import ScoreRow
 from acdc_core.taskfamily import TaskSet
 from acdc_core.transfer import HeldoutCoverage
@@ -103,6 +105,19 @@ class ChildEffects:
 
     def parents(self) -> dict[str, tuple[str, ...]]:
         return {e["model_id"]: tuple(e["parents"]) for e in self.rows}
+
+
+@dataclass(frozen=True)
+class AdaptationStart:
+    """What a task adaptation starts from: the active pool, the task history (``task_history``
+    rows), the unsolved streaks, the pool's floor and the plan drawn on them
+    (:func:`acdc_core.adaptation.plan_adaptation`)."""
+
+    active: TaskSet
+    history: list[dict]
+    streaks: dict[str, int]
+    min_pool: int
+    plan: AdaptationPlan
 
 
 @dataclass(frozen=True)

@@ -3,20 +3,30 @@ the task archive's diversity.  Each is thin: core functions do the deciding."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 
 import numpy as np
 from prefect import get_run_logger, task
 
-from acdc_core.adaptation import discriminating_share, pass_rates
+from acdc_core.adaptation import (
+    Admission,
+    conclude_adaptation,
+    discriminating_share,
+    pass_rates,
+    plan_adaptation,
+    unsolved_streaks,
+)
 from acdc_core.adapters.chat import make_scientist
 from acdc_core.adapters.embedding import embed, task_text
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import novel_mask
+from acdc_core.reflection import Reflection
+from acdc_core.rng import rng_stream
 from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
 from acdc_core.skills import ScoreRow
-from acdc_core.steps import TaskChanges, TaskSide
+from acdc_core.steps import AdaptationStart, TaskChanges, TaskSide
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code
 from acdc_core.validation import validate_family
 from tasks import sessions
@@ -230,5 +240,64 @@ def task_side(run_dir: str, generation: int, tasks: TaskSet, kept: list[str], hi
     new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
     return TaskSide(changes=changes, new_embeddings=new_embeddings + changes.task_embeddings,
                     clusters=diversity["clusters"],
-                    metrics={**diversity["metrics"], **changes.stats, "discriminating_share": discriminating_share(rates)})
+                    metrics={**diversity["metrics"], **changes.stats,
+                             "discriminating_share": discriminating_share(rates)})
+
+
+def start_adaptation(run_dir: str, generation: int, rates: dict[str, float]) -> AdaptationStart:
+    """The active pool, the task history, the unsolved streaks and the pool's floor, and the
+    plan drawn on them from ``rates`` (pass rates over the archive), seeded by the generation."""
+    ctx = RunContext.load(run_dir)
+    cfg, a = ctx.config, ctx.config.adaptation
+    active = TaskSet.from_rows(ctx.db.active_tasks())
+    history = ctx.db.task_history()
+    streaks = unsolved_streaks(ctx.db.task_events("unsolved"), list(range(a.every, generation, a.every)))
+    min_pool = ctx.db.initial_task_count() if a.min_pool == "initial" else a.min_pool
+    rng = rng_stream(cfg.run.seed, generation, "adaptation")
+    plan = plan_adaptation(active, rates, a.parents, rng, generation, [h["name"] for h in history],
+                           a.harder_above, a.easier_below, a.novel_new_share, streaks, a.drop_unsolved_after,
+                           min_pool)
+    get_run_logger().info(
+        "adapting tasks: %d active, %d unsolved (%d to drop), %d requests (%d to refill the pool to %d)",
+        len(active), len(plan.dropped) + len(plan.unsolved_kept), len(plan.dropped), len(plan.requests),
+        len(plan.requests) - min(a.parents, len(plan.requests)), min_pool)
+    return AdaptationStart(active, history, streaks, min_pool, plan)
+
+
+def start_reflection(run_dir: str, generation: int, start: AdaptationStart, history_embeddings: list[dict],
+                     archive_ids: list[str]) -> Reflection:
+    """The scientist's rounds (:class:`acdc_core.reflection.Reflection`) on the plan's requests."""
+    cfg = RunContext.load(run_dir).config
+    return Reflection.start(generation, cfg.adaptation.reflection_rounds, request_dicts(start.plan.requests),
+                            start.history, history_embeddings, archive_ids, cfg.evaluation.solved_threshold,
+                            cfg.evaluation.skill_granularity)
+
+
+def conclude(run_dir: str, generation: int, start: AdaptationStart, state: Reflection,
+             reference_rows: list[dict]) -> TaskChanges:
+    """The adaptation's changes once the rounds are over: admissions, retirements, pruning
+    (:func:`acdc_core.adaptation.conclude_adaptation`), the admitted families' rows, and the
+    reference models' answers ``reference_rows`` on them."""
+    a = RunContext.load(run_dir).config.adaptation
+    outcome = conclude_adaptation(
+        generation, [(t.task_id, t.created_generation) for t in start.active.families], start.plan,
+        [Admission(ad.task.task_id, ad.task.name, ad.request["operation"], ad.request["parent"]["task_id"])
+         for ad in state.admitted],
+        state.final, state.reflections, start.streaks, a.drop_unsolved_after, a.parents, start.min_pool, a.pool_cap)
+    families, instances = task_rows(admitted_tasks(state), generation)
+    for f in families:
+        f["active"] = f["task_id"] not in outcome.deactivate
+    get_run_logger().info("task adaptation: %s", json.dumps(outcome.stats))
+    return TaskChanges(
+        task_families=families, task_instances=instances,
+        task_embeddings=[ad.embedding for ad in state.admitted], task_proposals=state.proposals,
+        task_events=outcome.events,
+        evaluations=[r for ad in state.admitted for r in ad.evaluations] + reference_rows,
+        deactivate=outcome.deactivate, stats=outcome.stats,
+    )
+
+
+def admitted_tasks(state: Reflection) -> TaskSet:
+    """The families the rounds admitted, with their instances."""
+    return TaskSet(families=tuple(ad.task for ad in state.admitted))
 
