@@ -8,15 +8,20 @@ never loads (``flows/heldout.py`` is the in-run half).
 
 from __future__ import annotations
 
-import numpy as np
 from prefect import flow, get_run_logger
 
 from acdc_core.assessment.transfer_sets import best_seed, transfer_sets
-from acdc_core.skills import skill_table, skill_vector
 from flows.heldout import answer_missing
 from tasks.assessment import fill_global_skills
 from tasks.run_folder import RunContext, upgrade_schema
-from tasks.transfer import heldout_pool, missing_heldout
+from tasks.transfer import (
+    heldout_pool,
+    heldout_solved,
+    history_skills,
+    missing_heldout,
+    missing_samples,
+    sampled_solved,
+)
 
 
 @flow(name="acdc-transfer", flow_run_name="transfer")
@@ -49,30 +54,17 @@ def transfer_flow(run_dir: str, samples: int = 8, temperature: float = 0.7,
     missing = missing_heldout(run_dir, pool_ids)
     ctx.db.add_heldout_answers([{**r, "generation": generation, "source": "fill"}
                                 for r in answer_missing(run_dir, heldout, missing)])
-    e = ctx.config.evaluation
-    history_ids = [t["task_id"] for t in ctx.db.task_history()]
-    rows = ctx.db.all_scores(pool_ids, history_ids)
-    select = skill_vector(skill_table(rows, pool_ids, history_ids, e.skill_granularity)[0], e.solved_threshold)
-    history, _ = skill_table(rows, pool_ids, history_ids, "instance")
+    select, history = history_skills(run_dir, pool_ids)
     keys = [f"{f.task_id}/{i}" for f, i, _ in heldout.instances()]
-    col = {k: j for j, k in enumerate(keys)}
-    held = np.zeros((len(pool_ids), len(keys)), dtype=bool)
-    row_of = {m: j for j, m in enumerate(pool_ids)}
-    for m, t, i, s in ctx.db.heldout_scores(pool_ids):
-        if f"{t}/{i}" in col:
-            held[row_of[m], col[f"{t}/{i}"]] |= s >= e.solved_threshold
-    best = pool_ids[best_seed(select, [row_of[s] for s in seed_ids])]
+    held = heldout_solved(run_dir, pool_ids, keys)
+    best = pool_ids[best_seed(select, [pool_ids.index(s) for s in seed_ids])]
     asked = {t: [i for i in f.instances] for t, f in heldout.by_id().items()}
-    have = {(t, i, k) for _, t, i, k, _ in ctx.db.heldout_samples(best, temperature)}
-    if any((t, i, k) not in have for t, iids in asked.items() for i in iids for k in range(1, samples + 1)):
+    if missing_samples(run_dir, best, asked, samples, temperature):
         ctx.db.add_heldout_answers([{**r, "generation": generation, "source": "fill"} for r in answer_missing(
             run_dir, heldout, {best: asked}, samples, temperature)])
-    sampled = np.zeros((samples, len(keys)), dtype=bool)
-    for _, t, i, k, s in ctx.db.heldout_samples(best, temperature):
-        if f"{t}/{i}" in col and 1 <= k <= samples:
-            sampled[k - 1, col[f"{t}/{i}"]] |= s >= e.solved_threshold
-    sets = transfer_sets(pool_ids, seed_ids, ever, ctx.db.archive_ids(generation), select.astype(bool),
-                         skill_vector(history, e.solved_threshold).astype(bool), held, sampled, list(sizes))
+    sampled = sampled_solved(run_dir, best, keys, samples, temperature)
+    sets = transfer_sets(pool_ids, seed_ids, ever, ctx.db.archive_ids(generation), select, history, held, sampled,
+                         list(sizes))
     out = [{**s, "generation": generation, "n_heldout": len(keys), "n_history": history.shape[1]} for s in sets]
     ctx.db.save_transfer(generation, out)
     log.info("transfer after generation %d: %d models, %d history pairs filled, %d held-out instances; %s",

@@ -280,17 +280,6 @@ class RunDB:
                 [model_ids, task_ids],
             ).fetchall()
 
-    def history_coverage_counts(self, model_ids: list[str], solved_threshold: float) -> tuple[set[str], int]:
-        """Instances of the whole task history solved by at least one of ``model_ids``
-        ("task_id/instance_id" keys) and the number of instances in the history."""
-        with self.connect() as con:
-            solved = con.execute(
-                "SELECT DISTINCT task_id || '/' || instance_id FROM evaluations "
-                "WHERE list_contains(?, model_id) AND score >= ?", [model_ids, solved_threshold],
-            ).fetchall()
-            total = con.execute("SELECT count(*) FROM task_instances").fetchall()[0][0]
-        return {r[0] for r in solved}, total
-
     # ---- held-out instances (acdc_core.transfer) ----------------------------------------------
     def heldout_drawn(self) -> set[str]:
         """Task ids whose held-out instances were drawn (also those whose draw gave none)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from prefect import get_run_logger, task
 
 from acdc_core.adapters.evaluation import evaluate
 from acdc_core.adapters.sandbox import SandboxError
 from acdc_core.hashing import stable_hash
 from acdc_core.rng import sampling_seed
+from acdc_core.skills import skill_table, skill_vector
 from acdc_core.steps import ChildEffects, HeldoutOutcome, TaskChanges
 from acdc_core.taskfamily import TaskFamily, TaskSet
 from acdc_core.transfer import NoiseFloor, heldout_coverage, pick_heldout, replicate, split_sample
@@ -203,3 +205,48 @@ def resample_sets(tasks: TaskSet, effects: ChildEffects) -> dict[str, TaskSet]:
                 t, i = k.split("/", 1)
                 asked.setdefault(p, {}).setdefault(t, set()).add(i)
     return {p: tasks.only({t: sorted(i) for t, i in sorted(by_task.items())}) for p, by_task in sorted(asked.items())}
+
+
+def history_skills(run_dir: str, pool_ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(selection, history) boolean matrices of ``pool_ids`` over the task history: solved at the
+    run's skill granularity (what task forces are chosen on), and solved per instance (what
+    history coverage counts); shapes (len(pool_ids), columns)."""
+    ctx = RunContext.load(run_dir)
+    e = ctx.config.evaluation
+    history_ids = [t["task_id"] for t in ctx.db.task_history()]
+    rows = ctx.db.all_scores(pool_ids, history_ids)
+    select = skill_vector(skill_table(rows, pool_ids, history_ids, e.skill_granularity)[0], e.solved_threshold)
+    history, _ = skill_table(rows, pool_ids, history_ids, "instance")
+    return select.astype(bool), skill_vector(history, e.solved_threshold).astype(bool)
+
+
+def heldout_solved(run_dir: str, pool_ids: list[str], keys: list[str]) -> np.ndarray:
+    """(len(pool_ids), len(keys)) boolean: which model solves which held-out instance greedily
+    (``keys``: "task_id/instance_id")."""
+    ctx = RunContext.load(run_dir)
+    col, row_of = {k: j for j, k in enumerate(keys)}, {m: j for j, m in enumerate(pool_ids)}
+    held = np.zeros((len(pool_ids), len(keys)), dtype=bool)
+    for m, t, i, s in ctx.db.heldout_scores(pool_ids):
+        if f"{t}/{i}" in col:
+            held[row_of[m], col[f"{t}/{i}"]] |= s >= ctx.config.evaluation.solved_threshold
+    return held
+
+
+def missing_samples(run_dir: str, model_id: str, asked: dict[str, list[str]], samples: int,
+                    temperature: float) -> bool:
+    """Whether ``model_id`` lacks any of draws 1..``samples`` at ``temperature`` on ``asked``."""
+    have = {(t, i, k) for _, t, i, k, _ in RunContext.load(run_dir).db.heldout_samples(model_id, temperature)}
+    return any((t, i, k) not in have for t, iids in asked.items() for i in iids for k in range(1, samples + 1))
+
+
+def sampled_solved(run_dir: str, model_id: str, keys: list[str], samples: int, temperature: float) -> np.ndarray:
+    """(samples, len(keys)) boolean: which of ``model_id``'s draws at ``temperature`` solve which
+    held-out instance."""
+    ctx = RunContext.load(run_dir)
+    col = {k: j for j, k in enumerate(keys)}
+    sampled = np.zeros((samples, len(keys)), dtype=bool)
+    for _, t, i, k, s in ctx.db.heldout_samples(model_id, temperature):
+        if f"{t}/{i}" in col and 1 <= k <= samples:
+            sampled[k - 1, col[f"{t}/{i}"]] |= s >= ctx.config.evaluation.solved_threshold
+    return sampled
+
