@@ -248,3 +248,36 @@ def test_rows_refused_for_every_family_are_a_fault_of_the_run_not_retired(tmp_pa
     with pytest.raises(duckdb.ConversionException):
         db.commit_generation(commit(0, ["a"], **merged(family_rows("good"), family_rows("bad"))))
     assert db.last_generation() is None and db.count("task_families") == 0 and db.count("task_events") == 0
+
+
+def test_the_commit_measures_history_coverage_as_the_report_does(tmp_path):
+    """coverage_history(_seeds) and history_beyond_seeds come from the commit's own SQL
+    (storage.queries.history_coverage), the same definition the report's global coverage uses."""
+    from storage.queries import global_coverage_frame, history_coverage
+
+    db = RunDB.create(tmp_path / "r.duckdb")
+    fam = [dict(task_id=t, name=t, code="c", description="d", capability="c", domain="x", parent_id=None,
+                origin="seed", created_generation=g, active=True) for t, g in (("t1", 0), ("t2", 1))]
+    inst = [dict(task_id=t, instance_id=i, task="{}", instructions="q") for t in ("t1", "t2") for i in ("0", "1")]
+    seed = {**model_row("s"), "operator": "seed"}
+
+    def ev(m: str, t: str, i: str, score: float) -> dict:
+        return dict(model_id=m, task_id=t, instance_id=i, generation=0, response="x", submission="x", score=score, tokens=1, seconds=0.1)
+
+    gen0 = commit(0, ["s", "a"], task_families=fam[:1], task_instances=inst[:2], solved_threshold=0.5,
+                  evaluations=[ev("s", "t1", "0", 1.0), ev("a", "t1", "0", 1.0), ev("a", "t1", "1", 0.9)])
+    gen0.models[0] = seed
+    assert db.commit_generation(gen0)
+    # generation 1 admits t2; "a" solves one of its instances, the seed none (a 0.4 is unsolved)
+    gen1 = commit(1, ["a"], task_families=fam[1:], task_instances=inst[2:], solved_threshold=0.5,
+                  evaluations=[ev("a", "t2", "0", 1.0), ev("s", "t2", "0", 0.4)])
+    gen1.models = []
+    assert db.commit_generation(gen1)
+    m0, m1 = db.generation_metrics(0), db.generation_metrics(1)
+    assert (m0["coverage_history"], m0["coverage_history_seeds"], m0["history_beyond_seeds"]) == (1.0, 0.5, 1.0)
+    assert (m1["coverage_history"], m1["coverage_history_seeds"], m1["history_beyond_seeds"]) == (0.75, 0.25, 2.0)
+    with db.connect() as con:
+        frame = global_coverage_frame(con, 0.5)
+        assert frame["coverage"].tolist() == [m0["coverage_history"], m1["coverage_history"]]
+        assert history_coverage(con, ["s"], 0.5, generation=0) == (2, 1, {"t1/0"})
+    assert "coverage_history" not in db.generation_metrics(2)  # nothing for an uncommitted generation
