@@ -19,6 +19,29 @@ from acdc_core.taskfamily import TaskFamily, TaskSet
 
 
 @dataclass(frozen=True)
+class CheckedReply:
+    """A scientist's reply after validation: ``error`` (None when valid), the family with its
+    instances (``task``, None unless valid), and its id and name when the code could be read."""
+
+    error: str | None
+    task: TaskFamily | None = None
+    task_id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class NoveltyVerdict:
+    """The novelty filter on one valid reply: ``status`` None (it passes), ``not_novel`` or
+    ``not_interesting`` with its ``reason``; the cosine similarity to the nearest task of the
+    history and the nearest task ids."""
+
+    status: str | None
+    reason: str | None
+    max_similarity: float | None
+    nearest_ids: list[str]
+
+
+@dataclass(frozen=True)
 class Admitted:
     """A reply the adaptation admitted: the request it answered, its family (with instances), its
     ``task_embeddings`` row and the archive's evaluation rows on it."""
@@ -100,26 +123,27 @@ class Reflection:
         return [{"task_id": t, "code": self.codes[t], "embedding": v} for t, v in self.vectors.items()]
 
     @staticmethod
-    def valid(checked: list[dict]) -> list[int]:
+    def valid(checked: list[CheckedReply]) -> list[int]:
         """Positions of the replies that passed validation."""
-        return [i for i, c in enumerate(checked) if c["error"] is None]
+        return [i for i, c in enumerate(checked) if c.error is None]
 
     @staticmethod
-    def candidates(checked: list[dict], valid: list[int], novelty: list[dict]) -> TaskSet:
+    def candidates(checked: list[CheckedReply], valid: list[int], novelty: list[NoveltyVerdict]) -> TaskSet:
         """The valid replies the novelty filter let through (``novelty``: its verdicts on
         ``valid``, in order): what the archive answers."""
         passed = dict(zip(valid, novelty))
-        return TaskSet(families=tuple(checked[i]["task"] for i in valid if passed[i]["status"] is None))
+        return TaskSet(families=tuple(checked[i].task for i in valid if passed[i].status is None))
 
-    def conclude_round(self, replies: list[str], checked: list[dict], valid: list[int], embeddings: list[dict],
-                       novelty: list[dict], rows: list[dict], candidates: TaskSet) -> RoundReport:
+    def conclude_round(self, replies: list[str], checked: list[CheckedReply], valid: list[int],
+                       embeddings: list[dict], novelty: list[NoveltyVerdict], rows: list[dict],
+                       candidates: TaskSet) -> RoundReport:
         """Decide every reply of this round and move to the next.
 
         Args:
             replies: the scientist's texts, one per pending request.
-            checked: their validation results ({"error", "task", "task_id", "name"}).
+            checked: their validation results.
             valid / embeddings / novelty: the valid positions and, for each, its
-                ``task_embeddings`` row and novelty verdict ({"status", "reason", ...}).
+                ``task_embeddings`` row and novelty verdict.
             rows: the archive's evaluation rows on ``candidates``.
         """
         rnd, pending = self.round, self.pending
@@ -127,19 +151,19 @@ class Reflection:
         rates = pass_rates([(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in rows],
                            self.archive_ids, candidates.ids, self.solved_threshold, self.granularity)
         retry = []
-        self.tried |= {c["name"] for c in checked if c["name"]}  # rejected names are not to be proposed again
+        self.tried |= {c.name for c in checked if c.name}  # rejected names are not to be proposed again
         for i, (req, reply, c) in enumerate(zip(pending, replies, checked)):
             rid = req["request_id"]
-            filtered = novelty_of.get(i, {})
-            status, reason = proposal_verdict(c["error"], filtered.get("status"), filtered.get("reason"),
-                                              rates.get(c["task_id"]))
+            filtered = novelty_of.get(i)
+            status, reason = proposal_verdict(c.error, filtered.status if filtered else None,
+                                              filtered.reason if filtered else None, rates.get(c.task_id))
             if status == "admitted":
-                self.admitted.append(Admitted(req, c["task"], embedding_of[i],
-                                              [r for r in rows if r["task_id"] == c["task_id"]]))
-                self.vectors[c["task_id"]] = embedding_of[i]["embedding"]
-                self.codes[c["task_id"]] = c["task"].code
-                self.known_ids.append(c["task_id"])
-                self.known_names.append(c["task"].name)
+                self.admitted.append(Admitted(req, c.task, embedding_of[i],
+                                              [r for r in rows if r["task_id"] == c.task_id]))
+                self.vectors[c.task_id] = embedding_of[i]["embedding"]
+                self.codes[c.task_id] = c.task.code
+                self.known_ids.append(c.task_id)
+                self.known_names.append(c.task.name)
             self.proposals.append(_proposal_row(self.generation, rnd, req, reply, c, status, reason,
                                                 novelty_of.get(i)))
             if status in ("invalid", "impossible") and rnd < self.rounds:
@@ -157,14 +181,14 @@ class Reflection:
         return sum(1 for p in self.proposals if p["round"] > 0)
 
 
-def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: dict, status: str,
-                  reason: str | None, novelty: dict | None = None) -> dict:
+def _proposal_row(generation: int, rnd: int, req: dict, reply: str, checked: CheckedReply, status: str,
+                  reason: str | None, novelty: NoveltyVerdict | None = None) -> dict:
     """The ``task_proposals`` row of one reply."""
     return {
         "generation": generation, "request_id": req["request_id"], "round": rnd, "operation": req["operation"],
-        "parent_id": req["parent"]["task_id"], "task_id": checked.get("task_id"), "name": checked.get("name"),
+        "parent_id": req["parent"]["task_id"], "task_id": checked.task_id, "name": checked.name,
         "status": status, "reason": reason,
-        "max_similarity": (novelty or {}).get("max_similarity"),
-        "nearest_ids": (novelty or {}).get("nearest_ids") or [],
+        "max_similarity": novelty.max_similarity if novelty else None,
+        "nearest_ids": (novelty.nearest_ids if novelty else None) or [],
         "reply": reply,
     }

@@ -137,6 +137,15 @@ class TaskChanges:
 
 
 @dataclass(frozen=True)
+class TaskDiversity:
+    """The task archive's diversity: ``metrics`` (Vendi of the active pool and of the history,
+    HDBSCAN cluster counts, task counts) and ``task_clusters`` rows of the history."""
+
+    metrics: dict[str, float]
+    clusters: list[dict]
+
+
+@dataclass(frozen=True)
 class TaskSide:
     """The task half of a generation: the families registered now (the seed set in generation 0,
     else those an adaptation admitted) with their rows in ``changes``, the embeddings stored now

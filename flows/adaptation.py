@@ -55,9 +55,9 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         replies = ask_scientist(run_dir, generation, state.round, pending, attempts, errors)
         checked = validate_replies(run_dir, replies, pending, state.known_ids, state.known_names)
         valid = state.valid(checked)
-        found = TaskSet(families=tuple(checked[i]["task"] for i in valid))
-        emb = embed_tasks(run_dir, found, generation) if valid else []
-        nov = novelty_filter(run_dir, [checked[i]["task"] for i in valid], [e["embedding"] for e in emb],
+        found = [checked[i].task for i in valid]
+        emb = embed_tasks(run_dir, TaskSet(families=tuple(found)), generation) if valid else []
+        nov = novelty_filter(run_dir, found, [e["embedding"] for e in emb],
                              [pending[i]["operation"] for i in valid], state.novelty_history()) if valid else []
         cands = state.candidates(checked, valid, nov)
         rows = _answers(run_dir, archive_ids, cands)

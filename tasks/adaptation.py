@@ -21,12 +21,12 @@ from acdc_core.adapters.chat import make_scientist
 from acdc_core.adapters.embedding import embed, task_text
 from acdc_core.diversity import clusters, vendi
 from acdc_core.novelty import novel_mask
-from acdc_core.reflection import Reflection
+from acdc_core.reflection import CheckedReply, NoveltyVerdict, Reflection
 from acdc_core.rng import rng_stream
 from acdc_core.scientist import TaskRequest
 from acdc_core.scientist.replies import extract_code
 from acdc_core.skills import ScoreRow
-from acdc_core.steps import AdaptationStart, TaskChanges, TaskSide
+from acdc_core.steps import AdaptationStart, TaskChanges, TaskDiversity, TaskSide
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code
 from acdc_core.validation import validate_family
 from tasks import sessions
@@ -68,23 +68,20 @@ def ask_scientist(run_dir: str, generation: int, round: int, requests: list[dict
 
 @task(name="validate-tasks")
 def validate_replies(run_dir: str, replies: list[str], requests: list[dict], known_ids: list[str],
-                     known_names: list[str]) -> list[dict]:
-    """Check each reply's family (see :func:`acdc_core.validation.validate_family`).
-
-    Returns per reply {"error": str | None, "task": the :class:`TaskFamily` with its instances
-    (None unless valid), "task_id", "name"} (the last two when the code could be read).
-    """
+                     known_names: list[str]) -> list[CheckedReply]:
+    """Check each reply's family (see :func:`acdc_core.validation.validate_family`); one
+    :class:`acdc_core.reflection.CheckedReply` per reply."""
     ctx = RunContext.load(run_dir)
     cfg = ctx.config
     sandbox = sessions.sandbox(ctx)
     ids, names = set(known_ids), set(known_names)
     out = []
     for reply, req in zip(replies, requests):
-        result: dict = {"error": None, "task": None, "task_id": None, "name": None}
+        task_id = name = None
         try:
             code = extract_code(reply)
             parsed = family_from_code(code)
-            result.update(task_id=parsed.task_id, name=parsed.name)
+            task_id, name = parsed.task_id, parsed.name
             fam = validate_family(
                 code, sandbox, origin=req["operation"], parent_id=req["parent"]["task_id"], known_ids=ids,
                 known_names=names, max_instances=cfg.evaluation.instances_per_task,
@@ -92,12 +89,11 @@ def validate_replies(run_dir: str, replies: list[str], requests: list[dict], kno
                 judge_available=cfg.judge.backend != "none",
             )
         except TaskFamilyError as exc:
-            result["error"] = str(exc)
+            out.append(CheckedReply(str(exc), None, task_id, name))
         else:
             ids.add(fam.task_id)
             names.add(fam.name)
-            result["task"] = fam
-        out.append(result)
+            out.append(CheckedReply(None, fam, task_id, name))
     return out
 
 
@@ -117,14 +113,13 @@ def embed_tasks(run_dir: str, tasks: TaskSet, generation: int) -> list[dict]:
 
 @task(name="novelty-filter")
 def novelty_filter(run_dir: str, candidates: list[TaskFamily], embeddings: list[list[float]], operations: list[str],
-                   history: list[dict]) -> list[dict]:
+                   history: list[dict]) -> list[NoveltyVerdict]:
     """The novelty filter over candidates in order: novel operations must be at most
     ``novelty.max_similarity`` cosine-similar to their nearest task of the whole history
     (``history``: [{"task_id", "code", "embedding"}]) and, with an LLM scientist that has an
     opinion, "interestingly new" next to their ``k_nearest`` tasks.
 
-    Returns per candidate {"status": None | "not_novel" | "not_interesting", "reason",
-    "max_similarity", "nearest_ids"}.
+    Returns one :class:`acdc_core.reflection.NoveltyVerdict` per candidate.
     """
     cfg = RunContext.load(run_dir).config
     nov = cfg.novelty
@@ -156,13 +151,14 @@ def novelty_filter(run_dir: str, candidates: list[TaskFamily], embeddings: list[
         for i, v in zip(asked, verdicts):
             if v is False:
                 out[i].update(status="not_interesting", reason="the scientist judged it not interestingly new")
-    return out
+    return [NoveltyVerdict(r["status"], r["reason"], r["max_similarity"], r["nearest_ids"]) for r in out]
 
 
 @task(name="task-diversity")
-def task_diversity(run_dir: str, generation: int, embeddings: dict[str, list[float]], active_ids: list[str]) -> dict:
+def task_diversity(run_dir: str, generation: int, embeddings: dict[str, list[float]],
+                   active_ids: list[str]) -> TaskDiversity:
     """Vendi scores of the active pool and the whole history, and HDBSCAN clusters of the
-    history.  Returns {"metrics": {name: value}, "clusters": task_clusters rows}."""
+    history (:class:`acdc_core.steps.TaskDiversity`)."""
     cfg = RunContext.load(run_dir).config
     ids = sorted(embeddings)
     x = np.array([embeddings[t] for t in ids], dtype=np.float64)
@@ -180,8 +176,8 @@ def task_diversity(run_dir: str, generation: int, embeddings: dict[str, list[flo
     }
     get_run_logger().info("task archive: %d active, %d in history; Vendi %.2f active, %.2f cumulative; %d clusters",
                           len(active_ids), len(ids), metrics["vendi_active"], metrics["vendi_cumulative"], n_clusters)
-    return {"metrics": metrics,
-            "clusters": [{"generation": generation, "task_id": t, "cluster": int(label)} for t, label in zip(ids, labels)]}
+    return TaskDiversity(metrics, [{"generation": generation, "task_id": t, "cluster": int(label)}
+                                   for t, label in zip(ids, labels)])
 
 
 def history_embeddings(run_dir: str, generation: int, tasks: TaskSet) -> list[dict]:
@@ -239,8 +235,8 @@ def task_side(run_dir: str, generation: int, tasks: TaskSet, kept: list[str], hi
     rates = archive_pass_rates(run_dir, ctx.db.all_scores(kept, active_ids) + fresh, kept, active_ids)
     new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
     return TaskSide(changes=changes, new_embeddings=new_embeddings + changes.task_embeddings,
-                    clusters=diversity["clusters"],
-                    metrics={**diversity["metrics"], **changes.stats,
+                    clusters=diversity.clusters,
+                    metrics={**diversity.metrics, **changes.stats,
                              "discriminating_share": discriminating_share(rates)})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from acdc_core.reflection import Reflection
+from acdc_core.reflection import CheckedReply, NoveltyVerdict, Reflection
 from acdc_core.taskfamily import TaskFamily
 
 
@@ -15,9 +15,9 @@ def _family(tid: str, name: str) -> TaskFamily:
                       domain="x").with_instances({"0": {"task": {"answer": "1"}, "instructions": "say 1"}})
 
 
-def _checked(family: TaskFamily | None, error: str | None) -> dict:
-    return {"error": error, "task": family if error is None else None,
-            "task_id": family.task_id if family else None, "name": family.name if family else None}
+def _checked(family: TaskFamily | None, error: str | None) -> CheckedReply:
+    return CheckedReply(error, family if error is None else None, family.task_id if family else None,
+                        family.name if family else None)
 
 
 def _start(rounds: int = 1) -> Reflection:
@@ -33,7 +33,7 @@ def test_a_round_admits_what_passes_and_sends_back_the_invalid_and_the_impossibl
     checked = [_checked(good, None), _checked(hard, None), _checked(bad, "no METADATA")]
     valid = state.valid(checked)
     assert valid == [0, 1]
-    novelty = [{"status": None, "reason": None, "max_similarity": 0.3, "nearest_ids": ["p1"]}] * 2
+    novelty = [NoveltyVerdict(None, None, 0.3, ["p1"])] * 2
     cands = state.candidates(checked, valid, novelty)
     assert sorted(cands.ids) == ["t_good", "t_hard"]
     rows = [{"model_id": "m1", "task_id": "t_good", "instance_id": "0", "score": 1.0},
@@ -45,6 +45,7 @@ def test_a_round_admits_what_passes_and_sends_back_the_invalid_and_the_impossibl
 
     assert (report.round, report.replies, report.valid, report.admitted, report.retried) == (0, 3, 2, 1, 2)
     assert [p["status"] for p in state.proposals] == ["admitted", "impossible", "invalid"]
+    assert [p["max_similarity"] for p in state.proposals] == [0.3, 0.3, None]
     assert [a.task.task_id for a in state.admitted] == ["t_good"]
     assert state.admitted[0].evaluations == rows[:2]
     assert "t_good" in state.known_ids and "good" in state.known_names and "t_good" in state.vectors
