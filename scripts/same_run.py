@@ -1,0 +1,122 @@
+"""Does a change alter any decision?  Run the same config with two checkouts and compare every
+table of the two run databases row for row.
+
+    .venv/bin/python scripts/same_run.py --before /path/to/old/checkout --after . --out /tmp/same
+    .venv/bin/python scripts/same_run.py --before OLD --after . --preset default --generations 10 --out DIR
+
+``--preset pico`` (the default) is the tests' pico family (a base and two experts, six task
+families, archive 4, 3 children, the template scientist every 2nd generation, held-out instances
+and the noise floor on); ``--preset default`` is the embedded default preset (hours on 2 cores).
+Each checkout runs ``python -m flows.cli run`` from its own folder (with ``PYTHONPATH`` set to it) in
+a Prefect home of its own; a finished run resumes to "nothing to do", so a comparison can be rerun.  Clocks (``seconds``, ``*_at`` columns, the
+resident pool's load counts), the run id and the checkouts' and run folders' paths are left out of
+the comparison; everything else must match.  Exit status 0: every table identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+CLOCK_METRICS = ("seconds", "archive_model_loads", "archive_model_reuses")
+
+
+def pico_config(checkout: Path, out: Path, generations: int) -> dict:
+    """The pico run, its models built with ``checkout``'s test helpers (where they lie in either layout)."""
+    sys.path[:0] = [str(checkout / "tests" / "helpers"), str(checkout / "tests")]
+    from pico import build_family
+
+    fam = build_family(out / "pico")
+    return {
+        "run": {"name": "pico", "seed": 11, "generations": generations},
+        "models": {"family": None, "seeds": [{"path": str(fam["base"]), "name": "pico"},
+                                              {"path": str(fam["expert_a"]), "name": "a"},
+                                              {"path": str(fam["expert_b"]), "name": "b"}],
+                   "initial_mutants": 3, "storage_dtype": "float32"},
+        "population": {"archive_size": 4, "children_per_generation": 3},
+        "crossover": {"method": "linear"},
+        "mutation": {"method": "gaussian", "gaussian_std": 0.5},
+        "gibberish": {"method": "none"},
+        "evaluation": {"max_new_tokens": 6, "instances_per_task": 2, "batch_size": 64, "torch_threads": 1},
+        "tasks": {"include": ["response_hash_0", "response_hash_1", "response_hash_2", "response_hash_3",
+                              "add_two_digit", "capital_city"],
+                  "extra_dirs": [str(out / "families")]},
+    }
+
+
+def run(checkout: Path, config: Path, out: Path) -> Path:
+    """``acdc run`` of ``config`` with the code in ``checkout``; returns the run folder."""
+    run_dir = out / "run"
+    env = dict(os.environ, PYTHONPATH=str(checkout), PREFECT_HOME=str(out / "prefect"),
+               ACDC_CACHE_DIR=str(out / "cache"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env.pop("PREFECT_API_URL", None)
+    res = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--run-dir", str(run_dir)],
+                         cwd=checkout, env=env, capture_output=True, text=True)
+    (out / "run.log").write_text(res.stdout + res.stderr)
+    if res.returncode:
+        raise SystemExit(f"{checkout}: the run failed (see {out / 'run.log'}):\n{(res.stdout + res.stderr)[-3000:]}")
+    return run_dir
+
+
+def tables(run_dir: Path, replace: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Every table of the run's database without clocks and run ids, paths replaced, rows sorted."""
+    out = {}
+    with duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True) as con:
+        for (name,) in con.execute("SHOW TABLES").fetchall():
+            cols = [c for c, *_ in con.execute(f"DESCRIBE {name}").fetchall()
+                    if c not in ("seconds", "run_id") and not c.endswith("_at")]
+            df = con.execute(f"SELECT {', '.join(cols)} FROM {name}").df().astype(str)
+            if name == "metrics":
+                df = df[~df["name"].isin(CLOCK_METRICS)]
+            for old, new in replace.items():
+                df = df.replace(old, new, regex=True)
+            out[name] = df.sort_values(list(df.columns)).reset_index(drop=True)
+    return out
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--before", type=Path, required=True, help="checkout of the code before the change")
+    p.add_argument("--after", type=Path, required=True, help="checkout of the code after it")
+    p.add_argument("--preset", choices=["pico", "default"], default="pico")
+    p.add_argument("--generations", type=int, default=10)
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    found = {}
+    for side, checkout in (("before", a.before.resolve()), ("after", a.after.resolve())):
+        out = (a.out / side).resolve()
+        out.mkdir(parents=True, exist_ok=True)
+        if a.preset == "pico":
+            families = out / "families"
+            families.mkdir(exist_ok=True)
+            for f in (checkout / "tests" / "data" / "families").glob("*.py"):
+                (families / f.name).write_text(f.read_text())
+            cfg = pico_config(checkout, out, a.generations)
+        else:
+            cfg = {"run": {"name": "default", "seed": 0, "generations": a.generations}}
+        config = out / "config.yaml"
+        config.write_text(yaml.safe_dump(cfg))
+        run_dir = run(checkout, config, out)  # a finished run resumes to "nothing to do"
+        found[side] = tables(run_dir, {str(out): "OUT", str(checkout): "CHECKOUT"})
+    same = True
+    for name in sorted(set(found["before"]) | set(found["after"])):
+        x, y = found["before"].get(name), found["after"].get(name)
+        ok = x is not None and y is not None and x.equals(y)
+        same &= ok
+        rows = "-" if x is None else len(x)
+        detail = "" if ok or x is None or y is None or x.shape != y.shape else \
+            f" (columns {[c for c in x.columns if not x[c].equals(y[c])]})"
+        print(f"{name:22s} {rows:>7} rows  {'identical' if ok else 'DIFFERENT' + detail}")
+    print("every table identical" if same else "the runs differ")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
