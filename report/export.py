@@ -31,6 +31,7 @@ from storage.queries import (
     run_headline,
     seed_names,
     skill_cluster_frame,
+    stored_model_ids,
 )
 
 CARD = "README.md"
@@ -47,7 +48,7 @@ def choose_models(con, set_name: str | None, model_ids: list[str] | None) -> tup
     Raises:
         ExportError: an unknown set name or model id, or a run with no generation committed.
     """
-    known = set(model_ids(con))
+    known = set(stored_model_ids(con))
     if model_ids:
         if unknown := sorted(set(model_ids) - known):
             raise ExportError(f"no such models in this run: {unknown}")

@@ -312,7 +312,7 @@ def best_of_n_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return _latest_assessment(con, "(metric LIKE 'bon\\_%' ESCAPE '\\' OR metric IN ('majority_vote', 'best_single'))")
 
 
-def model_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+def stored_model_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Every stored model's id."""
     return [r[0] for r in con.execute("SELECT model_id FROM models ORDER BY model_id").fetchall()]
 
