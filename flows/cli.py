@@ -297,11 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline machines
     # the temporary server needs more than Prefect's 20 s on 2 busy cores
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    from tasks.policies import BAD_INPUT
+    from tasks.checks import USER_ERRORS
 
     try:
         return args.func(args)
-    except BAD_INPUT as exc:
+    except USER_ERRORS as exc:
         print(f"acdc {args.command}: {exc}", file=sys.stderr)
         return 2
 

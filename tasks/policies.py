@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from acdc_core.adapters.benchmark_files import BenchmarkError
 from acdc_core.adapters.embedding import EmbedderError
 from acdc_core.adapters.finetune import TrainingDiverged
 from acdc_core.adapters.seeds import SeedError
@@ -16,9 +15,10 @@ from storage.connection import RunFolderError
 from tasks.run_folder import run_id_of
 
 BAD_INPUT: tuple[type[Exception], ...] = (ConfigError, SeedError, TaskFamilyError, TrainingDiverged, EmbedderError,
-                                          BenchmarkError, RunFolderError)
-"""Errors that mean the input is wrong (a config, seed checkpoint, task family, benchmark file or
-run folder): never retried, and reported by the CLI as one line with exit code 2."""
+                                          RunFolderError)
+"""Errors that mean the input is wrong (a config, seed checkpoint, task family or run folder):
+never retried; the CLI reports them (and a bad benchmark file, :data:`tasks.checks.USER_ERRORS`)
+as one line with exit code 2."""
 
 
 def retry_unless_bad_input(_task: Any, _task_run: Any, state: Any) -> bool:
