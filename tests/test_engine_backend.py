@@ -307,16 +307,17 @@ def test_stored_models_swap_into_the_one_engine_of_a_vllm_run(vllm_run, vllm_eng
     """``evaluation.backend: vllm``: every stored model a step asks is swapped into the process's
     one engine, never loaded as an engine of its own nor kept in the pool of resident models, and
     answers exactly as an engine started on it: ``other`` here, ``base`` in ``vllm_engine``."""
+    from tasks import sessions
     from tasks.sessions import MODEL_POOL
 
     loads = MODEL_POOL.loads
-    with vllm_run.resident_backend("other") as engine:
+    with sessions.resident_backend(vllm_run, "other") as engine:
         pid = engine.pid
         fresh_other = _texts(engine.generate(ENGINE_PROMPTS, 12))
-    with vllm_run.resident_backend("base") as engine:
+    with sessions.resident_backend(vllm_run, "base") as engine:
         assert engine.pid == pid
         assert _texts(engine.generate(ENGINE_PROMPTS, 12)) == vllm_engine.fresh
-    with vllm_run.resident_backend("other") as engine:
+    with sessions.resident_backend(vllm_run, "other") as engine:
         assert engine.pid == pid
         assert _texts(engine.generate(ENGINE_PROMPTS, 12)) == fresh_other
     assert MODEL_POOL.loads == loads and MODEL_POOL.resident_bytes == 0
@@ -329,16 +330,18 @@ def test_a_dead_vllm_engine_is_reported_and_replaced(vllm_run, vllm_engine):
     starts a new engine that answers as before."""
     import psutil
 
-    with vllm_run.resident_backend("base") as engine:
+    from tasks import sessions
+
+    with sessions.resident_backend(vllm_run, "base") as engine:
         pid = engine.pid
         children = psutil.Process(pid).children(recursive=True)
     assert children, "vLLM runs its model in child processes"
     os.kill(pid, signal.SIGKILL)
     with pytest.raises(EngineError, match="engine process exited"):
-        with vllm_run.resident_backend("base") as engine:
+        with sessions.resident_backend(vllm_run, "base") as engine:
             engine.generate(ENGINE_PROMPTS, 12)
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, [p.name() for p in alive]
-    with vllm_run.resident_backend("base") as engine:
+    with sessions.resident_backend(vllm_run, "base") as engine:
         assert engine.pid != pid
         assert _texts(engine.generate(ENGINE_PROMPTS, 12)) == vllm_engine.fresh
