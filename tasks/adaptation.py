@@ -1,5 +1,7 @@
-"""Steps of task adaptation: ask the scientist, validate, filter for novelty, embed, measure
-the task archive's diversity.  Each is thin: core functions do the deciding."""
+"""Steps of task adaptation and the task half of a generation: start (the plan) and conclude an
+adaptation, ask the scientist, validate, filter for novelty, embed, measure the task archive's
+diversity, and the generation's task side.  Each is thin: core functions do the deciding (the
+reflection rounds are :class:`acdc_core.reflection.Reflection`)."""
 
 from __future__ import annotations
 

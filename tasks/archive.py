@@ -1,4 +1,5 @@
-"""Steps that decide and record: the DNS archive update and the generation's one commit."""
+"""Steps that decide and record: what children found, the DNS archive update (tell), the
+generation's commit batch and its one commit."""
 
 from __future__ import annotations
 
