@@ -25,8 +25,9 @@ import yaml
 
 from acdc_core.adaptation import pass_rates
 from acdc_core.steps import TaskChanges
+from acdc_core.taskfamily import TaskSet
 from flows.adaptation import adapt_tasks
-from flows.generation import _history_embeddings
+from tasks.adaptation import history_embeddings
 from tasks.run_folder import CONFIG_FILE, DB_FILE, RUN_FILE, RunContext
 from tasks.sessions import MODEL_POOL
 
@@ -43,14 +44,14 @@ def copy_run(src: Path, dst: Path, resident_gb: float, rounds: int) -> None:
     (dst / RUN_FILE).write_text(json.dumps({"run_id": uuid.uuid4().hex[:12]}))
 
 
-def adapt(run_dir: Path) -> tuple[float, int, int, dict]:
+def adapt(run_dir: Path) -> tuple[float, int, int, TaskChanges]:
     ctx = RunContext.load(run_dir)
     g = ctx.db.last_generation()
     kept = ctx.db.archive_ids(g)
     active = [t["task_id"] for t in ctx.db.active_tasks()]
     e = ctx.config.evaluation
     rates = pass_rates(ctx.db.all_scores(kept, active), kept, active, e.solved_threshold, e.skill_granularity)
-    history = _history_embeddings(str(run_dir), ctx, g + 1, [])
+    history = history_embeddings(str(run_dir), g + 1, TaskSet())
     MODEL_POOL.clear()
     loads, hits = MODEL_POOL.loads, MODEL_POOL.hits
     t0 = time.perf_counter()
