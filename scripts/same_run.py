@@ -25,30 +25,25 @@ import duckdb
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.runs import pico_config as tests_pico_config  # noqa: E402
+
 CLOCK_METRICS = ("seconds", "archive_model_loads", "archive_model_reuses")
 
 
 def pico_config(checkout: Path, out: Path, generations: int) -> dict:
-    """The pico run, its models built with ``checkout``'s test helpers (where they lie in either layout)."""
+    """The tests' pico run (:func:`helpers.runs.pico_config` of this checkout) with all three pico
+    models as seeds and a larger population; its models built with ``checkout``'s test helpers
+    (where they lie in either layout)."""
     sys.path[:0] = [str(checkout / "tests" / "helpers"), str(checkout / "tests")]
     from pico import build_family
 
     fam = build_family(out / "pico")
-    return {
-        "run": {"name": "pico", "seed": 11, "generations": generations},
-        "models": {"family": None, "seeds": [{"path": str(fam["base"]), "name": "pico"},
-                                              {"path": str(fam["expert_a"]), "name": "a"},
-                                              {"path": str(fam["expert_b"]), "name": "b"}],
-                   "initial_mutants": 3, "storage_dtype": "float32"},
-        "population": {"archive_size": 4, "children_per_generation": 3},
-        "crossover": {"method": "linear"},
-        "mutation": {"method": "gaussian", "gaussian_std": 0.5},
-        "gibberish": {"method": "none"},
-        "evaluation": {"max_new_tokens": 6, "instances_per_task": 2, "batch_size": 64, "torch_threads": 1},
-        "tasks": {"include": ["response_hash_0", "response_hash_1", "response_hash_2", "response_hash_3",
-                              "add_two_digit", "capital_city"],
-                  "extra_dirs": [str(out / "families")]},
-    }
+    cfg = tests_pico_config(fam["base"], generations)
+    cfg["models"]["seeds"] += [{"path": str(fam["expert_a"]), "name": "a"}, {"path": str(fam["expert_b"]), "name": "b"}]
+    cfg["population"] = {"archive_size": 4, "children_per_generation": 3}
+    cfg["tasks"]["extra_dirs"] = [str(out / "families")]
+    return cfg
 
 
 def run(checkout: Path, config: Path, out: Path) -> Path:
