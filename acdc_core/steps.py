@@ -1,13 +1,14 @@
 """The typed results a generation's steps hand each other (ALGORITHM.md "One generation").
 
-ask (:class:`acdc_core.recipes.ChildRecipe`, from a :class:`Population`) -> make
+seed models (:class:`Seed`, generation 0) or the stored archive -> :class:`Population` -> ask
+(:class:`acdc_core.recipes.ChildRecipe`, from a :class:`Population`) -> make
 (:class:`acdc_core.recipes.Candidate`) -> screen + evaluate (:class:`Verdict`) -> tell
 (:class:`Tell`, holding the :class:`ArchiveUpdate`) -> adapt (:class:`AdaptationStart`, then
 :class:`TaskChanges`) -> the task side (:class:`TaskSide`) -> held-out answers
 (:class:`HeldoutOutcome`) -> commit (:class:`Committed`) -> :class:`GenerationSummary`.
 
 Table rows inside them (``rows``, ``evaluations``, ``task_families`` ...) stay dicts keyed by the
-columns of their DuckDB table (``storage/db.py`` lists them): they are written as they are.
+columns of their DuckDB table (``storage/schema`` lists them): they are written as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +19,34 @@ from acdc_core.adaptation import AdaptationPlan
 from acdc_core.skills import ScoreRow
 from acdc_core.taskfamily import TaskSet
 from acdc_core.transfer import HeldoutCoverage
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One model of the seed population: ``role`` "seed" (joins the population) or "base" (only
+    the reference of task vectors); ``source``: where it came from (a shipped model, a path, or
+    ``expert:<skill>`` for an expert fine-tuned from the base); ``recipe``: how an expert was built."""
+
+    model_id: str
+    uri: str
+    name: str
+    source: str
+    role: str
+    is_base: bool
+    recipe: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> Seed:
+        """From an entry of the cached seed steps (``prepare-seeds``, ``build-expert``), whose
+        stored results stay plain dicts so a run resumes across versions."""
+        return cls(entry["model_id"], entry["uri"], entry["name"], entry["source"], entry["role"],
+                   entry["is_base"], dict(entry.get("recipe", {})))
+
+    def model_row(self) -> dict:
+        """Its ``models`` row."""
+        return {"model_id": self.model_id, "uri": self.uri, "parents": [], "operator": self.role,
+                "recipe": {"name": self.name, "source": self.source, "is_base": self.is_base, **self.recipe},
+                "merge_config_yaml": None, "seed": None}
 
 
 @dataclass(frozen=True)
@@ -36,6 +65,20 @@ class Population:
     trusted: list[dict]
     seed_ids: list[str]
     parents: list[str]
+
+    @classmethod
+    def initial(cls, seeds: list[Seed], tasks: TaskSet) -> Population:
+        """Generation 0's: the seed models (all trusted; those of role "seed" are the parents)
+        on the initial task set.
+
+        Raises:
+            ValueError: no seed is the base.
+        """
+        base = [s.model_id for s in seeds if s.is_base]
+        if not base:
+            raise ValueError("the seed population has no base model")
+        seed_ids = [s.model_id for s in seeds if s.role == "seed"]
+        return cls(tasks, base[0], [], [s.model_row() for s in seeds], seed_ids, seed_ids)
 
 
 @dataclass(frozen=True)
@@ -176,6 +219,22 @@ class Committed:
 
     committed: bool
     metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class AssessedPool:
+    """What ``acdc assess`` and ``acdc transfer`` measure once a run has committed ``generation``:
+    the ``seed_ids``, every model ``ever_archived`` (oldest first) and the ``final_archive``."""
+
+    generation: int
+    seed_ids: list[str]
+    ever_archived: list[str]
+    final_archive: list[str]
+
+    @property
+    def pool_ids(self) -> list[str]:
+        """Every model ever archived, then the seeds that never were."""
+        return list(dict.fromkeys(self.ever_archived + self.seed_ids))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from acdc_core.adaptation import pass_rates
 from acdc_core.steps import TaskChanges
 from acdc_core.taskfamily import TaskSet
 from flows.adaptation import adapt_tasks
+from storage import queries
 from tasks.adaptation import history_embeddings
 from tasks.run_folder import CONFIG_FILE, DB_FILE, RUN_FILE, RunContext
 from tasks.sessions import MODEL_POOL
@@ -46,11 +47,12 @@ def copy_run(src: Path, dst: Path, resident_gb: float, rounds: int) -> None:
 
 def adapt(run_dir: Path) -> tuple[float, int, int, TaskChanges]:
     ctx = RunContext.load(run_dir)
-    g = ctx.db.last_generation()
-    kept = ctx.db.archive_ids(g)
-    active = [t["task_id"] for t in ctx.db.active_tasks()]
+    g = ctx.db.read(queries.last_generation)
+    kept = ctx.db.read(queries.archive_ids, g)
+    active = [t["task_id"] for t in ctx.db.read(queries.active_tasks)]
     e = ctx.config.evaluation
-    rates = pass_rates(ctx.db.all_scores(kept, active), kept, active, e.solved_threshold, e.skill_granularity)
+    rows = ctx.db.read(queries.all_scores, kept, active)
+    rates = pass_rates(rows, kept, active, e.solved_threshold, e.skill_granularity)
     history = history_embeddings(str(run_dir), g + 1, TaskSet())
     MODEL_POOL.clear()
     loads, hits = MODEL_POOL.loads, MODEL_POOL.hits
@@ -75,8 +77,8 @@ def main() -> None:
         copy_run(args.run_dir, copy, gb, args.rounds)
         results[name] = adapt(copy)
     ctx = RunContext.load(args.run_dir)
-    print(f"\n== one task adaptation of {args.run_dir} after generation {ctx.db.last_generation()}: "
-          f"{len(ctx.db.archive_ids(ctx.db.last_generation()))} archive models, {args.rounds} reflection rounds")
+    print(f"\n== one task adaptation of {args.run_dir} after generation {ctx.db.read(queries.last_generation)}: "
+          f"{len(ctx.db.read(queries.final_archive_ids))} archive models, {args.rounds} reflection rounds")
     print(f"{'setting':18s} {'seconds':>8s} {'loads':>6s} {'reuses':>7s} {'rounds':>7s} {'admitted':>9s}")
     for name, (sec, loads, hits, out) in results.items():
         rounds = 1 + max((p["round"] for p in out.task_proposals), default=0)

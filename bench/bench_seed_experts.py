@@ -41,6 +41,7 @@ from acdc_core.expert_data import REPLAY_ONLY, SKILLS, held_out, score_response,
 from acdc_core.recipes import MergeRecipe
 from acdc_core.skills import skill_matrix, skill_vector
 from acdc_core.taskfamily import TaskSet, seed_families
+from storage import queries
 from storage.db import RunDB
 
 GAIN_BAR, LOSS_BAR = 15.0, -10.0
@@ -109,7 +110,7 @@ def measure(args: argparse.Namespace, work: Path) -> None:
                     "--run-dir", str(work / "run")], check=True, env=env)
     wall = time.perf_counter() - t0
     db = RunDB(work / "run" / "acdc.duckdb")
-    experts = db.seed_experts()
+    experts = db.read(queries.seed_experts)
     order = [e["name"] for e in cfg["models"]["experts"]]
     experts = experts.set_index("name").loc[order].reset_index()
     base_dir = str(work / "run" / "blobs" / "models" / experts.base_model_id.iloc[0])

@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from acdc_core.assessment.results import benchmark_results, holm_adjusted, pooled_results
 from tasks import sessions
 from tasks.assessment import (
+    assessed_pool,
     assessment_sets,
     benchmark_answers,
     benchmark_model,
@@ -19,6 +20,7 @@ from tasks.assessment import (
     prepare_benchmarks,
     reference_model,
     reuse_answers,
+    save_assessment,
 )
 from tasks.run_folder import RunContext, upgrade_schema
 
@@ -36,12 +38,8 @@ def assess_flow(run_dir: str) -> dict:
     ctx = RunContext.load(run_dir)
     upgrade_schema(ctx)  # this writer adds the tables a run older than them lacks
     a, log = ctx.config.assessment, get_run_logger()
-    generation = ctx.db.last_generation()
-    if generation is None:
-        raise LookupError(f"{run_dir}: no generation committed yet, nothing to assess")
-    models = ctx.db.models()
-    seed_ids = models.loc[models["operator"] == "seed", "model_id"].tolist()
-    pool = list(dict.fromkeys(ctx.db.ever_archived() + seed_ids))
+    measured = assessed_pool(ctx, "assess")
+    generation, seed_ids, pool = measured.generation, measured.seed_ids, measured.pool_ids
     pairs = fill_global_skills(run_dir, ctx, pool, generation)
     log.info("global skill vectors: %d models over the task history (%d pairs evaluated now)", len(pool), pairs)
     sets = assessment_sets(ctx, pool, seed_ids)
@@ -77,8 +75,7 @@ def assess_flow(run_dir: str) -> dict:
     results = [r for rows in per_benchmark.values() for r in rows]
     results += pooled_results(per_benchmark, sets, oracles, a.n_boot, a.seed)
     results = holm_adjusted(results) + [{**r, "p_holm": None} for r in contamination_rows(ctx, items)]
-    ctx.db.save_assessment(generation, [{**s, "generation": generation} for s in sets],
-                           [{**r, "generation": generation} for r in results])
+    save_assessment(ctx, generation, sets, results)
     coverage = defaultdict(dict)
     for r in results:
         if r["metric"] == "coverage":

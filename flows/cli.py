@@ -122,10 +122,11 @@ def cmd_seeds_build(args: argparse.Namespace) -> int:
 
         load_config(args.config)
     from flows.seeds import seeds_flow
+    from storage import queries
     from tasks.run_folder import RunContext
 
     seeds_flow(run_dir=args.run_dir, config_path=args.config, fresh=args.fresh)
-    df = RunContext.load(args.run_dir).db.seed_experts()
+    df = RunContext.load(args.run_dir).db.read(queries.seed_experts)
     rows = [(f"{r.name} ({r.skill})", f"{r.model_id} · final loss {r.loss_curve[-1]:.3f} · "
              f"{len(r.loss_curve)} steps · built in {r.train_seconds:.0f} s") for r in df.itertuples()]
     _print_table("seed experts", rows or [("none", "models.experts is empty")])
@@ -135,6 +136,7 @@ def cmd_seeds_build(args: argparse.Namespace) -> int:
 def cmd_assess(args: argparse.Namespace) -> int:
     import yaml
 
+    from storage import queries
     from tasks.run_folder import RunContext, update_assessment
 
     changes = {}
@@ -150,7 +152,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"acdc assess: {exc}", file=sys.stderr)
         return 1
-    if RunContext.load(args.run_dir).db.last_generation() is None:
+    if RunContext.load(args.run_dir).db.read(queries.last_generation) is None:
         print(f"acdc assess: {args.run_dir} has no committed generation yet, nothing to assess", file=sys.stderr)
         return 1
     from flows.assess import assess_flow
@@ -170,6 +172,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
+    from storage import queries
     from tasks.run_folder import RunContext
 
     try:
@@ -177,7 +180,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"acdc transfer: {exc}", file=sys.stderr)
         return 1
-    if ctx.db.last_generation() is None or not ctx.config.heldout.instances:
+    if ctx.db.read(queries.last_generation) is None or not ctx.config.heldout.instances:
         print(f"acdc transfer: {args.run_dir} has no committed generation or no held-out instances "
               "(heldout.instances is 0), nothing to check", file=sys.stderr)
         return 1

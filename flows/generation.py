@@ -24,7 +24,15 @@ from flows.heldout import heldout_of, noise_floor_of
 from flows.runner import each
 from flows.seeds import seed_population
 from tasks.adaptation import adaptation_due, archive_pass_rates, history_embeddings, task_side
-from tasks.archive import child_effects_of, commit_batch, commit_generation, known_model_ids, seed_rows, tell
+from tasks.archive import (
+    child_effects_of,
+    commit_batch,
+    commit_generation,
+    known_model_ids,
+    population_after,
+    stored_seed_ids,
+    tell,
+)
 from tasks.breeding import gibberish_prompts, make_child, propose, store_child
 from tasks.evaluation import answer_retired, evaluate_model, retired_task_set, screen_and_evaluate
 from tasks.progress import StepProgress, generation_line, mean_score
@@ -34,13 +42,8 @@ from tasks.sessions import discard_children, pool_counts
 
 def _population(run_dir: str, generation: int) -> Population:
     if generation == 0:
-        seeds, tasks = seed_population(run_dir)
-        trusted, seed_ids = seed_rows(seeds)
-        base_id = next(s["model_id"] for s in seeds if s["is_base"])
-        return Population(tasks, base_id, [], trusted, seed_ids, seed_ids)
-    db = RunContext.load(run_dir).db
-    archive_ids = db.archive_ids(generation - 1)
-    return Population(TaskSet.from_rows(db.active_tasks()), db.base_model_id(), archive_ids, [], [], archive_ids)
+        return Population.initial(*seed_population(run_dir))
+    return population_after(run_dir, generation - 1)
 
 
 def _make_children(run_dir: str, pop: Population, recipes: list[ChildRecipe], log, prefix: str) -> list[Candidate]:
@@ -123,7 +126,7 @@ def generation_flow(run_dir: str, generation: int) -> GenerationSummary:
     made = _store_admitted(run_dir, made, told)
     evaluations += _answer_retired(run_dir, made, told, log, prefix)  # in the history coverage, not in skills
     discard_children()
-    seed_ids = pop.seed_ids or RunContext.load(run_dir).db.seed_ids()
+    seed_ids = pop.seed_ids or stored_seed_ids(run_dir)
     history = history_embeddings(run_dir, generation, pop.tasks)
     changes = _adapt(run_dir, generation, pop, told, history, seed_ids)  # adapt
     side = task_side(run_dir, generation, pop.tasks, told.update.kept, history, changes, evaluations)

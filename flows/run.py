@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 
 from flows.generation import generation_flow
 from flows.runner import task_runner
-from storage.queries import open_run, run_headline
+from storage.queries import last_generation, open_run, run_headline
 from tasks.progress import fmt_seconds
 from tasks.run_folder import DB_FILE, RunContext, choose_config, init_run
 from tasks.sessions import close_run_sessions
@@ -94,7 +94,7 @@ def acdc_run(
     log = get_run_logger()
     cfg = choose_config(run_dir, config_path, fresh)
     ctx = init_run(run_dir, cfg, fresh=fresh)
-    last = ctx.db.last_generation()
+    last = ctx.db.read(last_generation)
     target = target_generation(last, cfg.run.generations, generations)
     if generations is not None and target != cfg.run.generations:
         ctx = init_run(run_dir, cfg.model_copy(update={"run": cfg.run.model_copy(update={"generations": target})}))

@@ -6,22 +6,19 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from acdc_core.hashing import stable_hash
+from acdc_core.steps import Seed
 from acdc_core.taskfamily import TaskSet
 from tasks.experts import build_expert, is_built, replay_answers, replay_prompts
 from tasks.run_folder import RunContext, choose_config, init_run
 from tasks.seeding import load_task_set, prepare_seeds
 
 
-def seed_population(run_dir: str) -> tuple[list[dict], TaskSet]:
-    """Seeds (the base first among them), built experts, and the task set, each a cached step.
-
-    Returns:
-        (seed entries as ``prepare_seeds`` / ``build_expert`` return them, the task set).
-    """
+def seed_population(run_dir: str) -> tuple[list[Seed], TaskSet]:
+    """Seeds (the base first among them), built experts, and the task set, each a cached step."""
     ctx = RunContext.load(run_dir)
-    seeds = prepare_seeds(run_dir)
+    seeds = [Seed.from_entry(e) for e in prepare_seeds(run_dir)]
     tasks = load_task_set(run_dir)
-    base_id = next(s["model_id"] for s in seeds if s["is_base"])
+    base_id = next(s.model_id for s in seeds if s.is_base)
     exclude = sorted({inst.instructions for _, _, inst in tasks.instances()})
     specs = ctx.config.models.experts
     prompts = replay_prompts(specs, exclude, ctx.config.evaluation.prompt_template)
@@ -32,20 +29,21 @@ def seed_population(run_dir: str) -> tuple[list[dict], TaskSet]:
     experts = []
     for spec in specs:
         mine = set(replay_prompts([spec], exclude, ctx.config.evaluation.prompt_template)) if replay else set()
-        experts.append(build_expert(run_dir, base_id, spec.model_dump(mode="json"), exclude, replay_set,
-                                    {p: replay[p] for p in mine}))
+        entry = build_expert(run_dir, base_id, spec.model_dump(mode="json"), exclude, replay_set,
+                             {p: replay[p] for p in mine})
+        experts.append(Seed.from_entry(entry))
     return seeds + experts, tasks
 
 
 @flow(name="acdc-seeds", flow_run_name="seeds")
-def seeds_flow(run_dir: str = "runs/default", config_path: str | None = None, fresh: bool = False) -> list[dict]:
+def seeds_flow(run_dir: str = "runs/default", config_path: str | None = None, fresh: bool = False) -> list[Seed]:
     """Build (or reuse) the seed population of the run in ``run_dir`` without running a
     generation; a later ``acdc run`` on the same folder starts from it.
 
-    Returns the seed entries (see ``seed_population``).
+    Returns the seed population (see ``seed_population``).
     """
     ctx = init_run(run_dir, choose_config(run_dir, config_path, fresh), fresh=fresh)
     seeds, _ = seed_population(str(ctx.run_dir))
     for s in seeds:
-        get_run_logger().info("seed %s (%s): %s", s["name"], s["source"], s["model_id"])
+        get_run_logger().info("seed %s (%s): %s", s.name, s.source, s.model_id)
     return seeds

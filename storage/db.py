@@ -1,15 +1,15 @@
-"""The run's DuckDB file: schema migrations and the repository the steps use -- every write
-of the project is a method here.
+"""The run's DuckDB file as the steps use it: the one module that writes it.
 
 Writes: a generation's rows go through :meth:`RunDB.commit_generation`, one transaction: either
 all of a generation's rows are visible or none are.  Outside a generation, the commands that run
 after it write their own tables, each in one transaction: ``acdc seeds build``
 (:meth:`RunDB.register_seed_expert`), ``acdc assess`` (:meth:`RunDB.insert_rows`,
 :meth:`RunDB.save_assessment`, :meth:`RunDB.copy_answers`, benchmark answers) and ``acdc transfer``
-(:meth:`RunDB.add_heldout_answers`, :meth:`RunDB.save_transfer`).  Connections come from
-:mod:`storage.connection`; the report's and the CLI's reads are :mod:`storage.queries`.  Reads
-open short-lived connections, so a user may query the file between generations (DuckDB allows one
-writing process at a time).
+(:meth:`RunDB.add_heldout_answers`, :meth:`RunDB.save_transfer`).  Reads are the functions of
+:mod:`storage.queries`, run by :meth:`RunDB.read`; the tables and their migrations are
+:mod:`storage.schema`; connections come from :mod:`storage.connection`.  Every connection is
+short-lived, so a user may query the file between generations (DuckDB allows one writing process
+at a time).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
@@ -28,74 +27,11 @@ import pandas as pd
 from acdc_core.text import clean_text
 from storage import queries
 from storage.connection import connect
-from storage.queries import history_coverage
+from storage.schema import ASSESSMENT_COLUMNS, TABLE_COLUMNS, migrate, now
 
 log = logging.getLogger(__name__)
 
-TABLE_COLUMNS = {
-    "models": [
-        "model_id", "uri", "parents", "operator", "recipe", "merge_config_yaml", "seed",
-        "created_generation", "is_gibberish", "gibberish_reason", "archive_status",
-    ],
-    "lineage": ["child_id", "parent_id", "operator", "generation"],
-    "task_families": [
-        "task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin",
-        "created_generation", "active",
-    ],
-    "task_instances": ["task_id", "instance_id", "task", "instructions"],
-    "evaluations": [
-        "model_id", "task_id", "instance_id", "score", "response", "submission", "error", "tokens",
-        "seconds", "generation",
-    ],
-    "archive": ["generation", "model_id", "rank", "fitness", "competition_score"],
-    "metrics": ["generation", "name", "value"],
-    "task_embeddings": ["task_id", "embedder", "text", "embedding", "created_generation"],
-    "task_proposals": [
-        "generation", "request_id", "round", "operation", "parent_id", "task_id", "name", "status",
-        "reason", "max_similarity", "nearest_ids", "reply",
-    ],
-    "task_events": ["generation", "task_id", "event", "detail"],
-    "task_clusters": ["generation", "task_id", "cluster"],
-    "child_effects": [
-        "generation", "model_id", "parents", "operator", "n_compared", "differ_share", "n_new_solved",
-        "n_lost_solved", "new_solved",
-    ],
-    "heldout_instances": ["task_id", "instance_id", "task", "instructions"],
-    "heldout_draws": ["task_id", "draw", "n_instances", "generation", "error"],
-    "heldout_answers": [
-        "model_id", "task_id", "instance_id", "sample", "temperature", "score", "response", "submission", "error",
-        "tokens", "generation", "source",
-    ],
-    "noise_floor": ["generation", "model_id", "task_id", "instance_id", "parent_samples", "parent_solved"],
-}
-
-# Tables `acdc assess` (schema 004) and `acdc transfer` (schema 008) write, outside the generation commits.
-ASSESSMENT_COLUMNS = {
-    "benchmark_docs": ["benchmark", "doc_id", "prompt", "choices", "target"],
-    "benchmark_items": [
-        "model_id", "benchmark", "doc_id", "sample", "correct", "answer", "confidence", "choice_logliks",
-        "response",
-    ],
-    "reference_models": ["model_id", "name", "path", "n_params"],
-    "assessment_sets": ["generation", "set_name", "kind", "n", "members", "synthetic_coverage"],
-    "assessment_results": [
-        "generation", "set_name", "benchmark", "metric", "value", "ci_low", "ci_high", "p_value", "n_items",
-        "p_holm",
-    ],
-    "transfer_results": [
-        "generation", "set_name", "n", "members", "coverage_heldout", "coverage_history", "n_heldout", "n_history",
-    ],
-}
-
-
-def _migrations() -> list[tuple[int, str]]:
-    files = sorted(
-        f for f in resources.files("storage.schema").iterdir() if f.name.endswith(".sql")
-    )
-    return [(int(f.name.split("_", 1)[0]), f.read_text()) for f in files]
-
-
-SCHEMA_VERSION = _migrations()[-1][0]
+T = TypeVar("T")
 
 
 class RunDB:
@@ -120,213 +56,30 @@ class RunDB:
     @classmethod
     def create(cls, path: str | Path, lock_timeout_s: float = 600.0) -> RunDB:
         """The run database at ``path``, created if absent, with every pending schema migration
-        applied (each once, in order, recorded in ``schema_version``)."""
+        applied (:func:`storage.schema.migrate`)."""
         path = Path(path)
         if not path.is_file():  # a new file: nobody else can hold it yet
             path.parent.mkdir(parents=True, exist_ok=True)
             duckdb.connect(str(path)).close()
         db = cls(path, lock_timeout_s)  # an existing one is migrated through the lock-waiting connect
-        db._migrate()
+        with db.connect() as con:
+            migrate(con)
         return db
 
     def connect(self, read_only: bool = False):
         """A connection to the file (see :func:`storage.connection.connect`), closed on exit."""
         return connect(self.path, read_only, self.lock_timeout_s)
 
-    def _migrate(self) -> None:
+    def read(self, query: Callable[..., T], *args, **kwargs) -> T:
+        """``query(con, *args, **kwargs)``, a function of :mod:`storage.queries`, on a connection
+        of its own (the writer's mode, so it never clashes with the run's other connections)."""
         with self.connect() as con:
-            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
-            done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
-            for version, ddl in _migrations():
-                if version in done:
-                    continue
-                con.execute("BEGIN TRANSACTION")
-                con.execute(ddl)
-                con.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
-                con.execute("COMMIT")
+            return query(con, *args, **kwargs)
 
-    # ---- run -------------------------------------------------------------------------------
-    def get_run(self) -> dict | None:
-        with self.connect() as con:
-            df = con.execute("SELECT * FROM runs").df()
-        return None if df.empty else df.iloc[0].to_dict()
-
+    # ---- writes outside a generation ---------------------------------------------------------
     def create_run(self, run_id: str, name: str, seed: int, config_yaml: str) -> None:
         with self.connect() as con:
-            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)", [run_id, name, _now(), seed, config_yaml])
-
-    # ---- reads -----------------------------------------------------------------------------
-    def last_generation(self) -> int | None:
-        with self.connect() as con:
-            return con.execute("SELECT max(generation) FROM generations").fetchall()[0][0]
-
-    def archive_ids(self, generation: int) -> list[str]:
-        """Model ids in the archive after ``generation``, best competition rank first."""
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT model_id FROM archive WHERE generation = ? ORDER BY rank", [generation]
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def base_model_id(self) -> str:
-        """The model task vectors are taken against (recorded with the seeds in generation 0).
-
-        Raises:
-            LookupError: before generation 0 is committed.
-        """
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT model_id FROM models WHERE operator IN ('seed', 'base') "
-                "AND CAST(recipe->>'is_base' AS BOOLEAN)"
-            ).fetchall()
-        if not rows:
-            raise LookupError("no base model recorded: generation 0 is not committed")
-        return rows[0][0]
-
-    def seed_ids(self) -> list[str]:
-        """The seed models (the population generation 0 started from), by id."""
-        with self.connect() as con:
-            rows = con.execute("SELECT model_id FROM models WHERE operator = 'seed' ORDER BY model_id").fetchall()
-        return [r[0] for r in rows]
-
-    def models(self, ids: list[str] | None = None) -> pd.DataFrame:
-        with self.connect() as con:
-            if ids is None:
-                return con.execute("SELECT * FROM models ORDER BY created_generation, model_id").df()
-            return con.execute("SELECT * FROM models WHERE list_contains(?, model_id)", [ids]).df()
-
-    def active_tasks(self) -> list[dict]:
-        """Active task families with their instances, sorted by task name.
-
-        Returns: [{"task_id", "name", "code", "description", "capability", "domain",
-        "created_generation", "instances": {instance_id: {"task", "instructions"}}}].
-        """
-        return self.task_families(active=True)
-
-    def retired_tasks(self) -> list[dict]:
-        """Task families of the history that are no longer active (dropped, replaced by a
-        rewrite or pruned), in the format of :meth:`active_tasks`."""
-        return self.task_families(active=False)
-
-    def task_families(self, task_ids: list[str] | None = None, active: bool | None = None) -> list[dict]:
-        """Task families (all, or ``task_ids``; only the active or only the retired ones with
-        ``active`` True or False) with their instances, in the format of :meth:`active_tasks`."""
-        where = ["true"]
-        params: list = []
-        if active is not None:
-            where.append("f.active" if active else "NOT f.active")
-        if task_ids is not None:
-            where.append("list_contains(?, f.task_id)")
-            params.append(task_ids)
-        cond = " AND ".join(where)
-        with self.connect() as con:
-            fams = con.execute(
-                "SELECT task_id, name, code, description, capability, domain, created_generation "
-                f"FROM task_families f WHERE {cond} ORDER BY name, task_id", params
-            ).fetchall()
-            inst = con.execute(
-                "SELECT i.task_id, instance_id, task, instructions FROM task_instances i "
-                f"JOIN task_families f USING (task_id) WHERE {cond} ORDER BY i.task_id, instance_id", params
-            ).fetchall()
-        by_task: dict[str, dict] = {}
-        for tid, iid, task, instr in inst:
-            by_task.setdefault(tid, {})[iid] = {"task": json.loads(task), "instructions": instr}
-        keys = ("task_id", "name", "code", "description", "capability", "domain", "created_generation")
-        return [{**dict(zip(keys, row)), "instances": by_task.get(row[0], {})} for row in fams]
-
-    def task_history(self) -> list[dict]:
-        """Every task family ever admitted, oldest first, with its embedding when stored:
-        [{"task_id", "name", "code", "active", "created_generation", "embedding" (list or None)}]."""
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT f.task_id, f.name, f.code, f.active, f.created_generation, e.embedding "
-                "FROM task_families f LEFT JOIN task_embeddings e USING (task_id) "
-                "ORDER BY f.created_generation, f.name, f.task_id"
-            ).fetchall()
-        keys = ("task_id", "name", "code", "active", "created_generation", "embedding")
-        return [dict(zip(keys, r)) for r in rows]
-
-    def all_scores(self, model_ids: list[str], task_ids: list[str]) -> list[tuple[str, str, str, float]]:
-        """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on ``task_ids``,
-        active or not."""
-        with self.connect() as con:
-            return con.execute(
-                "SELECT model_id, task_id, instance_id, score FROM evaluations "
-                "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
-                [model_ids, task_ids],
-            ).fetchall()
-
-    def generation_metrics(self, generation: int) -> dict[str, float]:
-        """See :func:`storage.queries.generation_metrics`."""
-        with self.connect() as con:
-            return queries.generation_metrics(con, generation)
-
-    def evaluation_scores(self, model_ids: list[str]) -> list[tuple[str, str, str, float]]:
-        """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on the active
-        task families."""
-        with self.connect() as con:
-            return con.execute(
-                "SELECT e.model_id, e.task_id, e.instance_id, e.score FROM evaluations e JOIN task_families f "
-                "USING (task_id) WHERE f.active AND list_contains(?, e.model_id)",
-                [model_ids],
-            ).fetchall()
-
-    def answers(self, model_ids: list[str], task_ids: list[str]) -> list[tuple[str, str, str, str | None, float]]:
-        """(model_id, task_id, instance_id, submission, score) of ``model_ids`` on ``task_ids``."""
-        with self.connect() as con:
-            return con.execute(
-                "SELECT model_id, task_id, instance_id, submission, score FROM evaluations "
-                "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
-                [model_ids, task_ids],
-            ).fetchall()
-
-    # ---- held-out instances (acdc_core.transfer) ----------------------------------------------
-    def heldout_drawn(self) -> set[str]:
-        """Task ids whose held-out instances were drawn (also those whose draw gave none)."""
-        with self.connect() as con:
-            return {r[0] for r in con.execute("SELECT task_id FROM heldout_draws").fetchall()}
-
-    def heldout_instances(self, task_ids: list[str] | None = None) -> dict[str, dict[str, dict]]:
-        """{task_id: {instance_id: {"task", "instructions"}}} of the held-out instances (of
-        ``task_ids``, default all)."""
-        with self.connect() as con:
-            rows = con.execute(
-                "SELECT task_id, instance_id, task, instructions FROM heldout_instances "
-                "WHERE ? IS NULL OR list_contains(?, task_id) ORDER BY task_id, instance_id",
-                [task_ids, task_ids]).fetchall()
-        out: dict[str, dict[str, dict]] = {}
-        for t, i, task, instructions in rows:
-            out.setdefault(t, {})[i] = {"task": json.loads(task), "instructions": instructions}
-        return out
-
-    def heldout_scores(self, model_ids: list[str], sample: int | None = 0) -> list[tuple[str, str, str, float]]:
-        """(model_id, task_id, instance_id, score) of ``model_ids`` on held-out instances: greedy
-        answers (``sample`` 0), one sample, or every answer (``None``)."""
-        with self.connect() as con:
-            return con.execute(
-                "SELECT model_id, task_id, instance_id, score FROM heldout_answers "
-                "WHERE list_contains(?, model_id) AND (? IS NULL OR sample = ?)", [model_ids, sample, sample],
-            ).fetchall()
-
-    def heldout_samples(self, model_id: str, temperature: float) -> list[tuple[str, str, str, int, float]]:
-        """(model_id, task_id, instance_id, sample, score) of ``model_id``'s sampled held-out
-        answers (sample > 0) at ``temperature``."""
-        with self.connect() as con:
-            return con.execute(
-                "SELECT model_id, task_id, instance_id, sample, score FROM heldout_answers "
-                "WHERE model_id = ? AND sample > 0 AND temperature = ?", [model_id, temperature],
-            ).fetchall()
-
-    def heldout_missing(self, model_ids: list[str], sample: int = 0) -> list[tuple[str, str, str]]:
-        """(model_id, task_id, instance_id) of ``model_ids`` x every held-out instance without an
-        answer of ``sample``."""
-        with self.connect() as con:
-            return con.execute(
-                "WITH m AS (SELECT unnest(?) AS model_id) "
-                "SELECT m.model_id, h.task_id, h.instance_id FROM m, heldout_instances h "
-                "ANTI JOIN heldout_answers a ON a.model_id = m.model_id AND a.task_id = h.task_id "
-                "AND a.instance_id = h.instance_id AND a.sample = ? ORDER BY 1, 2, 3", [model_ids, sample],
-            ).fetchall()
+            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)", [run_id, name, now(), seed, config_yaml])
 
     def add_heldout_answers(self, rows: list[dict]) -> int:
         """Insert ``heldout_answers`` rows outside a generation's commit (answers filled in after
@@ -336,26 +89,6 @@ class RunDB:
                 _insert(con, "heldout_answers", TABLE_COLUMNS["heldout_answers"], rows, "INSERT OR IGNORE")
         return len(rows)
 
-    def task_events(self, event: str) -> list[tuple[int, str]]:
-        """(generation, task_id) of every task event named ``event``."""
-        with self.connect() as con:
-            return con.execute(
-                "SELECT generation, task_id FROM task_events WHERE event = ? ORDER BY generation, task_id", [event]
-            ).fetchall()
-
-    def initial_task_count(self) -> int:
-        """The number of task families admitted at generation 0 (the seed task set)."""
-        with self.connect() as con:
-            return con.execute("SELECT count(*) FROM task_families WHERE created_generation = 0").fetchall()[0][0]
-
-    def count(self, table: str) -> int:
-        if table not in TABLE_COLUMNS and table not in ASSESSMENT_COLUMNS and table not in (
-            "generations", "runs", "seed_experts"
-        ):
-            raise ValueError(f"unknown table {table}")
-        with self.connect() as con:
-            return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-
     def register_seed_expert(self, row: dict) -> None:
         """Record a built expert (columns of ``seed_experts``); re-registering the same
         ``model_id`` replaces its row, so a rebuilt expert never duplicates."""
@@ -363,33 +96,8 @@ class RunDB:
             con.execute(
                 "INSERT OR REPLACE INTO seed_experts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [row["model_id"], row["name"], row["skill"], row["family"], row["base_model_id"], row["uri"],
-                 json.dumps(row["recipe"]), row["loss_curve"], row["train_seconds"], _now()],
+                 json.dumps(row["recipe"]), row["loss_curve"], row["train_seconds"], now()],
             )
-
-    def seed_experts(self) -> pd.DataFrame:
-        with self.connect(read_only=True) as con:
-            return con.execute("SELECT * FROM seed_experts ORDER BY name").df()
-
-    # ---- assessment (acdc assess) ------------------------------------------------------------
-    def ever_archived(self) -> list[str]:
-        """Every model that was in the archive after some generation, oldest first."""
-        with self.connect(read_only=True) as con:
-            rows = con.execute(
-                "SELECT model_id FROM archive GROUP BY model_id ORDER BY min(generation), model_id"
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def missing_pairs(self, model_ids: list[str]) -> list[tuple[str, str, str]]:
-        """(model_id, task_id, instance_id) of ``model_ids`` x every task instance ever admitted
-        that has no evaluation row yet."""
-        with self.connect(read_only=True) as con:
-            return con.execute(
-                "WITH m AS (SELECT unnest(?) AS model_id) "
-                "SELECT m.model_id, i.task_id, i.instance_id FROM m, task_instances i "
-                "ANTI JOIN evaluations e ON e.model_id = m.model_id AND e.task_id = i.task_id "
-                "AND e.instance_id = i.instance_id ORDER BY 1, 2, 3",
-                [model_ids],
-            ).fetchall()
 
     def insert_rows(self, table: str, rows: list[dict]) -> int:
         """Insert ``rows`` (dicts with the table's columns) into ``evaluations`` (with ``source``)
@@ -402,24 +110,6 @@ class RunDB:
             _insert(con, table, columns, rows, "INSERT OR IGNORE")
         return len(rows)
 
-    def answered_docs(self, model_id: str, benchmark: str, sample: int) -> set[int]:
-        """doc_ids of ``benchmark`` that ``model_id`` already answered as ``sample``."""
-        with self.connect(read_only=True) as con:
-            rows = con.execute(
-                "SELECT doc_id FROM benchmark_items WHERE model_id = ? AND benchmark = ? AND sample = ?",
-                [model_id, benchmark, sample],
-            ).fetchall()
-        return {r[0] for r in rows}
-
-    def benchmark_items(self, model_ids: list[str], benchmark: str, doc_ids: list[int]) -> pd.DataFrame:
-        """Rows of ``benchmark_items`` for these models and items (all samples)."""
-        with self.connect(read_only=True) as con:
-            return con.execute(
-                "SELECT * FROM benchmark_items WHERE list_contains(?, model_id) AND benchmark = ? "
-                "AND list_contains(?, doc_id) ORDER BY model_id, doc_id, sample",
-                [model_ids, benchmark, doc_ids],
-            ).df()
-
     def copy_answers(self, source: str | Path, model_ids: list[str], items: dict[str, list[int]]) -> int:
         """Copy ``source``'s (another run database's) stored answers of ``model_ids`` to ``items``
         ({benchmark: doc_ids}), with the items' text, skipping answers this run already holds.
@@ -429,26 +119,17 @@ class RunDB:
             con.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
             try:
                 where = "benchmark = ? AND list_contains(?, doc_id)"
-                before = con.execute("SELECT count(*) FROM benchmark_items").fetchone()[0]
+                before = queries.count_rows(con, "benchmark_items")
                 tables = (("benchmark_items", " AND list_contains(?, model_id)"), ("benchmark_docs", ""))
                 for benchmark, doc_ids in items.items():
                     for table, extra in tables:
                         cols = ", ".join(ASSESSMENT_COLUMNS[table])
                         con.execute(f"INSERT OR IGNORE INTO {table} ({cols}) SELECT {cols} FROM src.{table} "
                                     f"WHERE {where}{extra}", [benchmark, doc_ids] + ([model_ids] if extra else []))
-                after = con.execute("SELECT count(*) FROM benchmark_items").fetchone()[0]
+                after = queries.count_rows(con, "benchmark_items")
             finally:
                 con.execute("DETACH src")
         return after - before
-
-    def benchmark_docs(self, benchmark: str) -> pd.DataFrame:
-        """The stored items of ``benchmark`` (columns of ``benchmark_docs``), indexed by doc_id."""
-        with self.connect(read_only=True) as con:
-            return con.execute("SELECT * FROM benchmark_docs WHERE benchmark = ?", [benchmark]).df().set_index("doc_id")
-
-    def benchmark_targets(self, benchmark: str) -> dict[int, str]:
-        """{doc_id: gold target} of the stored items of ``benchmark``."""
-        return self.benchmark_docs(benchmark)["target"].to_dict()
 
     def save_assessment(self, generation: int, sets: list[dict], results: list[dict]) -> None:
         """Replace the sets and results assessed after ``generation``, in one transaction."""
@@ -509,10 +190,7 @@ class RunDB:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                exists = con.execute(
-                    "SELECT count(*) FROM generations WHERE generation = ?", [commit.generation]
-                ).fetchall()[0][0]
-                if exists:
+                if queries.generation_committed(con, commit.generation):
                     con.execute("ROLLBACK")
                     return False
                 _write(con, commit)
@@ -520,7 +198,7 @@ class RunDB:
                     _insert(con, "metrics", TABLE_COLUMNS["metrics"], _history_metrics(con, commit), "INSERT")
                 con.execute(
                     "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?)",
-                    [commit.generation, _now(), commit.n_candidates, commit.n_gibberish,
+                    [commit.generation, now(), commit.n_candidates, commit.n_gibberish,
                      commit.n_admitted, commit.seconds],
                 )
                 con.execute("COMMIT")
@@ -631,9 +309,9 @@ def _history_metrics(con: duckdb.DuckDBPyConnection, commit: GenerationCommit) -
     count) of the committed archive and of the seed models, from the rows just written
     (:func:`storage.queries.history_coverage`)."""
     kept = [r["model_id"] for r in commit.archive]
-    seeds = [r[0] for r in con.execute("SELECT model_id FROM models WHERE operator = 'seed'").fetchall()]
-    n, _, solved = history_coverage(con, kept, commit.solved_threshold)
-    _, _, by_seeds = history_coverage(con, seeds, commit.solved_threshold)
+    seeds = queries.seed_ids(con)
+    n, _, solved = queries.history_coverage(con, kept, commit.solved_threshold)
+    _, _, by_seeds = queries.history_coverage(con, seeds, commit.solved_threshold)
     values = {"coverage_history": len(solved) / n if n else 0.0, "coverage_history_seeds": len(by_seeds) / n if n else 0.0,
               "history_beyond_seeds": float(len(solved - by_seeds))}
     return [{"generation": commit.generation, "name": k, "value": v} for k, v in values.items()]
@@ -660,6 +338,3 @@ def _clean(value: object) -> object:
         return {_clean(k): _clean(v) for k, v in value.items()}
     return value
 
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)

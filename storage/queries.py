@@ -1,14 +1,16 @@
-"""Read-only SQL over a run's DuckDB file: every query of the report, ``acdc status`` and the run
-summary, and the views the notebook shares with the report.
+"""Every read-only SQL query of the project over a run's DuckDB file: the report's, ``acdc
+status``'s and the run summary's, the views the notebook shares with the report, and the reads of
+the generation steps and commands (which call them through :meth:`storage.db.RunDB.read`).
 
-Each function takes a read-only connection (:func:`open_run`) and returns plain values or a
-pandas frame; nothing here migrates or writes, so a finished run, a run in progress (between
-commits) and a run of an older version (tables it lacks are skipped) can all be read.  The
-generation steps' own reads and every write are :class:`storage.db.RunDB`'s.
+Each function takes a connection (a read-only one from :func:`open_run`, or the run writer's) and
+returns plain values or a pandas frame; nothing here migrates or writes, so a finished run, a run
+in progress (between commits) and a run of an older version (the report skips tables it lacks) can
+all be read.  Every write is :class:`storage.db.RunDB`'s.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from storage.connection import DB_FILE, connect
+from storage.schema import ASSESSMENT_COLUMNS, TABLE_COLUMNS
 
 
 @contextmanager
@@ -48,11 +51,6 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str, *params):
     return con.execute(sql, list(params)).fetchall()[0][0]
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether the run's file has table ``name`` (a run older than its schema version has not)."""
-    return bool(_scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", name))
-
-
 def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
     """Where the run stands, as raw numbers (None where a run has nothing yet, or is older than
     a metric): ``run_name``, ``run_id``, ``last_generation`` (None before generation 0 commits),
@@ -75,7 +73,7 @@ def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
         "instances_history": _scalar(con, "SELECT count(*) FROM task_instances"),
         "children_new_instances": _scalar(con, "SELECT sum(value) FROM metrics WHERE name = 'children_new_instances'"),
         "new_survive_share": _scalar(con, "SELECT avg((parent_solved = 0)::INTEGER) FROM noise_floor")
-        if _has_table(con, "noise_floor") else None,
+        if has_table(con, "noise_floor") else None,
         "metrics": dict(con.execute("SELECT name, value FROM metrics WHERE generation = ?", [last]).fetchall()),
     }
 
@@ -153,7 +151,7 @@ def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> 
 def transfer_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The latest ``acdc transfer``: ``set_name``, ``n``, ``coverage_heldout``, ``coverage_history``
     (0-1), ``n_heldout``, ``n_history``, best held-out coverage first; empty when never run."""
-    if not _has_table(con, "transfer_results"):
+    if not has_table(con, "transfer_results"):
         return pd.DataFrame()
     return con.execute(
         "SELECT set_name, n, coverage_heldout, coverage_history, n_heldout, n_history FROM transfer_results "
@@ -338,3 +336,248 @@ def seed_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """{model_id: name} of the seeds and the base."""
     return dict(con.execute("SELECT model_id, recipe->>'name' FROM models WHERE operator IN ('seed', 'base')").fetchall())
 
+
+
+# ---- the generation steps' and the commands' reads (through :meth:`storage.db.RunDB.read`) -----
+def run_row(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The ``runs`` row as a dict, None before the run is created."""
+    df = con.execute("SELECT * FROM runs").df()
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def last_generation(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The last committed generation, None before generation 0 commits."""
+    return _scalar(con, "SELECT max(generation) FROM generations")
+
+
+def generation_committed(con: duckdb.DuckDBPyConnection, generation: int) -> bool:
+    """Whether ``generation`` is committed."""
+    return bool(_scalar(con, "SELECT count(*) FROM generations WHERE generation = ?", generation))
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """The number of rows of ``table``.
+
+    Raises:
+        ValueError: ``table`` is not one of the run's tables.
+    """
+    if table not in TABLE_COLUMNS and table not in ASSESSMENT_COLUMNS and table not in ("generations", "runs",
+                                                                                      "seed_experts"):
+        raise ValueError(f"unknown table {table}")
+    return _scalar(con, f"SELECT count(*) FROM {table}")
+
+
+def archive_ids(con: duckdb.DuckDBPyConnection, generation: int) -> list[str]:
+    """Model ids in the archive after ``generation``, best competition rank first."""
+    return [r[0] for r in con.execute(
+        "SELECT model_id FROM archive WHERE generation = ? ORDER BY rank", [generation]).fetchall()]
+
+
+def base_model_id(con: duckdb.DuckDBPyConnection) -> str:
+    """The model task vectors are taken against (recorded with the seeds in generation 0).
+
+    Raises:
+        LookupError: before generation 0 is committed.
+    """
+    rows = con.execute("SELECT model_id FROM models WHERE operator IN ('seed', 'base') "
+                       "AND CAST(recipe->>'is_base' AS BOOLEAN)").fetchall()
+    if not rows:
+        raise LookupError("no base model recorded: generation 0 is not committed")
+    return rows[0][0]
+
+
+def seed_ids(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The seed models (the population generation 0 started from), by id."""
+    return [r[0] for r in con.execute("SELECT model_id FROM models WHERE operator = 'seed' ORDER BY model_id")
+            .fetchall()]
+
+
+def models(con: duckdb.DuckDBPyConnection, ids: list[str] | None = None) -> pd.DataFrame:
+    """``models`` rows (all, oldest first, or those of ``ids``)."""
+    if ids is None:
+        return con.execute("SELECT * FROM models ORDER BY created_generation, model_id").df()
+    return con.execute("SELECT * FROM models WHERE list_contains(?, model_id)", [ids]).df()
+
+
+def task_families(con: duckdb.DuckDBPyConnection, task_ids: list[str] | None = None,
+                  active: bool | None = None) -> list[dict]:
+    """Task families (all, or ``task_ids``; only the active or only the retired ones with
+    ``active`` True or False) with their instances, sorted by name.
+
+    Returns: [{"task_id", "name", "code", "description", "capability", "domain",
+    "created_generation", "instances": {instance_id: {"task", "instructions"}}}].
+    """
+    where = ["true"]
+    params: list = []
+    if active is not None:
+        where.append("f.active" if active else "NOT f.active")
+    if task_ids is not None:
+        where.append("list_contains(?, f.task_id)")
+        params.append(task_ids)
+    cond = " AND ".join(where)
+    fams = con.execute(
+        "SELECT task_id, name, code, description, capability, domain, created_generation "
+        f"FROM task_families f WHERE {cond} ORDER BY name, task_id", params
+    ).fetchall()
+    inst = con.execute(
+        "SELECT i.task_id, instance_id, task, instructions FROM task_instances i "
+        f"JOIN task_families f USING (task_id) WHERE {cond} ORDER BY i.task_id, instance_id", params
+    ).fetchall()
+    by_task: dict[str, dict] = {}
+    for tid, iid, task, instr in inst:
+        by_task.setdefault(tid, {})[iid] = {"task": json.loads(task), "instructions": instr}
+    keys = ("task_id", "name", "code", "description", "capability", "domain", "created_generation")
+    return [{**dict(zip(keys, row)), "instances": by_task.get(row[0], {})} for row in fams]
+
+
+def active_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The active task families with their instances (see :func:`task_families`)."""
+    return task_families(con, active=True)
+
+
+def retired_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Task families of the history that are no longer active (dropped, replaced by a rewrite or
+    pruned), as :func:`task_families`."""
+    return task_families(con, active=False)
+
+
+def task_history(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every task family ever admitted, oldest first, with its embedding when stored:
+    [{"task_id", "name", "code", "active", "created_generation", "embedding" (list or None)}]."""
+    rows = con.execute(
+        "SELECT f.task_id, f.name, f.code, f.active, f.created_generation, e.embedding "
+        "FROM task_families f LEFT JOIN task_embeddings e USING (task_id) "
+        "ORDER BY f.created_generation, f.name, f.task_id"
+    ).fetchall()
+    keys = ("task_id", "name", "code", "active", "created_generation", "embedding")
+    return [dict(zip(keys, r)) for r in rows]
+
+
+def all_scores(con: duckdb.DuckDBPyConnection, model_ids: list[str], task_ids: list[str]
+               ) -> list[tuple[str, str, str, float]]:
+    """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on ``task_ids``,
+    active or not."""
+    return con.execute("SELECT model_id, task_id, instance_id, score FROM evaluations "
+                       "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
+                       [model_ids, task_ids]).fetchall()
+
+
+def evaluation_scores(con: duckdb.DuckDBPyConnection, model_ids: list[str]) -> list[tuple[str, str, str, float]]:
+    """Score rows (model_id, task_id, instance_id, score) of ``model_ids`` on the active task
+    families."""
+    return con.execute(
+        "SELECT e.model_id, e.task_id, e.instance_id, e.score FROM evaluations e JOIN task_families f "
+        "USING (task_id) WHERE f.active AND list_contains(?, e.model_id)", [model_ids]).fetchall()
+
+
+def answers(con: duckdb.DuckDBPyConnection, model_ids: list[str], task_ids: list[str]
+            ) -> list[tuple[str, str, str, str | None, float]]:
+    """(model_id, task_id, instance_id, submission, score) of ``model_ids`` on ``task_ids``."""
+    return con.execute("SELECT model_id, task_id, instance_id, submission, score FROM evaluations "
+                       "WHERE list_contains(?, model_id) AND list_contains(?, task_id)",
+                       [model_ids, task_ids]).fetchall()
+
+
+def missing_pairs(con: duckdb.DuckDBPyConnection, model_ids: list[str]) -> list[tuple[str, str, str]]:
+    """(model_id, task_id, instance_id) of ``model_ids`` x every task instance ever admitted that
+    has no evaluation row yet."""
+    return con.execute(
+        "WITH m AS (SELECT unnest(?) AS model_id) "
+        "SELECT m.model_id, i.task_id, i.instance_id FROM m, task_instances i "
+        "ANTI JOIN evaluations e ON e.model_id = m.model_id AND e.task_id = i.task_id "
+        "AND e.instance_id = i.instance_id ORDER BY 1, 2, 3", [model_ids]).fetchall()
+
+
+def task_events(con: duckdb.DuckDBPyConnection, event: str) -> list[tuple[int, str]]:
+    """(generation, task_id) of every task event named ``event``."""
+    return con.execute("SELECT generation, task_id FROM task_events WHERE event = ? ORDER BY generation, task_id",
+                       [event]).fetchall()
+
+
+def initial_task_count(con: duckdb.DuckDBPyConnection) -> int:
+    """The number of task families admitted at generation 0 (the seed task set)."""
+    return _scalar(con, "SELECT count(*) FROM task_families WHERE created_generation = 0")
+
+
+def ever_archived(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every model that was in the archive after some generation, oldest first."""
+    return [r[0] for r in con.execute(
+        "SELECT model_id FROM archive GROUP BY model_id ORDER BY min(generation), model_id").fetchall()]
+
+
+def seed_experts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The built experts (``seed_experts`` rows), by name."""
+    return con.execute("SELECT * FROM seed_experts ORDER BY name").df()
+
+
+# ---- held-out instances (acdc_core.transfer) ---------------------------------------------------
+def heldout_drawn(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Task ids whose held-out instances were drawn (also those whose draw gave none)."""
+    return {r[0] for r in con.execute("SELECT task_id FROM heldout_draws").fetchall()}
+
+
+def heldout_instances(con: duckdb.DuckDBPyConnection, task_ids: list[str] | None = None
+                      ) -> dict[str, dict[str, dict]]:
+    """{task_id: {instance_id: {"task", "instructions"}}} of the held-out instances (of
+    ``task_ids``, default all)."""
+    rows = con.execute(
+        "SELECT task_id, instance_id, task, instructions FROM heldout_instances "
+        "WHERE ? IS NULL OR list_contains(?, task_id) ORDER BY task_id, instance_id", [task_ids, task_ids]).fetchall()
+    out: dict[str, dict[str, dict]] = {}
+    for t, i, task, instructions in rows:
+        out.setdefault(t, {})[i] = {"task": json.loads(task), "instructions": instructions}
+    return out
+
+
+def heldout_scores(con: duckdb.DuckDBPyConnection, model_ids: list[str], sample: int | None = 0
+                   ) -> list[tuple[str, str, str, float]]:
+    """(model_id, task_id, instance_id, score) of ``model_ids`` on held-out instances: greedy
+    answers (``sample`` 0), one sample, or every answer (``None``)."""
+    return con.execute("SELECT model_id, task_id, instance_id, score FROM heldout_answers "
+                       "WHERE list_contains(?, model_id) AND (? IS NULL OR sample = ?)",
+                       [model_ids, sample, sample]).fetchall()
+
+
+def heldout_samples(con: duckdb.DuckDBPyConnection, model_id: str, temperature: float
+                    ) -> list[tuple[str, str, str, int, float]]:
+    """(model_id, task_id, instance_id, sample, score) of ``model_id``'s sampled held-out answers
+    (sample > 0) at ``temperature``."""
+    return con.execute("SELECT model_id, task_id, instance_id, sample, score FROM heldout_answers "
+                       "WHERE model_id = ? AND sample > 0 AND temperature = ?", [model_id, temperature]).fetchall()
+
+
+def heldout_missing(con: duckdb.DuckDBPyConnection, model_ids: list[str], sample: int = 0
+                    ) -> list[tuple[str, str, str]]:
+    """(model_id, task_id, instance_id) of ``model_ids`` x every held-out instance without an
+    answer of ``sample``."""
+    return con.execute(
+        "WITH m AS (SELECT unnest(?) AS model_id) "
+        "SELECT m.model_id, h.task_id, h.instance_id FROM m, heldout_instances h "
+        "ANTI JOIN heldout_answers a ON a.model_id = m.model_id AND a.task_id = h.task_id "
+        "AND a.instance_id = h.instance_id AND a.sample = ? ORDER BY 1, 2, 3", [model_ids, sample]).fetchall()
+
+
+# ---- benchmark answers (acdc assess) -------------------------------------------------------------
+def answered_docs(con: duckdb.DuckDBPyConnection, model_id: str, benchmark: str, sample: int) -> set[int]:
+    """doc_ids of ``benchmark`` that ``model_id`` already answered as ``sample``."""
+    return {r[0] for r in con.execute(
+        "SELECT doc_id FROM benchmark_items WHERE model_id = ? AND benchmark = ? AND sample = ?",
+        [model_id, benchmark, sample]).fetchall()}
+
+
+def benchmark_items(con: duckdb.DuckDBPyConnection, model_ids: list[str], benchmark: str, doc_ids: list[int]
+                    ) -> pd.DataFrame:
+    """Rows of ``benchmark_items`` for these models and items (all samples)."""
+    return con.execute(
+        "SELECT * FROM benchmark_items WHERE list_contains(?, model_id) AND benchmark = ? "
+        "AND list_contains(?, doc_id) ORDER BY model_id, doc_id, sample", [model_ids, benchmark, doc_ids]).df()
+
+
+def benchmark_docs(con: duckdb.DuckDBPyConnection, benchmark: str) -> pd.DataFrame:
+    """The stored items of ``benchmark`` (columns of ``benchmark_docs``), indexed by doc_id."""
+    return con.execute("SELECT * FROM benchmark_docs WHERE benchmark = ?", [benchmark]).df().set_index("doc_id")
+
+
+def benchmark_targets(con: duckdb.DuckDBPyConnection, benchmark: str) -> dict[int, str]:
+    """{doc_id: gold target} of the stored items of ``benchmark``."""
+    return benchmark_docs(con, benchmark)["target"].to_dict()

@@ -31,6 +31,7 @@ from acdc_core.skills import ScoreRow
 from acdc_core.steps import AdaptationStart, TaskChanges, TaskDiversity, TaskSide
 from acdc_core.taskfamily import TaskFamily, TaskFamilyError, TaskSet, family_from_code
 from acdc_core.validation import validate_family
+from storage import queries
 from tasks import sessions
 from tasks.archive import task_rows
 from tasks.policies import cache_key, retry_unless_bad_input
@@ -189,12 +190,12 @@ def history_embeddings(run_dir: str, generation: int, tasks: TaskSet) -> list[di
     ctx = RunContext.load(run_dir)
     if generation == 0:
         return [{**e, "new": True} for e in embed_tasks(run_dir, tasks, generation)]
-    history = ctx.db.task_history()
+    history = ctx.db.read(queries.task_history)
     rows = [{"task_id": h["task_id"], "embedding": h["embedding"]} for h in history if h["embedding"] is not None]
     missing = [h["task_id"] for h in history if h["embedding"] is None]
     if missing:
-        rows += [{**e, "new": True} for e in embed_tasks(run_dir, TaskSet.from_rows(ctx.db.task_families(missing)),
-                                                            generation)]
+        stored = TaskSet.from_rows(ctx.db.read(queries.task_families, missing))
+        rows += [{**e, "new": True} for e in embed_tasks(run_dir, stored, generation)]
     return rows
 
 
@@ -234,7 +235,7 @@ def task_side(run_dir: str, generation: int, tasks: TaskSet, kept: list[str], hi
     vectors = {e["task_id"]: e["embedding"] for e in history + changes.task_embeddings}
     diversity = task_diversity(run_dir, generation, vectors, active_ids)
     fresh = [(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations + changes.evaluations]
-    rates = archive_pass_rates(run_dir, ctx.db.all_scores(kept, active_ids) + fresh, kept, active_ids)
+    rates = archive_pass_rates(run_dir, ctx.db.read(queries.all_scores, kept, active_ids) + fresh, kept, active_ids)
     new_embeddings = [{k: v for k, v in e.items() if k != "new"} for e in history if e.get("new")]
     return TaskSide(changes=changes, new_embeddings=new_embeddings + changes.task_embeddings,
                     clusters=diversity.clusters,
@@ -247,10 +248,10 @@ def start_adaptation(run_dir: str, generation: int, rates: dict[str, float]) -> 
     plan drawn on them from ``rates`` (pass rates over the archive), seeded by the generation."""
     ctx = RunContext.load(run_dir)
     cfg, a = ctx.config, ctx.config.adaptation
-    active = TaskSet.from_rows(ctx.db.active_tasks())
-    history = ctx.db.task_history()
-    streaks = unsolved_streaks(ctx.db.task_events("unsolved"), list(range(a.every, generation, a.every)))
-    min_pool = ctx.db.initial_task_count() if a.min_pool == "initial" else a.min_pool
+    active = TaskSet.from_rows(ctx.db.read(queries.active_tasks))
+    history = ctx.db.read(queries.task_history)
+    streaks = unsolved_streaks(ctx.db.read(queries.task_events, "unsolved"), list(range(a.every, generation, a.every)))
+    min_pool = ctx.db.read(queries.initial_task_count) if a.min_pool == "initial" else a.min_pool
     rng = rng_stream(cfg.run.seed, generation, "adaptation")
     plan = plan_adaptation(active, rates, a.parents, rng, generation, [h["name"] for h in history],
                            a.harder_above, a.easier_below, a.novel_new_share, streaks, a.drop_unsolved_after,

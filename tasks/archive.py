@@ -15,6 +15,7 @@ from acdc_core.skills import ScoreRow, distinct_vectors, skill_table, skill_vect
 from acdc_core.steps import ArchiveUpdate, ChildEffects, Committed, HeldoutOutcome, Population, TaskSide, Tell, Verdict
 from acdc_core.taskfamily import TaskSet
 from acdc_core.transfer import NoiseFloor, credited_rows
+from storage import queries
 from storage.db import GenerationCommit
 from tasks import sessions
 from tasks.run_folder import RunContext
@@ -89,7 +90,7 @@ def child_effects_of(run_dir: str, generation: int, tasks: TaskSet, made: list[C
     differ from every parent's)."""
     ctx = RunContext.load(run_dir)
     children = [c for c in made if not verdicts[c.model_id].is_gibberish]
-    answers = ctx.db.answers(sorted({p for c in children for p in c.parents}), tasks.ids)
+    answers = ctx.db.read(queries.answers, sorted({p for c in children for p in c.parents}), tasks.ids)
     answers += [(r["model_id"], r["task_id"], r["instance_id"], r["submission"], r["score"]) for r in evaluations]
     effects = child_effects({c.model_id: tuple(dict.fromkeys(c.parents)) for c in children}, answers,
                             ctx.config.evaluation.solved_threshold)
@@ -107,21 +108,24 @@ def child_effects_of(run_dir: str, generation: int, tasks: TaskSet, made: list[C
     return ChildEffects(rows, metrics)
 
 
-def seed_rows(seeds: list[dict]) -> tuple[list[dict], list[str]]:
-    """``models`` rows for the seeds and the base (:func:`tasks.seeding.prepare_seeds`' entries),
-    and the ids that join the population."""
-    rows = [{
-        "model_id": s["model_id"], "uri": s["uri"], "parents": [], "operator": s["role"],
-        "recipe": {"name": s["name"], "source": s["source"], "is_base": s["is_base"], **s.get("recipe", {})},
-        "merge_config_yaml": None, "seed": None,
-    } for s in seeds]
-    return rows, [s["model_id"] for s in seeds if s["role"] == "seed"]
+def population_after(run_dir: str, generation: int) -> Population:
+    """The population the generation after ``generation`` breeds from: the stored archive
+    (its parents), the active task set and the base."""
+    db = RunContext.load(run_dir).db
+    archive_ids = db.read(queries.archive_ids, generation)
+    return Population(TaskSet.from_rows(db.read(queries.active_tasks)), db.read(queries.base_model_id),
+                      archive_ids, [], [], archive_ids)
+
+
+def stored_seed_ids(run_dir: str) -> list[str]:
+    """The run's seed models, as generation 0 stored them."""
+    return RunContext.load(run_dir).db.read(queries.seed_ids)
 
 
 def known_model_ids(run_dir: str, trusted: list[dict]) -> set[str]:
     """Ids of every stored model and of the ``trusted`` rows about to be: a child with one of
     them is not new."""
-    return set(RunContext.load(run_dir).db.models()["model_id"]) | {t["model_id"] for t in trusted}
+    return set(RunContext.load(run_dir).db.read(queries.models)["model_id"]) | {t["model_id"] for t in trusted}
 
 
 def tell(run_dir: str, pop: Population, made: list[Candidate], verdicts: dict[str, Verdict],
@@ -135,7 +139,7 @@ def tell(run_dir: str, pop: Population, made: list[Candidate], verdicts: dict[st
     """
     ctx = RunContext.load(run_dir)
     survivors = [c.model_id for c in made if not verdicts[c.model_id].is_gibberish]
-    score_rows = ctx.db.evaluation_scores(pop.archive_ids) + [
+    score_rows = ctx.db.read(queries.evaluation_scores, pop.archive_ids) + [
         (r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in evaluations]
     seen = credited_rows(score_rows, noise) if ctx.config.noise.aware_selection else score_rows
     update = update_archive(run_dir, pop.archive_ids + pop.seed_ids + survivors, seen, pop.tasks.ids)
@@ -193,11 +197,11 @@ def commit_generation(run_dir: str, commit: GenerationCommit) -> Committed:
     """
     db = RunContext.load(run_dir).db
     committed = db.commit_generation(commit)
-    if retired := [t for g, t in db.task_events("retired_unstorable") if g == commit.generation]:
+    if retired := [t for g, t in db.read(queries.task_events, "retired_unstorable") if g == commit.generation]:
         get_run_logger().warning("generation %s: retired %d task famil%s whose rows the database refused: %s "
                                  "(task_events.detail says why)", commit.generation, len(retired),
                                  "y" if len(retired) == 1 else "ies", ", ".join(retired))
-    return Committed(committed, db.generation_metrics(commit.generation))
+    return Committed(committed, db.read(queries.generation_metrics, commit.generation))
 
 
 def candidate_rows(generation: int, trusted: list[dict], made: list[Candidate], verdicts: dict[str, Verdict],

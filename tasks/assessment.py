@@ -22,7 +22,9 @@ from acdc_core.assessment.selection import choice_probabilities, choose_sets, sa
 from acdc_core.config import ConfigError, load_config
 from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_table, skill_vector
+from acdc_core.steps import AssessedPool
 from acdc_core.taskfamily import TaskSet
+from storage import queries
 from storage.connection import DB_FILE
 from tasks import sessions
 from tasks.evaluation import evaluate_model
@@ -83,7 +85,7 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
     log = get_run_logger()
 
     def missing(name: str, sample: int) -> list[int]:
-        done = ctx.db.answered_docs(model_id, name, sample)
+        done = ctx.db.read(queries.answered_docs, model_id, name, sample)
         return [k for k, d in enumerate(items[name]["doc_ids"]) if d not in done]
 
     todo = {name: missing(name, 0) for name in items}
@@ -160,10 +162,10 @@ def _sample_mc(ctx: RunContext, model_id: str, name: str, doc_ids: list[int], sa
     """Temperature samples 1..``samples`` of a multiple-choice benchmark, drawn from the stored
     choice log-likelihoods of the greedy pass (no model call)."""
     a = ctx.config.assessment
-    have = ctx.db.benchmark_items([model_id], name, doc_ids)
+    have = ctx.db.read(queries.benchmark_items, [model_id], name, doc_ids)
     greedy = have[have["sample"] == 0].set_index("doc_id")
     docs = [d for d in doc_ids if d in greedy.index]
-    targets = ctx.db.benchmark_targets(name)
+    targets = ctx.db.read(queries.benchmark_targets, name)
     logliks = [list(greedy.loc[d, "choice_logliks"]) for d in docs]
     rng = np.random.default_rng([a.seed, int(stable_hash([model_id, name]), 16)])
     draws = sample_choices(logliks, samples, a.sample_temperature, rng)
@@ -204,14 +206,34 @@ def _n_params(folder: str) -> int:
     return total
 
 
+def assessed_pool(ctx: RunContext, purpose: str) -> AssessedPool:
+    """The models the run's last committed generation leaves to measure (``purpose`` names the
+    command in the error).
+
+    Raises:
+        LookupError: no generation is committed yet.
+    """
+    generation = ctx.db.read(queries.last_generation)
+    if generation is None:
+        raise LookupError(f"{ctx.run_dir}: no generation committed yet, nothing to {purpose}")
+    return AssessedPool(generation, ctx.db.read(queries.seed_ids), ctx.db.read(queries.ever_archived),
+                        ctx.db.read(queries.archive_ids, generation))
+
+
+def save_assessment(ctx: RunContext, generation: int, sets: list[dict], results: list[dict]) -> None:
+    """Store the assessed ``sets`` and ``results`` of ``generation`` (replacing a previous assessment of it)."""
+    ctx.db.save_assessment(generation, [{**s, "generation": generation} for s in sets],
+                           [{**r, "generation": generation} for r in results])
+
+
 def assessment_sets(ctx: RunContext, pool: list[str], seed_ids: list[str]) -> list[dict]:
     """The sets ``acdc assess`` measures: task forces and the configured baselines chosen on the
     global skill vectors of ``pool`` over the whole task history (see
     :func:`acdc_core.assessment.selection.choose_sets`), each {"set_name", "kind", "n", "members",
     "synthetic_coverage"}."""
     a, e = ctx.config.assessment, ctx.config.evaluation
-    task_ids = [t["task_id"] for t in ctx.db.task_history()]
-    scores, _ = skill_table(ctx.db.all_scores(pool, task_ids), pool, task_ids, e.skill_granularity)
+    task_ids = [t["task_id"] for t in ctx.db.read(queries.task_history)]
+    scores, _ = skill_table(ctx.db.read(queries.all_scores, pool, task_ids), pool, task_ids, e.skill_granularity)
     solved = skill_vector(scores, e.solved_threshold).astype(bool)
     return [s for s in choose_sets(pool, solved, scores.mean(axis=1), seed_ids, a.set_sizes,
                                    np.random.default_rng(a.seed), a.max_combinations)
@@ -221,10 +243,10 @@ def assessment_sets(ctx: RunContext, pool: list[str], seed_ids: list[str]) -> li
 def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], generation: int) -> int:
     """Evaluate every (model, task instance) pair of the history not evaluated yet; rows go to
     ``evaluations`` with ``source = 'assess'`` and the assessed ``generation``.  Returns the number of pairs evaluated."""
-    missing = ctx.db.missing_pairs(model_ids)
+    missing = ctx.db.read(queries.missing_pairs, model_ids)
     if not missing:
         return 0
-    history = TaskSet.from_rows(ctx.db.task_families())
+    history = TaskSet.from_rows(ctx.db.read(queries.task_families))
     by_model: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for m, t, i in missing:
         by_model[m][t].append(i)
@@ -237,8 +259,8 @@ def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], gene
 
 def benchmark_answers(ctx: RunContext, name: str, kind: str, doc_ids: list[int], model_ids: list[str]) -> tuple[dict, list[str]]:
     """Answer table ({(model_id, sample): {doc_id: (correct, Candidate)}}) and the questions."""
-    docs = ctx.db.benchmark_docs(name)
-    df = ctx.db.benchmark_items(model_ids, name, doc_ids)
+    docs = ctx.db.read(queries.benchmark_docs, name)
+    df = ctx.db.read(queries.benchmark_items, model_ids, name, doc_ids)
     answers: dict = defaultdict(dict)
     for r in df.itertuples():
         if kind == "mc":
@@ -262,12 +284,12 @@ def contamination_rows(ctx: RunContext, items: dict[str, dict]) -> list[dict]:
     (every family's code and every instance ever admitted): ``set_name`` 'task_pool', metric
     'contaminated_items'.  A scientist LLM that writes benchmark questions from memory shows
     up here."""
-    families = TaskSet.from_rows(ctx.db.task_families())
+    families = TaskSet.from_rows(ctx.db.read(queries.task_families))
     pool = [f.code for f in families.families] + [i.instructions for _, _, i in families.instances()]
     grams = BenchmarkNgrams(pool)
     rows = []
     for name, spec in items.items():
-        docs = ctx.db.benchmark_docs(name)
+        docs = ctx.db.read(queries.benchmark_docs, name)
         texts = [docs.loc[d, "prompt"] for d in spec["doc_ids"] if d in docs.index]
         hits = grams.contaminated(texts)
         rows.append({"set_name": "task_pool", "benchmark": name, "metric": "contaminated_items",

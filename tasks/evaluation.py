@@ -14,6 +14,7 @@ from acdc_core.adapters.evaluation import evaluate, gibberish_check
 from acdc_core.recipes import Candidate
 from acdc_core.steps import Verdict
 from acdc_core.taskfamily import TaskSet
+from storage import queries
 from tasks import sessions
 from tasks.breeding import child_weights
 from tasks.policies import cache_key, retry_unless_bad_input
@@ -77,7 +78,7 @@ def retired_task_set(run_dir: str) -> TaskSet:
     """The retired families of the task history, with their instances, that admitted children
     answer (empty with ``evaluation.answer_retired`` off)."""
     ctx = RunContext.load(run_dir)
-    return TaskSet.from_rows(ctx.db.retired_tasks() if ctx.config.evaluation.answer_retired else [])
+    return TaskSet.from_rows(ctx.db.read(queries.retired_tasks) if ctx.config.evaluation.answer_retired else [])
 
 
 @task(

@@ -16,6 +16,7 @@ from acdc_core.skills import skill_table, skill_vector
 from acdc_core.steps import ChildEffects, HeldoutOutcome, TaskChanges
 from acdc_core.taskfamily import TaskFamily, TaskSet
 from acdc_core.transfer import NoiseFloor, heldout_coverage, pick_heldout, replicate, split_sample
+from storage import queries
 from tasks import sessions
 from tasks.policies import cache_key, retry_unless_bad_input
 from tasks.run_folder import RunContext
@@ -144,14 +145,14 @@ def undrawn_families(run_dir: str, generation: int, seed_tasks: TaskSet, changes
     if generation == 0:
         return seed_tasks
     ctx = RunContext.load(run_dir)
-    drawn = ctx.db.heldout_drawn()
+    drawn = ctx.db.read(queries.heldout_drawn)
     by_task: dict[str, dict] = {}
     for i in changes.task_instances:
         by_task.setdefault(i["task_id"], {})[i["instance_id"]] = {"task": json.loads(i["task"]),
                                                                   "instructions": i["instructions"]}
     new = [TaskFamily(**{k: f[k] for k in _FAMILY_KEYS}).with_instances(by_task.get(f["task_id"], {}))
            for f in changes.task_families]
-    old = [f for f in ctx.db.task_families() if f["task_id"] not in drawn]
+    old = [f for f in ctx.db.read(queries.task_families) if f["task_id"] not in drawn]
     return TaskSet(families=tuple(TaskSet.from_rows(old).families) + tuple(new))
 
 
@@ -159,13 +160,13 @@ def heldout_pool(run_dir: str, new: TaskSet = TaskSet(), instances: list[dict] =
     """Every family with held-out instances, holding those (stored ones and ``instances``, the
     ``heldout_instances`` rows just drawn for the families ``new``), in task id order."""
     ctx = RunContext.load(run_dir)
-    stored = ctx.db.heldout_instances()
+    stored = ctx.db.read(queries.heldout_instances)
     for r in instances:
         stored.setdefault(r["task_id"], {})[r["instance_id"]] = {"task": json.loads(r["task"]),
                                                                  "instructions": r["instructions"]}
     families = {f.task_id: f for f in new.families}
     families.update({f["task_id"]: TaskFamily(**{k: f[k] for k in _FAMILY_KEYS})
-                     for f in ctx.db.task_families([t for t in stored if t not in families])})
+                     for f in ctx.db.read(queries.task_families, [t for t in stored if t not in families])})
     return TaskSet(families=tuple(families[t].with_instances(v) for t, v in sorted(stored.items()) if v))
 
 
@@ -173,7 +174,7 @@ def missing_heldout(run_dir: str, models: list[str], instances: list[dict] = ())
     """{model_id: {task_id: [instance_id]}}: the held-out instances each of ``models`` has not
     answered, the stored ones and ``instances`` (rows just drawn)."""
     missing: dict[str, dict[str, list[str]]] = {}
-    for m, t, i in RunContext.load(run_dir).db.heldout_missing(models):
+    for m, t, i in RunContext.load(run_dir).db.read(queries.heldout_missing, models):
         missing.setdefault(m, {}).setdefault(t, []).append(i)
     for m in models:
         for r in instances:
@@ -188,10 +189,21 @@ def heldout_outcome(run_dir: str, generation: int, pool: TaskSet, kept: list[str
     ctx = RunContext.load(run_dir)
     answers = [{**r, "generation": generation, "source": "run"} for r in answers]
     models = list(dict.fromkeys(kept + seed_ids))
-    rows = ctx.db.heldout_scores(models) + [(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in answers]
+    rows = ctx.db.read(queries.heldout_scores, models)
+    rows += [(r["model_id"], r["task_id"], r["instance_id"], r["score"]) for r in answers]
     keys = {f"{f.task_id}/{i}" for f, i, _ in pool.instances()}
     coverage = heldout_coverage(rows, keys, kept, seed_ids, ctx.config.evaluation.solved_threshold)
     return HeldoutOutcome(coverage, instances, draws, answers)
+
+
+def store_heldout_answers(ctx: RunContext, generation: int, rows: list[dict]) -> None:
+    """Store held-out answers filled in after the run (source "fill", the last ``generation``)."""
+    ctx.db.add_heldout_answers([{**r, "generation": generation, "source": "fill"} for r in rows])
+
+
+def save_transfer(ctx: RunContext, generation: int, rows: list[dict]) -> None:
+    """Store the ``transfer_results`` of ``generation`` (replacing a previous check of it)."""
+    ctx.db.save_transfer(generation, rows)
 
 
 def resample_sets(tasks: TaskSet, effects: ChildEffects) -> dict[str, TaskSet]:
@@ -213,8 +225,8 @@ def history_skills(run_dir: str, pool_ids: list[str]) -> tuple[np.ndarray, np.nd
     history coverage counts); shapes (len(pool_ids), columns)."""
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    history_ids = [t["task_id"] for t in ctx.db.task_history()]
-    rows = ctx.db.all_scores(pool_ids, history_ids)
+    history_ids = [t["task_id"] for t in ctx.db.read(queries.task_history)]
+    rows = ctx.db.read(queries.all_scores, pool_ids, history_ids)
     select = skill_vector(skill_table(rows, pool_ids, history_ids, e.skill_granularity)[0], e.solved_threshold)
     history, _ = skill_table(rows, pool_ids, history_ids, "instance")
     return select.astype(bool), skill_vector(history, e.solved_threshold).astype(bool)
@@ -226,7 +238,7 @@ def heldout_solved(run_dir: str, pool_ids: list[str], keys: list[str]) -> np.nda
     ctx = RunContext.load(run_dir)
     col, row_of = {k: j for j, k in enumerate(keys)}, {m: j for j, m in enumerate(pool_ids)}
     held = np.zeros((len(pool_ids), len(keys)), dtype=bool)
-    for m, t, i, s in ctx.db.heldout_scores(pool_ids):
+    for m, t, i, s in ctx.db.read(queries.heldout_scores, pool_ids):
         if f"{t}/{i}" in col:
             held[row_of[m], col[f"{t}/{i}"]] |= s >= ctx.config.evaluation.solved_threshold
     return held
@@ -235,7 +247,8 @@ def heldout_solved(run_dir: str, pool_ids: list[str], keys: list[str]) -> np.nda
 def missing_samples(run_dir: str, model_id: str, asked: dict[str, list[str]], samples: int,
                     temperature: float) -> bool:
     """Whether ``model_id`` lacks any of draws 1..``samples`` at ``temperature`` on ``asked``."""
-    have = {(t, i, k) for _, t, i, k, _ in RunContext.load(run_dir).db.heldout_samples(model_id, temperature)}
+    stored = RunContext.load(run_dir).db.read(queries.heldout_samples, model_id, temperature)
+    have = {(t, i, k) for _, t, i, k, _ in stored}
     return any((t, i, k) not in have for t, iids in asked.items() for i in iids for k in range(1, samples + 1))
 
 
@@ -245,7 +258,7 @@ def sampled_solved(run_dir: str, model_id: str, keys: list[str], samples: int, t
     ctx = RunContext.load(run_dir)
     col = {k: j for j, k in enumerate(keys)}
     sampled = np.zeros((samples, len(keys)), dtype=bool)
-    for _, t, i, k, s in ctx.db.heldout_samples(model_id, temperature):
+    for _, t, i, k, s in ctx.db.read(queries.heldout_samples, model_id, temperature):
         if f"{t}/{i}" in col and 1 <= k <= samples:
             sampled[k - 1, col[f"{t}/{i}"]] |= s >= ctx.config.evaluation.solved_threshold
     return sampled

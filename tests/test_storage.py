@@ -4,8 +4,10 @@ import duckdb
 import fsspec
 import pytest
 
+from storage import queries
 from storage.blobs import BlobStore
-from storage.db import SCHEMA_VERSION, GenerationCommit, RunDB, _migrations
+from storage.db import GenerationCommit, RunDB
+from storage.schema import SCHEMA_VERSION, migrations
 
 
 def model_row(mid: str) -> dict:
@@ -39,10 +41,10 @@ def test_opening_a_run_database_migrates_nothing(tmp_path):
     path = tmp_path / "r.duckdb"
     with duckdb.connect(str(path)) as con:  # as a run of the version before the last migration left it
         con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
-        for version, ddl in _migrations()[:-1]:
+        for version, ddl in migrations()[:-1]:
             con.execute(ddl)
             con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
-    RunDB(path).count("models")
+    RunDB(path).read(queries.count_rows, "models")
     with duckdb.connect(str(path), read_only=True) as con:
         assert con.execute("SELECT max(version) FROM schema_version").fetchall() == [(SCHEMA_VERSION - 1,)]
     RunDB.create(path)  # the writer brings it up to date
@@ -54,10 +56,11 @@ def test_commit_is_idempotent(tmp_path):
     db = RunDB.create(tmp_path / "r.duckdb")
     assert db.commit_generation(commit(0, ["a", "b"]))
     assert not db.commit_generation(commit(0, ["a", "b"]))
-    assert db.count("models") == 2 and db.archive_ids(0) == ["a", "b"] and db.last_generation() == 0
+    assert db.read(queries.count_rows, "models") == 2 and db.read(queries.archive_ids, 0) == ["a", "b"]
+    assert db.read(queries.last_generation) == 0
     # a model seen again in a later generation is not duplicated
     assert db.commit_generation(commit(1, ["b", "c"]))
-    assert db.count("models") == 3 and db.count("archive") == 4
+    assert db.read(queries.count_rows, "models") == 3 and db.read(queries.count_rows, "archive") == 4
 
 
 def test_failed_commit_leaves_nothing_visible(tmp_path):
@@ -65,8 +68,8 @@ def test_failed_commit_leaves_nothing_visible(tmp_path):
     bad = commit(0, ["a"], metrics=[dict(generation=0, name="x", value=None)])  # NOT NULL violated
     with pytest.raises(duckdb.Error):
         db.commit_generation(bad)
-    assert db.last_generation() is None
-    assert db.count("models") == 0 and db.count("archive") == 0
+    assert db.read(queries.last_generation) is None
+    assert db.read(queries.count_rows, "models") == 0 and db.read(queries.count_rows, "archive") == 0
     assert db.commit_generation(commit(0, ["a"]))
 
 
@@ -110,7 +113,7 @@ def test_writer_waits_for_a_readers_lock(tmp_path):
     assert reader.stdout.readline().strip() == "open"
     assert db.commit_generation(commit(0, ["a"]))  # waited for the reader to let go
     reader.wait()
-    assert db.last_generation() == 0
+    assert db.read(queries.last_generation) == 0
     impatient = RunDB(tmp_path / "r.duckdb", lock_timeout_s=0.5)
     reader = subprocess.Popen([sys.executable, "-c", hold % str(db.path)], stdout=subprocess.PIPE, text=True)
     assert reader.stdout.readline().strip() == "open"
@@ -198,9 +201,10 @@ def test_a_family_whose_rows_the_database_refuses_is_retired_and_the_generation_
     gen0 = commit(0, ["a"], **merged(family_rows("good"), family_rows("bad", task="{not json")),
                   metrics=[dict(generation=0, name="archive_size", value=1.0)])
     assert db.commit_generation(gen0)
-    assert db.last_generation() == 0 and db.archive_ids(0) == ["a"]
-    assert [f["task_id"] for f in db.active_tasks()] == ["good"]
-    assert [(f["task_id"], f["instances"]) for f in db.retired_tasks()] == [("bad", {})]  # kept, inactive, no rows
+    assert db.read(queries.last_generation) == 0 and db.read(queries.archive_ids, 0) == ["a"]
+    assert [f["task_id"] for f in db.read(queries.active_tasks)] == ["good"]
+    retired = db.read(queries.retired_tasks)
+    assert [(f["task_id"], f["instances"]) for f in retired] == [("bad", {})]  # kept, inactive, no rows
     with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as con:
         events = con.execute("SELECT generation, task_id, event, detail FROM task_events").fetchall()
         assert [e[:3] for e in events] == [(0, "bad", "retired_unstorable")]
@@ -211,7 +215,7 @@ def test_a_family_whose_rows_the_database_refuses_is_retired_and_the_generation_
             "archive_size": 1.0, "tasks_retired_unstorable": 1.0}
     assert not db.commit_generation(gen0)  # still idempotent
     assert db.commit_generation(commit(1, ["a"], **family_rows("good", gen=1)))  # and the run goes on
-    assert db.last_generation() == 1
+    assert db.read(queries.last_generation) == 1
 
 
 def test_a_stored_family_whose_new_rows_are_refused_leaves_the_pool(tmp_path, monkeypatch):
@@ -221,8 +225,9 @@ def test_a_stored_family_whose_new_rows_are_refused_leaves_the_pool(tmp_path, mo
     rows = merged(family_rows("good", gen=1), family_rows("bad", gen=1))
     answers_of_b = [{**r, "model_id": "b"} for r in rows["evaluations"]]
     assert db.commit_generation(commit(1, ["a", "b"], evaluations=answers_of_b))
-    assert [f["task_id"] for f in db.active_tasks()] == ["good"] and db.archive_ids(1) == ["a", "b"]
-    assert db.task_events("retired_unstorable") == [(1, "bad")]
+    assert [f["task_id"] for f in db.read(queries.active_tasks)] == ["good"]
+    assert db.read(queries.archive_ids, 1) == ["a", "b"]
+    assert db.read(queries.task_events, "retired_unstorable") == [(1, "bad")]
     with duckdb.connect(str(tmp_path / "r.duckdb"), read_only=True) as con:
         assert con.execute("SELECT model_id, task_id FROM evaluations ORDER BY ALL").fetchall() == [
             ("a", "bad"), ("a", "good"), ("b", "good")]
@@ -232,8 +237,8 @@ def test_a_family_whose_own_row_is_refused_is_retired_by_its_event_alone(tmp_pat
     db = RunDB.create(tmp_path / "r.duckdb")
     refuse(monkeypatch, "task_families", "bad")
     assert db.commit_generation(commit(0, ["a"], **merged(family_rows("good"), family_rows("bad"))))
-    assert [f["task_id"] for f in db.task_families()] == ["good"]
-    assert db.task_events("retired_unstorable") == [(0, "bad")]
+    assert [f["task_id"] for f in db.read(queries.task_families)] == ["good"]
+    assert db.read(queries.task_events, "retired_unstorable") == [(0, "bad")]
 
 
 def test_rows_refused_for_every_family_are_a_fault_of_the_run_not_retired(tmp_path, monkeypatch):
@@ -247,7 +252,8 @@ def test_rows_refused_for_every_family_are_a_fault_of_the_run_not_retired(tmp_pa
         duckdb.ConversionException("refused")) if name == "evaluations" else real(con, name, *a))
     with pytest.raises(duckdb.ConversionException):
         db.commit_generation(commit(0, ["a"], **merged(family_rows("good"), family_rows("bad"))))
-    assert db.last_generation() is None and db.count("task_families") == 0 and db.count("task_events") == 0
+    assert db.read(queries.last_generation) is None
+    assert db.read(queries.count_rows, "task_families") == 0 and db.read(queries.count_rows, "task_events") == 0
 
 
 def test_the_commit_measures_history_coverage_as_the_report_does(tmp_path):
@@ -273,11 +279,11 @@ def test_the_commit_measures_history_coverage_as_the_report_does(tmp_path):
                   evaluations=[ev("a", "t2", "0", 1.0), ev("s", "t2", "0", 0.4)])
     gen1.models = []
     assert db.commit_generation(gen1)
-    m0, m1 = db.generation_metrics(0), db.generation_metrics(1)
+    m0, m1 = db.read(queries.generation_metrics, 0), db.read(queries.generation_metrics, 1)
     assert (m0["coverage_history"], m0["coverage_history_seeds"], m0["history_beyond_seeds"]) == (1.0, 0.5, 1.0)
     assert (m1["coverage_history"], m1["coverage_history_seeds"], m1["history_beyond_seeds"]) == (0.75, 0.25, 2.0)
     with db.connect() as con:
         frame = global_coverage_frame(con, 0.5)
         assert frame["coverage"].tolist() == [m0["coverage_history"], m1["coverage_history"]]
         assert history_coverage(con, ["s"], 0.5, generation=0) == (2, 1, {"t1/0"})
-    assert "coverage_history" not in db.generation_metrics(2)  # nothing for an uncommitted generation
+    assert "coverage_history" not in db.read(queries.generation_metrics, 2)  # nothing for an uncommitted generation
