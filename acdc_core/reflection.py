@@ -122,6 +122,12 @@ class Reflection:
         earlier rounds too), what the novelty filter compares with."""
         return [{"task_id": t, "code": self.codes[t], "embedding": v} for t, v in self.vectors.items()]
 
+    def novelty_query(self, valid: list[int], embeddings: list[dict]) -> tuple[list[list[float]], list[str]]:
+        """What the novelty filter is asked about the valid replies (``valid``: their positions
+        among the pending requests): their vectors (from ``embeddings``, their ``task_embeddings``
+        rows in the same order) and the operation each one's request asked for."""
+        return [e["embedding"] for e in embeddings], [self.pending[i]["operation"] for i in valid]
+
     @staticmethod
     def valid(checked: list[CheckedReply]) -> list[int]:
         """Positions of the replies that passed validation."""

@@ -238,6 +238,26 @@ class AssessedPool:
 
 
 @dataclass(frozen=True)
+class BenchmarkItems:
+    """The assessed items of one benchmark: its ``kind`` ("mc", "gen" or "code") and their
+    ``doc_ids`` in draw order (position k is lm-eval's doc index k)."""
+
+    kind: str
+    doc_ids: list[int]
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """A registered reference model (a ``reference_models`` row): content-hash id, configured
+    name, local folder and parameter count."""
+
+    model_id: str
+    name: str
+    path: str
+    n_params: int
+
+
+@dataclass(frozen=True)
 class GenerationSummary:
     """A committed generation: the archive kept, its best fitness, candidate counts and seconds;
     ``committed`` is False when the generation was already in the database (a re-run)."""

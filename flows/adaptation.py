@@ -57,8 +57,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
         valid = state.valid(checked)
         found = [checked[i].task for i in valid]
         emb = embed_tasks(run_dir, TaskSet(families=tuple(found)), generation) if valid else []
-        nov = novelty_filter(run_dir, found, [e["embedding"] for e in emb],
-                             [pending[i]["operation"] for i in valid], state.novelty_history()) if valid else []
+        nov = novelty_filter(run_dir, found, *state.novelty_query(valid, emb), state.novelty_history()) if valid else []
         cands = state.candidates(checked, valid, nov)
         rows = _answers(run_dir, archive_ids, cands)
         report = state.conclude_round(replies, checked, valid, emb, nov, rows, cands)

@@ -5,6 +5,7 @@ model already answered is never asked again), so a crashed assessment resumes wh
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict
 from pathlib import Path
 
 import duckdb
@@ -18,11 +19,12 @@ from acdc_core.adapters.code_tests import run_tests
 from acdc_core.adapters.decontamination import BenchmarkNgrams
 from acdc_core.adapters.weights import content_hash
 from acdc_core.assessment.best_of_n import Candidate
+from acdc_core.assessment.results import benchmark_results, holm_adjusted, pooled_results
 from acdc_core.assessment.selection import choice_probabilities, choose_sets, sample_choices
 from acdc_core.config import ConfigError, load_config
 from acdc_core.hashing import stable_hash
 from acdc_core.skills import skill_table, skill_vector
-from acdc_core.steps import AssessedPool
+from acdc_core.steps import AssessedPool, BenchmarkItems, ReferenceModel
 from acdc_core.taskfamily import TaskSet
 from storage import queries
 from storage.connection import DB_FILE
@@ -34,12 +36,11 @@ from tasks.shipped import shipped_seed_folder
 
 
 @task(name="prepare-benchmarks", retries=0)
-def prepare_benchmarks(run_dir: str) -> dict[str, dict]:
+def prepare_benchmarks(run_dir: str) -> dict[str, BenchmarkItems]:
     """Write the local lm-eval task configs of the configured benchmarks (``source: local``).
 
-    Returns {benchmark: {"kind": "mc" | "gen" | "code", "doc_ids": [...]}}: the assessed items in draw
-    order (position k is lm-eval's doc index k).  With ``source: hub`` the items are lm-eval's
-    first ``limit`` docs and their ids are those indices.
+    Returns {benchmark: its assessed items}.  With ``source: hub`` the items are lm-eval's first
+    ``limit`` docs and their ids are those indices.
 
     Raises:
         acdc_core.adapters.benchmark_files.BenchmarkError: an unknown benchmark or a missing data package.
@@ -50,11 +51,11 @@ def prepare_benchmarks(run_dir: str) -> dict[str, dict]:
     for name in a.benchmarks:
         limit = a.limit_of(name)
         if a.source == "hub":
-            out[name] = {"kind": benchmark(name).kind, "doc_ids": list(range(limit or 0))}
+            out[name] = BenchmarkItems(benchmark(name).kind, list(range(limit or 0)))
             continue
         docs = subset(load_docs(name), limit, a.subset_seed)
         write_task(task_dir(ctx), name, docs, a.max_gen_toks)
-        out[name] = {"kind": benchmark(name).kind, "doc_ids": [d["doc_id"] for d in docs]}
+        out[name] = BenchmarkItems(benchmark(name).kind, [d["doc_id"] for d in docs])
     return out
 
 
@@ -71,7 +72,8 @@ def _doc_rows(rows: list[dict]) -> list[dict]:
 
 @task(name="benchmark-model", retries=1, retry_condition_fn=retry_unless_bad_input,
       task_run_name="benchmark-{model_id}")
-def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[str, dict], samples: int = 0) -> int:
+def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[str, BenchmarkItems],
+                    samples: int = 0) -> int:
     """Answer every prepared item ``model_id`` has not answered yet (greedy / argmax), and,
     with ``samples`` > 0, also draw that many temperature samples per item.
 
@@ -86,10 +88,10 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
 
     def missing(name: str, sample: int) -> list[int]:
         done = ctx.db.read(queries.answered_docs, model_id, name, sample)
-        return [k for k, d in enumerate(items[name]["doc_ids"]) if d not in done]
+        return [k for k, d in enumerate(items[name].doc_ids) if d not in done]
 
     todo = {name: missing(name, 0) for name in items}
-    gen_todo = {(name, s): missing(name, s) for name, spec in items.items() if spec["kind"] != "mc"
+    gen_todo = {(name, s): missing(name, s) for name, spec in items.items() if spec.kind != "mc"
                 for s in range(1, samples + 1)}
     written = 0
     if any(todo.values()) or any(gen_todo.values()):
@@ -99,7 +101,7 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
             torch_threads=e.torch_threads,
         )
         for name, indices in todo.items():
-            kind = items[name]["kind"]
+            kind = items[name].kind
             rows = model.answer(BenchmarkRequest(name, kind, indices),
                                 chat_template=kind != "mc" and a.chat_template_generative)
             rows = _run_code_tests(ctx, kind, rows)
@@ -109,19 +111,19 @@ def benchmark_model(run_dir: str, model_id: str, model_path: str, items: dict[st
                 log.info("%s on %s: %d items, accuracy %.3f", model_id, name, len(rows),
                          sum(r["correct"] for r in rows) / len(rows))
         for (name, s), indices in gen_todo.items():
-            kind = items[name]["kind"]
+            kind = items[name].kind
             rows = model.answer(BenchmarkRequest(name, kind, indices, sample=s), chat_template=a.chat_template_generative,
                                 temperature=a.sample_temperature, seed=a.seed + s)
             rows = _run_code_tests(ctx, kind, rows)
             written += ctx.db.insert_rows("benchmark_items", [{**r, "model_id": model_id} for r in rows])
     for name, spec in items.items():
-        if samples and spec["kind"] == "mc":
-            written += _sample_mc(ctx, model_id, name, spec["doc_ids"], samples)
+        if samples and spec.kind == "mc":
+            written += _sample_mc(ctx, model_id, name, spec.doc_ids, samples)
     return written
 
 
 @task(name="reuse-answers", retries=0)
-def reuse_answers(run_dir: str, model_ids: list[str], items: dict[str, dict]) -> int:
+def reuse_answers(run_dir: str, model_ids: list[str], items: dict[str, BenchmarkItems]) -> int:
     """Copy the answers of ``model_ids`` to ``items`` (as :func:`prepare_benchmarks` returns
     them) that the runs of ``assessment.answers_from`` hold, so that the models several runs
     share (seeds, reference models, the sampled best seed) answer once.  A run answered with
@@ -140,7 +142,7 @@ def reuse_answers(run_dir: str, model_ids: list[str], items: dict[str, dict]) ->
                 diff = sorted(k for k in mine if mine[k] != theirs[k])
                 log.warning("answers of %s not reused: it answered with other settings %s", src, diff)
                 continue
-            n = ctx.db.copy_answers(other / DB_FILE, model_ids, {name: spec["doc_ids"] for name, spec in items.items()})
+            n = ctx.db.copy_answers(other / DB_FILE, model_ids, {name: spec.doc_ids for name, spec in items.items()})
         except (OSError, ConfigError, duckdb.Error) as exc:
             log.warning("answers of %s not reused: %s", src, exc)
             continue
@@ -181,9 +183,9 @@ def _sample_mc(ctx: RunContext, model_id: str, name: str, doc_ids: list[int], sa
 
 
 @task(name="reference-model", retries=0)
-def reference_model(run_dir: str, name: str, path: str | None, family: str | None) -> dict:
+def reference_model(run_dir: str, name: str, path: str | None, family: str | None) -> ReferenceModel:
     """Resolve a reference model (``assessment.reference_models``) to a local folder and
-    register it. Returns {"model_id", "name", "path", "n_params"}; the id is the content hash.
+    register it; its id is the content hash.
 
     Raises:
         acdc_core.adapters.seeds.SeedError: a family whose package is missing, or a path that is no model.
@@ -192,9 +194,9 @@ def reference_model(run_dir: str, name: str, path: str | None, family: str | Non
 
     ctx = RunContext.load(run_dir)
     folder = shipped_seed_folder(family, "bfloat16", get_run_logger()) if family else str(resolve_seed_path(path))
-    row = {"model_id": content_hash(folder), "name": name, "path": folder, "n_params": _n_params(folder)}
-    ctx.db.insert_rows("reference_models", [row])
-    return row
+    ref = ReferenceModel(content_hash(folder), name, folder, _n_params(folder))
+    ctx.db.insert_rows("reference_models", [asdict(ref)])
+    return ref
 
 
 def _n_params(folder: str) -> int:
@@ -257,6 +259,36 @@ def fill_global_skills(run_dir: str, ctx: RunContext, model_ids: list[str], gene
     return len(missing)
 
 
+def assessment_results(ctx: RunContext, sets: list[dict], items: dict[str, BenchmarkItems],
+                       model_ids: list[str]) -> list[dict]:
+    """The ``assessment_results`` rows (without ``generation``) of ``sets`` on the benchmarks'
+    stored answers: per benchmark and pooled, Holm-adjusted p-values, and the contamination check
+    (:mod:`acdc_core.assessment.results`).  A judge's best-of-N methods need ``assessment.judge``."""
+    a = ctx.config.assessment
+    judge = sessions.judge(ctx, a.judge)
+    judge_sets = {s["set_name"] for s in sets if s["kind"] == "task_force_greedy"}
+    per_benchmark, oracles = {}, {}
+    for name, spec in items.items():
+        answers, questions = benchmark_answers(ctx, name, spec.kind, spec.doc_ids, model_ids)
+        judged = judge is not None and (a.judge_benchmarks is None or name in a.judge_benchmarks)
+        per_benchmark[name], oracles[name] = benchmark_results(
+            name, spec.doc_ids, sets, answers, a.best_of_n, questions, judge.chat if judged else None,
+            judge_sets, a.n_boot, a.seed,
+        )
+    if judge is None and any(m.startswith(("judge", "pairwise")) for m in a.best_of_n):
+        get_run_logger().info("best-of-N judge methods skipped: judge.backend is none")
+    results = [r for rows in per_benchmark.values() for r in rows]
+    results += pooled_results(per_benchmark, sets, oracles, a.n_boot, a.seed)
+    return holm_adjusted(results) + [{**r, "p_holm": None} for r in contamination_rows(ctx, items)]
+
+
+def model_folders(ctx: RunContext, sets: list[dict], references: list[ReferenceModel]) -> dict[str, str]:
+    """{model_id: local folder} of every member of ``sets``: the run's stored models and the
+    ``references``."""
+    paths = {m: str(ctx.model_dir(m)) for s in sets for m in s["members"] if s["kind"] != "reference"}
+    return paths | {r.model_id: r.path for r in references}
+
+
 def benchmark_answers(ctx: RunContext, name: str, kind: str, doc_ids: list[int], model_ids: list[str]) -> tuple[dict, list[str]]:
     """Answer table ({(model_id, sample): {doc_id: (correct, Candidate)}}) and the questions."""
     docs = ctx.db.read(queries.benchmark_docs, name)
@@ -279,7 +311,7 @@ def benchmark_answers(ctx: RunContext, name: str, kind: str, doc_ids: list[int],
     return answers, questions
 
 
-def contamination_rows(ctx: RunContext, items: dict[str, dict]) -> list[dict]:
+def contamination_rows(ctx: RunContext, items: dict[str, BenchmarkItems]) -> list[dict]:
     """Per benchmark, the share of assessed items sharing a word 13-gram with the task pool
     (every family's code and every instance ever admitted): ``set_name`` 'task_pool', metric
     'contaminated_items'.  A scientist LLM that writes benchmark questions from memory shows
@@ -290,7 +322,7 @@ def contamination_rows(ctx: RunContext, items: dict[str, dict]) -> list[dict]:
     rows = []
     for name, spec in items.items():
         docs = ctx.db.read(queries.benchmark_docs, name)
-        texts = [docs.loc[d, "prompt"] for d in spec["doc_ids"] if d in docs.index]
+        texts = [docs.loc[d, "prompt"] for d in spec.doc_ids if d in docs.index]
         hits = grams.contaminated(texts)
         rows.append({"set_name": "task_pool", "benchmark": name, "metric": "contaminated_items",
                      "value": len(hits) / max(1, len(texts)), "ci_low": None, "ci_high": None, "p_value": None,

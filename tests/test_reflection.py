@@ -6,8 +6,8 @@ from acdc_core.reflection import CheckedReply, NoveltyVerdict, Reflection
 from acdc_core.taskfamily import TaskFamily
 
 
-def _request(rid: str) -> dict:
-    return {"request_id": rid, "operation": "harder", "parent": {"task_id": "p1"}, "known_names": ["p1_name"]}
+def _request(rid: str, operation: str = "harder") -> dict:
+    return {"request_id": rid, "operation": operation, "parent": {"task_id": "p1"}, "known_names": ["p1_name"]}
 
 
 def _family(tid: str, name: str) -> TaskFamily:
@@ -22,7 +22,7 @@ def _checked(family: TaskFamily | None, error: str | None) -> CheckedReply:
 
 def _start(rounds: int = 1) -> Reflection:
     history = [{"task_id": "p1", "name": "p1_name", "code": "# p1"}]
-    return Reflection.start(4, rounds, [_request("r0"), _request("r1"), _request("r2")], history,
+    return Reflection.start(4, rounds, [_request("r0"), _request("r1", "novel"), _request("r2")], history,
                             [{"task_id": "p1", "embedding": [1.0, 0.0]}], ["m1", "m2"], 0.5, "instance")
 
 
@@ -41,6 +41,8 @@ def test_a_round_admits_what_passes_and_sends_back_the_invalid_and_the_impossibl
             {"model_id": "m1", "task_id": "t_hard", "instance_id": "0", "score": 0.0},
             {"model_id": "m2", "task_id": "t_hard", "instance_id": "0", "score": 0.0}]
     emb = [{"task_id": "t_good", "embedding": [0.0, 1.0]}, {"task_id": "t_hard", "embedding": [0.5, 0.5]}]
+    # the novelty filter is asked about the valid replies, with their own requests' operations
+    assert state.novelty_query(valid, emb) == ([[0.0, 1.0], [0.5, 0.5]], ["harder", "novel"])
     report = state.conclude_round(["g", "h", "b"], checked, valid, emb, novelty, rows, cands)
 
     assert (report.round, report.replies, report.valid, report.admitted, report.retried) == (0, 3, 2, 1, 2)

@@ -130,3 +130,12 @@ def pooled_results(per_benchmark: dict[str, list[dict]], sets: list[dict], oracl
                     "ci_low": lo, "ci_high": hi, "p_value": p,
                     "n_items": int(sum(len(o[name]) for o in oracles.values()))})
     return out
+
+
+def coverage_by_set(results: list[dict]) -> dict[str, dict[str, float]]:
+    """{set_name: {benchmark: coverage}} of the ``coverage`` rows of ``results``."""
+    out: dict[str, dict[str, float]] = {}
+    for r in results:
+        if r["metric"] == "coverage":
+            out.setdefault(r["set_name"], {})[r["benchmark"]] = r["value"]
+    return out

@@ -150,3 +150,19 @@ def sample_choices(logliks: list[list[float]], n: int, temperature: float, rng: 
         p = choice_probabilities(lls, temperature)
         out[:, j] = rng.choice(len(p), size=n, p=p)
     return out
+
+
+def sampled_members(sets: list[dict]) -> dict[str, int]:
+    """{model_id: samples}: how many samples per item each "best seed sampled N times" set asks
+    of its model (the largest N where several do)."""
+    out: dict[str, int] = {}
+    for s in sets:
+        if s["kind"] == "best_seed_sampled":
+            out[s["members"][0]] = max(out.get(s["members"][0], 0), s["n"])
+    return out
+
+
+def reference_set(model_id: str, name: str) -> dict:
+    """The assessed set of one reference model: ``reference:<name>``, its one member."""
+    return {"set_name": f"reference:{name}", "kind": "reference", "n": 1, "members": [model_id],
+            "synthetic_coverage": None}
