@@ -9,17 +9,10 @@ import pytest
 
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.scientist.base import OPERATIONS, TaskRequest
+from acdc_core.scientist.family_code import _score_number, _score_numbers, _score_text
+from acdc_core.scientist.library import TEMPLATES
 from acdc_core.scientist.replies import extract_code
-from acdc_core.scientist.templates import (
-    TEMPLATES,
-    TemplateScientist,
-    _score_number,
-    _score_numbers,
-    _score_text,
-    catalogue,
-    family_name,
-    render,
-)
+from acdc_core.scientist.templates import TemplateScientist, catalogue, family_name, render
 from acdc_core.taskfamily import read_metadata, seed_families
 
 CATALOGUE = catalogue()
