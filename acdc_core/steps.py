@@ -49,6 +49,18 @@ class Seed:
                 "merge_config_yaml": None, "seed": None}
 
 
+def base_model_id(seeds: list[Seed]) -> str:
+    """The id of the seed population's base (the first seed marked ``is_base``).
+
+    Raises:
+        ValueError: no seed is the base.
+    """
+    base = [s.model_id for s in seeds if s.is_base]
+    if not base:
+        raise ValueError("the seed population has no base model")
+    return base[0]
+
+
 @dataclass(frozen=True)
 class Population:
     """Who a generation breeds from and tests on.
@@ -74,11 +86,8 @@ class Population:
         Raises:
             ValueError: no seed is the base.
         """
-        base = [s.model_id for s in seeds if s.is_base]
-        if not base:
-            raise ValueError("the seed population has no base model")
         seed_ids = [s.model_id for s in seeds if s.role == "seed"]
-        return cls(tasks, base[0], [], [s.model_row() for s in seeds], seed_ids, seed_ids)
+        return cls(tasks, base_model_id(seeds), [], [s.model_row() for s in seeds], seed_ids, seed_ids)
 
 
 @dataclass(frozen=True)

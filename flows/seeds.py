@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from acdc_core.hashing import stable_hash
-from acdc_core.steps import Seed
+from acdc_core.steps import Seed, base_model_id
 from acdc_core.taskfamily import TaskSet
 from tasks.experts import build_expert, is_built, replay_answers, replay_prompts
 from tasks.run_folder import RunContext, choose_config, init_run
@@ -18,7 +18,7 @@ def seed_population(run_dir: str) -> tuple[list[Seed], TaskSet]:
     ctx = RunContext.load(run_dir)
     seeds = [Seed.from_entry(e) for e in prepare_seeds(run_dir)]
     tasks = load_task_set(run_dir)
-    base_id = next(s.model_id for s in seeds if s.is_base)
+    base_id = base_model_id(seeds)
     exclude = sorted({inst.instructions for _, _, inst in tasks.instances()})
     specs = ctx.config.models.experts
     prompts = replay_prompts(specs, exclude, ctx.config.evaluation.prompt_template)

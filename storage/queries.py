@@ -339,12 +339,6 @@ def seed_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 # ---- the generation steps' and the commands' reads (through :meth:`storage.db.RunDB.read`) -----
-def run_row(con: duckdb.DuckDBPyConnection) -> dict | None:
-    """The ``runs`` row as a dict, None before the run is created."""
-    df = con.execute("SELECT * FROM runs").df()
-    return None if df.empty else df.iloc[0].to_dict()
-
-
 def last_generation(con: duckdb.DuckDBPyConnection) -> int | None:
     """The last committed generation, None before generation 0 commits."""
     return _scalar(con, "SELECT max(generation) FROM generations")
