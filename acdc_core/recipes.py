@@ -94,8 +94,7 @@ class ChildRecipe(BaseModel):
 class Candidate(BaseModel):
     """A child made from ``recipe``: ``model_id`` is the hash of its tensors, ``merge_config_yaml``
     the portable mergekit YAML of its merge (parents by id), ``uri`` where its weights are stored
-    (None until the archive keeps it: until then it lives in memory and is remade from its recipe
-    when needed)."""
+    (None until the archive keeps it; until then it is remade from its recipe when needed)."""
 
     model_config = ConfigDict(frozen=True)
     model_id: str

@@ -1,8 +1,9 @@
 """The typed results a generation's steps hand each other (ALGORITHM.md "One generation").
 
 seed models (:class:`Seed`, generation 0) or the stored archive -> :class:`Population` -> ask
-(:class:`acdc_core.recipes.ChildRecipe`, from a :class:`Population`) -> make
-(:class:`acdc_core.recipes.Candidate`) -> screen + evaluate (:class:`Verdict`) -> tell
+(:class:`acdc_core.recipes.ChildRecipe`, from a :class:`Population`) -> make + screen + evaluate,
+in one step where the child is evaluated (:class:`Bred`: the
+:class:`acdc_core.recipes.Candidate` and its :class:`Verdict`; :func:`new_children`) -> tell
 (:class:`Tell`, holding the :class:`ArchiveUpdate`) -> adapt (:class:`AdaptationStart`, then
 :class:`TaskChanges`) -> the task side (:class:`TaskSide`) -> held-out answers
 (:class:`HeldoutOutcome`) -> commit (:class:`Committed`) -> :class:`GenerationSummary`.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from acdc_core.adaptation import AdaptationPlan
+from acdc_core.recipes import Candidate
 from acdc_core.skills import ScoreRow
 from acdc_core.taskfamily import TaskSet
 from acdc_core.transfer import HeldoutCoverage
@@ -101,6 +103,28 @@ class Verdict:
     reason: str | None = None
     responses: list[str] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Bred:
+    """A child made, screened and evaluated in one step: ``child`` (its id is the hash of its
+    tensors) and its :class:`Verdict`, or ``verdict`` None when its weights equal a model the run
+    already knows (it is not evaluated, and is dropped)."""
+
+    child: Candidate
+    verdict: Verdict | None
+
+
+def new_children(bred: list[Bred]) -> tuple[list[Candidate], dict[str, Verdict]]:
+    """The new children of ``bred``, in order, and their verdicts by id: without those whose
+    weights equal a known model's and without a later sibling with the weights of an earlier one
+    (siblings are made in parallel, so neither knew of the other)."""
+    made, verdicts = [], {}
+    for b in bred:
+        if b.verdict is not None and b.child.model_id not in verdicts:
+            made.append(b.child)
+            verdicts[b.child.model_id] = b.verdict
+    return made, verdicts
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 
 Generation 0 builds the initial population (seed models, the experts fine-tuned from the base,
 mutants spread over the seeds, the task set); every later generation breeds children from the
-archive.  Both then run the same line: each child made in memory, its gibberish screen and
-evaluation in one model session -> DNS archive update on skill vectors -> the kept children's
-weights written to the blob store (the others stay recipes) and their answers to the retired tasks ->
+archive.  Both then run the same line: each child made, gibberish-screened and evaluated in one
+step where it runs (the flow never holds its weights) -> DNS archive update on skill vectors ->
+the kept children's staged folders moved to the blob store (the others stay recipes) and their
+answers to the retired tasks ->
 children compared with their parents ->
 task adaptation (every ``adaptation.every`` generations, on pass rates that include the
 children just admitted) -> task-archive diversity and coverage -> one commit.
@@ -17,7 +18,7 @@ import time
 from prefect import flow, get_run_logger
 
 from acdc_core.recipes import Candidate, ChildRecipe
-from acdc_core.steps import GenerationSummary, Population, TaskChanges, Tell, Verdict
+from acdc_core.steps import Bred, GenerationSummary, Population, TaskChanges, Tell, Verdict, new_children
 from acdc_core.taskfamily import TaskSet
 from flows.adaptation import adapt_tasks
 from flows.heldout import heldout_of, noise_floor_of
@@ -33,11 +34,11 @@ from tasks.archive import (
     stored_seed_ids,
     tell,
 )
-from tasks.breeding import gibberish_prompts, make_child, propose, store_child
-from tasks.evaluation import answer_retired, evaluate_model, retired_task_set, screen_and_evaluate
+from tasks.breeding import discard_staged, gibberish_prompts, propose, store_child
+from tasks.evaluation import answer_retired, breed_child, evaluate_model, retired_task_set
 from tasks.progress import StepProgress, generation_line, mean_score
 from tasks.run_folder import RunContext
-from tasks.sessions import discard_children, pool_counts
+from tasks.sessions import pool_counts
 
 
 def _population(run_dir: str, generation: int) -> Population:
@@ -46,37 +47,30 @@ def _population(run_dir: str, generation: int) -> Population:
     return population_after(run_dir, generation - 1)
 
 
-def _make_children(run_dir: str, pop: Population, recipes: list[ChildRecipe], log, prefix: str) -> list[Candidate]:
-    """The children of ``recipes``, without those whose weights equal a known model's."""
-    made, known = [], known_model_ids(run_dir, pop.trusted)
-    step = StepProgress(log, prefix, "make child", len(recipes))
-    for r in recipes:
-        child = make_child(run_dir, r)
-        if child.model_id in known:
-            log.info("child %s equals an existing model; dropped", child.model_id)
-        else:
-            known.add(child.model_id)
-            made.append(child)
-        step.tick(f"{child.operator} -> {child.model_id}")
-    return made
-
-
-def _evaluate(run_dir: str, generation: int, pop: Population, made: list[Candidate], log,
-              prefix: str) -> tuple[list[dict], dict[str, Verdict]]:
-    """Evaluation rows of the seeds (generation 0) and of every child that passes its gibberish
-    screen (one model session each), and each child's :class:`Verdict` by id."""
+def _evaluate(run_dir: str, generation: int, pop: Population, recipes: list[ChildRecipe], log,
+              prefix: str) -> tuple[list[Candidate], list[dict], dict[str, Verdict]]:
+    """The seeds' evaluation rows (generation 0), then each child of ``recipes`` made, screened
+    and evaluated where it runs (one step each): the new children, the rows of the seeds and of
+    every child that passed its screen, and each new child's :class:`Verdict` by id."""
     step = StepProgress(log, prefix, "evaluate seed", len(pop.seed_ids))
     seed_answers = each(evaluate_model, [{"run_dir": run_dir, "model_id": m, "task_set": pop.tasks.hash,
                                           "tasks": pop.tasks} for m in pop.seed_ids],
                         lambda call, rows: step.tick(f"{call['model_id']} mean score {mean_score(rows):.3f}"))
-    prompts = gibberish_prompts(run_dir, generation, pop.tasks)
-    step = StepProgress(log, prefix, "screen + evaluate child", len(made))
-    verdicts = each(screen_and_evaluate, [{"run_dir": run_dir, "child": c, "task_set": pop.tasks.hash,
-                                           "tasks": pop.tasks, "prompts": prompts} for c in made],
-                    lambda _call, v: step.tick(f"{v.model_id} gibberish" if v.is_gibberish else
-                                               f"{v.model_id} mean score {mean_score(v.rows):.3f}"))
-    evaluations = [r for rows in seed_answers for r in rows] + [r for v in verdicts for r in v.rows]
-    return evaluations, {v.model_id: v for v in verdicts}
+    known, prompts = sorted(known_model_ids(run_dir, pop.trusted)), gibberish_prompts(run_dir, generation, pop.tasks)
+    step = StepProgress(log, prefix, "make + screen + evaluate child", len(recipes))
+    bred = each(breed_child, [{"run_dir": run_dir, "recipe": r, "known": known, "task_set": pop.tasks.hash,
+                               "tasks": pop.tasks, "prompts": prompts} for r in recipes],
+                lambda _call, b: step.tick(_bred_line(b)))
+    made, verdicts = new_children(bred)
+    evaluations = [r for rows in seed_answers for r in rows] + [r for c in made for r in verdicts[c.model_id].rows]
+    return made, evaluations, verdicts
+
+
+def _bred_line(b: Bred) -> str:
+    v = b.verdict
+    what = "a known model, dropped" if v is None else "gibberish" if v.is_gibberish else \
+        f"mean score {mean_score(v.rows):.3f}"
+    return f"{b.child.operator} -> {b.child.model_id} {what}"
 
 
 def _store_admitted(run_dir: str, made: list[Candidate], told: Tell) -> list[Candidate]:
@@ -118,14 +112,13 @@ def generation_flow(run_dir: str, generation: int) -> GenerationSummary:
     prefix = f"[gen {generation}/{RunContext.load(run_dir).config.run.generations}]"
     pop = _population(run_dir, generation)
     recipes = propose(run_dir, generation, pop.parents, pop.base_id)  # ask
-    made = _make_children(run_dir, pop, recipes, log, prefix)  # make, in memory
-    evaluations, verdicts = _evaluate(run_dir, generation, pop, made, log, prefix)  # screen + evaluate
+    made, evaluations, verdicts = _evaluate(run_dir, generation, pop, recipes, log, prefix)  # make, screen, evaluate
     effects = child_effects_of(run_dir, generation, pop.tasks, made, verdicts, evaluations)
     noise = noise_floor_of(run_dir, generation, pop.tasks, effects)  # parents re-sampled on the finds
     told = tell(run_dir, pop, made, verdicts, evaluations, noise)  # tell
     made = _store_admitted(run_dir, made, told)
+    discard_staged(run_dir, made)
     evaluations += _answer_retired(run_dir, made, told, log, prefix)  # in the history coverage, not in skills
-    discard_children()
     seed_ids = pop.seed_ids or stored_seed_ids(run_dir)
     history = history_embeddings(run_dir, generation, pop.tasks)
     changes = _adapt(run_dir, generation, pop, told, history, seed_ids)  # adapt

@@ -1,9 +1,12 @@
 """Steps that make candidate models: propose recipes, merge and mutate them into weights in
-memory, and store the ones the archive keeps."""
+memory where they are evaluated (:func:`tasks.evaluation.breed_child`), stage the folders of
+those that may enter the archive and store the ones it keeps."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 from prefect import get_run_logger, task
 
@@ -12,8 +15,6 @@ from acdc_core.adapters.weights import StateDict, load_weights, tensor_hash
 from acdc_core.recipes import Candidate, ChildRecipe, propose_children, propose_initial_mutants
 from acdc_core.rng import rng_stream
 from acdc_core.taskfamily import TaskSet
-from tasks import sessions
-from tasks.policies import cache_key, retry_unless_bad_input
 from tasks.run_folder import RunContext, model_key
 
 
@@ -52,60 +53,76 @@ def _build(ctx: RunContext, r: ChildRecipe) -> StateDict:
     return build_weights(r, lambda mid: load_weights(ctx.model_dir(mid)), ctx.config.models.storage_dtype)
 
 
+def make_weights(ctx: RunContext, recipe: ChildRecipe) -> tuple[Candidate, StateDict]:
+    """Merge (mergekit) and/or mutate per ``recipe``, in this process's memory; the child's id is
+    the hash of its tensors."""
+    weights = _build(ctx, recipe)
+    child = Candidate(model_id=tensor_hash(weights), recipe=recipe,
+                      merge_config_yaml=recipe_yaml(recipe, ctx.config.models.storage_dtype))
+    get_run_logger().info("child %d (%s of %s) -> model %s", recipe.index, recipe.operator,
+                          ", ".join(recipe.parents), child.model_id)
+    return child, weights
+
+
+def _staged_dir(ctx: RunContext, model_id: str) -> Path:
+    return ctx.work_dir / f"child-{model_id}"
+
+
+def stage_child(ctx: RunContext, child: Candidate, weights: StateDict) -> None:
+    """Write the folder of a child that may enter the archive to the run's work folder, where
+    :func:`store_child` moves it into the blob store if the archive keeps it.  Written under a
+    temporary name and renamed, so a folder that exists is whole; kept if it already exists."""
+    staged = _staged_dir(ctx, child.model_id)
+    if staged.is_dir():
+        return
+    tmp = ctx.work_dir / f"tmp-{child.model_id}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_folder(weights, ctx.model_dir(child.recipe.template), tmp, child.recipe.model_dump(mode="json"),
+                 child.merge_config_yaml)
+    try:
+        os.rename(tmp, staged)
+    except OSError:  # a sibling with the same weights staged it first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def child_weights(ctx: RunContext, child: Candidate) -> StateDict:
-    """The weights of ``child``: in memory when this process made it, else from the blob store
-    when it was kept, else remade from its recipe (after a resume, or on another worker).
+    """The weights of ``child``: from the blob store when it was kept, else from its staged
+    folder, else remade from its recipe (after a resume on a machine that lost the folder).
 
     Raises:
         ValueError: when the remade weights do not hash to its id (the parents changed).
     """
     mid = child.model_id
-    if mid in sessions.MADE:
-        return sessions.MADE[mid]
     if ctx.blobs.exists(model_key(mid)):
         return load_weights(ctx.model_dir(mid))
+    if _staged_dir(ctx, mid).is_dir():
+        return load_weights(_staged_dir(ctx, mid))
     weights = _build(ctx, child.recipe)
     if (got := tensor_hash(weights)) != mid:
         raise ValueError(f"recipe of model {mid} remakes weights {got}: its parents' weights changed")
     get_run_logger().info("model %s remade from its recipe", mid)
-    sessions.MADE[mid] = weights
     return weights
-
-
-@task(
-    name="make-child",
-    retries=2,
-    retry_condition_fn=retry_unless_bad_input,
-    retry_delay_seconds=[2, 10],
-    cache_key_fn=cache_key("candidate", "recipe"),
-    persist_result=True,
-)
-def make_child(run_dir: str, recipe: ChildRecipe) -> Candidate:
-    """Merge (mergekit) and/or mutate per ``recipe`` in memory; the id is the hash of the
-    tensors.  Nothing is written: the weights wait in this process for the evaluation, and
-    :func:`store_child` writes them if the child is kept."""
-    ctx = RunContext.load(run_dir)
-    weights = _build(ctx, recipe)
-    mid = tensor_hash(weights)
-    sessions.MADE[mid] = weights
-    get_run_logger().info("child %d (%s of %s) -> model %s", recipe.index, recipe.operator,
-                          ", ".join(recipe.parents), mid)
-    return Candidate(model_id=mid, recipe=recipe, merge_config_yaml=recipe_yaml(recipe, ctx.config.models.storage_dtype))
 
 
 @task(name="store-child", retries=2, retry_delay_seconds=[2, 10])
 def store_child(run_dir: str, child: Candidate) -> str:
-    """Write a kept child's folder to the blob store (its weights, its template's config and
-    tokenizer, its recipe); returns its URI.  Remade from its recipe when this process no longer
-    holds the weights (see :func:`child_weights`).  Idempotent: a stored child is not rewritten."""
+    """Move a kept child's staged folder (its weights, its template's config and tokenizer, its
+    recipe) into the blob store; returns its URI.  Remade from its recipe when the folder is
+    gone (see :func:`child_weights`).  Idempotent: a stored child is not rewritten."""
     ctx = RunContext.load(run_dir)
     mid, key = child.model_id, model_key(child.model_id)
     if ctx.blobs.exists(key):
         return ctx.blobs.uri(key)
-    work = ctx.work_dir / f"store-{mid}"
-    shutil.rmtree(work, ignore_errors=True)  # leftovers of an interrupted attempt
-    write_folder(child_weights(ctx, child), ctx.model_dir(child.recipe.template), work,
-                 child.recipe.model_dump(mode="json"), child.merge_config_yaml)
-    uri = ctx.blobs.put_dir(work, key, move=True)
+    if not _staged_dir(ctx, mid).is_dir():
+        stage_child(ctx, child, child_weights(ctx, child))
+    uri = ctx.blobs.put_dir(_staged_dir(ctx, mid), key, move=True)
     get_run_logger().info("model %s stored at %s", mid, uri)
     return uri
+
+
+def discard_staged(run_dir: str, children: list[Candidate]) -> None:
+    """Delete what is left of the staged folders of ``children`` once the kept ones are stored
+    (moved into the blob store): the others are remade from their recipes if ever needed."""
+    ctx = RunContext.load(run_dir)
+    for c in children:
+        shutil.rmtree(_staged_dir(ctx, c.model_id), ignore_errors=True)

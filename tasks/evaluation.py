@@ -1,6 +1,5 @@
-"""Steps that run models: a new child's gibberish screen and evaluation in one model session,
-an admitted child's answers to the retired tasks, and the evaluation of known models on a task
-set."""
+"""Steps that run models: a new child made, screened and evaluated in one step, an admitted
+child's answers to the retired tasks, and the evaluation of known models on a task set."""
 
 from __future__ import annotations
 
@@ -11,48 +10,57 @@ from prefect import get_run_logger, task
 
 from acdc_core.adapters.backends import ModelBackend
 from acdc_core.adapters.evaluation import evaluate, gibberish_check
-from acdc_core.recipes import Candidate
-from acdc_core.steps import Verdict
+from acdc_core.adapters.weights import StateDict
+from acdc_core.recipes import Candidate, ChildRecipe
+from acdc_core.steps import Bred, Verdict
 from acdc_core.taskfamily import TaskSet
 from storage import queries
 from tasks import sessions
-from tasks.breeding import child_weights
+from tasks.breeding import child_weights, make_weights, stage_child
 from tasks.policies import cache_key, retry_unless_bad_input
 from tasks.run_folder import RunContext
 
 
 @contextmanager
-def _child_session(ctx: RunContext, child: Candidate) -> Iterator[ModelBackend]:
-    """The run's candidate model with ``child``'s weights swapped in (see
-    :func:`tasks.breeding.child_weights` for where they come from)."""
-    weights = child_weights(ctx, child)
-    with sessions.candidate_backend(ctx, child.recipe.template) as backend:
+def _candidate_session(ctx: RunContext, template: str, weights: StateDict) -> Iterator[ModelBackend]:
+    """The run's candidate model (loaded from the stored model ``template``) with ``weights``
+    swapped in."""
+    with sessions.candidate_backend(ctx, template) as backend:
         backend.load_weights(weights)
         yield backend
 
 
 @task(
-    name="screen-and-evaluate",
+    name="make-screen-evaluate",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
-    cache_key_fn=cache_key("screen-evaluate-verdict", "child", "task_set", "prompts"),  # results are Verdicts
+    cache_key_fn=cache_key("bred", "recipe", "known", "task_set", "prompts"),  # results are Bred
     persist_result=True,
 )
-def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet,
-                        prompts: list[str]) -> Verdict:
-    """A new child in one model session: its weights (made by ``make-child``, or remade from
-    its recipe) swapped into the run's candidate model, the gibberish screen on a few sampled
-    instructions (the heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``;
-    skipped with ``none``), then, if it passes, every instance of ``tasks`` (identified by
-    ``task_set``).
+def breed_child(run_dir: str, recipe: ChildRecipe, known: list[str], task_set: str, tasks: TaskSet,
+                prompts: list[str]) -> Bred:
+    """A new child made and judged in one step, in the process that evaluates it (a Dask worker
+    under the ``dask`` runner), so the flow never holds its weights: merged and/or mutated per
+    ``recipe``; dropped unevaluated when its id is in ``known``; otherwise its weights swapped into
+    the run's candidate model for the gibberish screen on a few sampled instructions (the
+    heuristic, or the run's LLM judge with ``gibberish.method: llm_judge``; skipped with
+    ``none``), then, if it passes, evaluated on every instance of ``tasks`` (identified by
+    ``task_set``) and its folder staged for the archive (:func:`tasks.breeding.stage_child`).
+    This process keeps none of its weights afterwards.
 
-    Returns the child's :class:`acdc_core.steps.Verdict` (its ``rows`` as :func:`evaluate_model`
-    returns them; empty for a gibberish model).
+    Returns its :class:`acdc_core.steps.Bred`: the :class:`Candidate` and its :class:`Verdict`
+    (``rows`` as :func:`evaluate_model` returns them; empty for a gibberish model), or no verdict
+    for a known model.
     """
     ctx = RunContext.load(run_dir)
     g, e = ctx.config.gibberish, ctx.config.evaluation
+    log = get_run_logger()
+    child, weights = make_weights(ctx, recipe)
     model_id = child.model_id
-    with _child_session(ctx, child) as backend:
+    if model_id in known:
+        log.info("child %s equals an existing model; dropped", model_id)
+        return Bred(child, None)
+    with _candidate_session(ctx, recipe.template, weights) as backend:
         verdict, texts = None, []
         if g.method != "none":
             verdict, texts = gibberish_check(
@@ -63,15 +71,15 @@ def screen_and_evaluate(run_dir: str, child: Candidate, task_set: str, tasks: Ta
             )
         rows = [] if verdict and verdict.is_gibberish else evaluate(
             backend, tasks, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens)
-    log = get_run_logger()
     if verdict and verdict.is_gibberish:
         log.info("model %s discarded as gibberish: %s", model_id, verdict.reason)
     else:
+        stage_child(ctx, child, weights)
         log.info("model %s: mean score %.3f over %d instances", model_id,
                  sum(r["score"] for r in rows) / max(1, len(rows)), len(rows))
-    return Verdict(model_id=model_id, is_gibberish=bool(verdict and verdict.is_gibberish),
-                   reason=verdict.reason if verdict else None, responses=list(texts),
-                   rows=[{**r, "model_id": model_id} for r in rows])
+    return Bred(child, Verdict(model_id=model_id, is_gibberish=bool(verdict and verdict.is_gibberish),
+                               reason=verdict.reason if verdict else None, responses=list(texts),
+                               rows=[{**r, "model_id": model_id} for r in rows]))
 
 
 def retired_task_set(run_dir: str) -> TaskSet:
@@ -90,8 +98,8 @@ def retired_task_set(run_dir: str) -> TaskSet:
 )
 def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet) -> list[dict]:
     """An admitted child's answers to ``tasks``, the retired families of the task history
-    (identified by ``task_set``), with its weights swapped into the run's candidate model as in
-    :func:`screen_and_evaluate`.  The seeds answer every task ever admitted; with these rows the
+    (identified by ``task_set``), with its stored weights swapped into the run's candidate model as
+    in :func:`breed_child`.  The seeds answer every task ever admitted; with these rows the
     archive has answered the whole history too, so its coverage of it is measured on the same
     instances.  Skill vectors never read them: they are built over the active families.
 
@@ -99,7 +107,7 @@ def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet
     """
     ctx = RunContext.load(run_dir)
     e = ctx.config.evaluation
-    with _child_session(ctx, child) as backend:
+    with _candidate_session(ctx, child.recipe.template, child_weights(ctx, child)) as backend:
         rows = evaluate(backend, tasks, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens)
     get_run_logger().info("model %s: %d of %d retired instances solved", child.model_id,
                           sum(r["score"] >= e.solved_threshold for r in rows), len(rows))

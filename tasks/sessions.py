@@ -1,6 +1,5 @@
 """Where this process runs models and task code for a run's steps: the resident pool of stored
-models, the one model candidates' weights are swapped into, the weights of the children it made,
-the sandbox and the LLM judge.
+models, the one model candidates' weights are swapped into, the sandbox and the LLM judge.
 
 Process-global state, each owned here with its lifetime:
 
@@ -8,9 +7,6 @@ Process-global state, each owned here with its lifetime:
   at its end (:func:`close_run_sessions`).
 - :data:`_CANDIDATE_MODEL`: the one loaded model candidates are evaluated in; closed at a run's end,
   or when another architecture needs it.
-- :data:`MADE`: the weights of children made in this process and not yet stored; the generation
-  flow forgets them once its kept children are stored (:func:`discard_children`), and a run's end
-  does too.
 - :func:`_judge`: one judge client per judge config (its HTTP pool or local model), kept for the
   life of the process.
 """
@@ -28,7 +24,7 @@ from acdc_core.adapters.backends import ModelBackend, load_backend
 from acdc_core.adapters.backends.pool import ModelPool
 from acdc_core.adapters.sandbox import Sandbox
 from acdc_core.adapters.seeds import SHIPPED
-from acdc_core.adapters.weights import StateDict, load_weights
+from acdc_core.adapters.weights import load_weights
 from acdc_core.config import SHIPPED_FAMILIES, ChatEndpoint, JudgeSection
 from acdc_core.judge import Judge
 from tasks.run_folder import RunContext
@@ -157,19 +153,9 @@ def local_chat(section: ChatEndpoint) -> ChatEndpoint:
     return section.model_copy(update={
         "model": folder, "chat_template": section.chat_template or SHIPPED[section.model].chat_template})
 
-MADE: dict[str, StateDict] = {}
-"""Weights of this process's children not yet stored or discarded, by model id (see the module
-docstring for their lifetime)."""
-
-
-def discard_children() -> None:
-    """Forget the weights of children made in this process (kept ones are stored by then)."""
-    MADE.clear()
-
 
 def close_run_sessions() -> None:
-    """Release everything this module holds for a run (at its end): the resident models, the
-    candidate model, the made children's weights.  The process may go on (tests, notebooks)."""
+    """Release everything this module holds for a run (at its end): the resident models and the
+    candidate model.  The process may go on (tests, notebooks)."""
     MODEL_POOL.clear()
     release_candidate_model()
-    discard_children()

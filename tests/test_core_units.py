@@ -8,6 +8,7 @@ from acdc_core.config import CrossoverSection, MutationSection
 from acdc_core.exploration import child_effects, normalise_answer
 from acdc_core.gibberish import compression_ratio, judge_model, judge_response, repeat_ratio
 from acdc_core.recipes import (
+    Candidate,
     ChildRecipe,
     draw_merge,
     draw_method,
@@ -17,6 +18,7 @@ from acdc_core.recipes import (
 )
 from acdc_core.rng import rng_stream
 from acdc_core.skills import distinct_vectors, skill_matrix, skill_table, skill_vector, task_coverage
+from acdc_core.steps import Bred, Verdict, new_children
 
 THRESHOLDS = dict(max_repeat_ratio=0.6, min_compression_ratio=0.25, max_non_text_ratio=0.3)
 
@@ -99,6 +101,16 @@ def test_crossover_rate_mixes_in_mutants_and_zero_means_mutation_only():
     assert sum(k.merge is not None for k in half) / 400 == pytest.approx(0.5, abs=0.07)
     assert all(k.merge is not None for k in propose_children(ids, 50, 1, CrossoverSection(rate=1.0),
                                                               MutationSection(), "a", rng_stream(0, 1, "breeding")))
+
+
+def test_new_children_drop_known_models_and_later_siblings_with_equal_weights():
+    kids = propose_initial_mutants(["base"], 4, MutationSection(), rng_stream(0, 0, "breeding"))
+    bred = [Bred(Candidate(model_id=mid, recipe=k), None if mid == "known" else Verdict(mid, mid == "g", rows=[{"k": i}]))
+            for i, (mid, k) in enumerate(zip(["a", "known", "a", "g"], kids))]
+    made, verdicts = new_children(bred)
+    assert [c.model_id for c in made] == ["a", "g"] and made[0].recipe == kids[0]  # the first "a" kept
+    assert verdicts["a"].rows == [{"k": 0}] and verdicts["g"].is_gibberish and "known" not in verdicts
+    assert new_children([]) == ([], {})
 
 
 def test_initial_mutants_are_seeded_mutations_spread_over_the_seeds():

@@ -97,7 +97,7 @@ def test_killed_mid_generation_resumes_to_the_same_archive(workspace, uninterrup
         proc = subprocess.Popen(cmd, env=workspace["env"], stdout=fh, stderr=subprocess.STDOUT,
                                 cwd=Path(__file__).parent.parent, start_new_session=True)
         deadline = time.time() + 600
-        while "[gen 2/2] make child 1/2" not in log.read_text():
+        while "[gen 2/2] make + screen + evaluate child 1/2" not in log.read_text():
             assert proc.poll() is None, log.read_text()[-3000:]
             assert time.time() < deadline, "run never reached generation 2"
             time.sleep(0.2)
@@ -106,12 +106,14 @@ def test_killed_mid_generation_resumes_to_the_same_archive(workspace, uninterrup
     # the interrupted generation left nothing visible
     assert table(run_b, "SELECT max(generation) FROM generations")[0][0] == 1
     assert table(run_b, "SELECT count(*) FROM models WHERE created_generation = 2")[0][0] == 0
+    assert list((run_b / "work").glob("child-*"))  # but the finished child's folder is staged
 
     res = acdc(["run", "--run-dir", str(run_b)], workspace["env"])
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = res.stdout + res.stderr
     assert "Cached" in out  # the finished child came from Prefect's result cache
-    assert "remade from its recipe" in out  # ... without its weights, which the new process remade
+    assert "remade from its recipe" not in out  # ... and its weights from its staged folder
+    assert not [f.name for f in (run_b / "work").iterdir() if f.name.startswith(("child-", "tmp-"))]
 
     same = "SELECT generation, model_id, rank, fitness FROM archive ORDER BY generation, rank"
     assert table(run_b, same) == table(run_a, same)
@@ -307,7 +309,7 @@ def test_seeds_with_another_tokenizer_are_refused(tmp_path, pico_family):
 def test_dask_cluster_with_models_on_s3_gives_the_same_run(workspace, uninterrupted, s3_server):
     """runner.kind dask (a local cluster of 2 worker processes on loopback) with the blob store on
     a real S3 server: the same archive and answers as the one-process run on local disk; the
-    workers did the evaluating (each remade its children from their recipes); the models live in
+    workers made and evaluated the children, each once; the models live in
     the bucket; and the secret key, given only in the environment, is nowhere in the run folder."""
     run_dir = workspace["root"] / "run-dask-s3"
     cfg = yaml.safe_load(workspace["config"].read_text())
@@ -322,7 +324,8 @@ def test_dask_cluster_with_models_on_s3_gives_the_same_run(workspace, uninterrup
                 "SELECT model_id, task_id, instance_id, response, score FROM evaluations ORDER BY ALL",
                 "SELECT model_id, operator, archive_status FROM models ORDER BY ALL"):
         assert table(run_dir, sql) == table(uninterrupted[0], sql), sql
-    assert "remade from its recipe" in out  # a child evaluated in a worker, not where it was made
+    assert "remade from its recipe" not in out  # each child made once, where it was evaluated
+    assert "[gen 2/2] make + screen + evaluate child 2/2" in out
     uris = [u for (u,) in table(run_dir, "SELECT uri FROM models WHERE uri IS NOT NULL")]
     assert uris and all(u.startswith(f"s3://{s3_server['bucket']}/run-dask/models/") for u in uris)
     assert not (run_dir / "blobs").exists()

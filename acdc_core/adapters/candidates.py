@@ -2,8 +2,8 @@
 folder once it is kept.
 
 A run makes every child here, evaluates it in a loaded model whose weights it replaces, and
-writes a folder only for the children that enter the archive; any other child is remade bit
-for bit from its recipe and its parents' stored weights.
+writes a folder for each child that passes its screen; only those the archive keeps are stored,
+and any other child is remade bit for bit from its recipe and its parents' stored weights.
 """
 
 from __future__ import annotations
