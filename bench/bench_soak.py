@@ -1,0 +1,124 @@
+"""A long pico run: does a generation's cost stay flat as the run goes on?
+
+    .venv/bin/python bench/bench_soak.py [--generations 30] [--out DIR] [--checkout DIR]
+
+The tests' pico family (a base and two experts, archive 4, 3 children per generation, the
+template scientist every 2nd generation, so families retire and the task history grows) runs
+``--generations`` generations with ``acdc run`` (the code of ``--checkout``, default this one; a
+run in ``--out`` resumes).  While it runs, the flow process's resident memory and the DuckDB file's
+size are sampled every 0.2 s; afterwards each generation's window is taken from the ``generations``
+table.  Printed per generation: seconds, peak RSS (MB), DuckDB MB at its commit, families in the
+task history and evaluation rows so far; then the least-squares slopes of seconds, RSS and DuckDB
+size against the generation over the second half of the run (after the start-up), and each slope
+as a share of its mean.  Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import yaml
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests" / "helpers"),
+                str(Path(__file__).resolve().parents[1] / "tests")]
+from helpers.runs import DATA, acdc_env, pico_config  # noqa: E402
+from pico import build_family  # noqa: E402
+
+
+def soak_config(out: Path, generations: int) -> dict:
+    """The pico run of ``scripts/same_run.py``: three seeds, archive 4, 3 children, adaptation
+    every 2nd generation."""
+    fam = build_family(out / "pico")
+    cfg = pico_config(fam["base"], generations)
+    cfg["models"]["seeds"] += [{"path": str(fam["expert_a"]), "name": "a"}, {"path": str(fam["expert_b"]), "name": "b"}]
+    cfg["population"] = {"archive_size": 4, "children_per_generation": 3}
+    cfg["tasks"]["extra_dirs"] = [str(DATA / "families")]
+    return cfg
+
+
+def run_sampled(checkout: Path, config: Path, run_dir: Path, home: Path) -> list[tuple[float, float, float]]:
+    """Run ``acdc run`` and sample (unix time, RSS MB of the flow process, DuckDB MB) until it ends.
+
+    Raises:
+        SystemExit: the run failed (its log's tail).
+    """
+    log, samples = home / "run.log", []
+    db = run_dir / "acdc.duckdb"
+    with open(log, "a") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--run-dir",
+                                 str(run_dir)], cwd=checkout, env=dict(acdc_env(home), PYTHONPATH=str(checkout)),
+                                stdout=fh, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            try:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+                rss = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS"))) / 1024
+                samples.append((time.time(), rss, db.stat().st_size / 2**20 if db.exists() else 0.0))
+            except (FileNotFoundError, StopIteration, ProcessLookupError):
+                pass
+            time.sleep(0.2)
+    if proc.returncode:
+        raise SystemExit(f"the run failed:\n{log.read_text()[-3000:]}")
+    return samples
+
+
+def per_generation(run_dir: Path, samples: list[tuple[float, float, float]]) -> list[dict]:
+    """One row per committed generation: its seconds, the peak RSS sampled in its window (from the
+    previous commit to its own), the DuckDB size at its commit, the task history and the rows."""
+    with duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True) as con:
+        gens = con.execute("SELECT generation, epoch(committed_at), seconds FROM generations ORDER BY 1").fetchall()
+        history = dict(con.execute("SELECT g.generation, count(f.task_id) FROM generations g JOIN task_families f "
+                                   "ON f.created_generation <= g.generation GROUP BY 1").fetchall())
+        rows = dict(con.execute("SELECT g.generation, count(*) FROM generations g "
+                                "JOIN evaluations e ON e.generation <= g.generation GROUP BY 1").fetchall())
+    out, t = [], np.array([s[0] for s in samples])
+    for g, end, secs in gens:
+        window = [s for s in samples if end - secs <= s[0] <= end + 1]
+        at_commit = [s for s, ts in zip(samples, t) if ts >= end + 1]
+        out.append({"generation": g, "seconds": secs,
+                    "rss_mb": max((s[1] for s in window), default=float("nan")),
+                    "duckdb_mb": at_commit[0][2] if at_commit else float("nan"),
+                    "history": history.get(g, 0), "evaluations": rows.get(g, 0)})
+    return out
+
+
+def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """(least-squares slope, slope / mean of ys) over the finite points."""
+    pts = [(x, y) for x, y in zip(xs, ys) if np.isfinite(y)]
+    if len(pts) < 2:
+        return float("nan"), float("nan")
+    x, y = map(np.array, zip(*pts))
+    s = float(np.polyfit(x, y, 1)[0])
+    return s, s / float(np.mean(y))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--generations", type=int, default=30)
+    p.add_argument("--out", type=Path, default=Path("/tmp/bench-soak"))
+    p.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1])
+    a = p.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    config = a.out / "config.yaml"
+    if not config.exists():
+        config.write_text(yaml.safe_dump(soak_config(a.out, a.generations)))
+    run_dir = a.out / "run"
+    rows = per_generation(run_dir, run_sampled(a.checkout.resolve(), config, run_dir, a.out))
+    print(f"{'gen':>4s} {'seconds':>8s} {'RSS MB':>7s} {'DuckDB MB':>9s} {'history':>7s} {'eval rows':>9s}")
+    for r in rows:
+        print(f"{r['generation']:4d} {r['seconds']:8.1f} {r['rss_mb']:7.0f} {r['duckdb_mb']:9.1f} "
+              f"{r['history']:7d} {r['evaluations']:9d}")
+    late = rows[len(rows) // 2:]
+    for key, unit in (("seconds", "s"), ("rss_mb", "MB"), ("duckdb_mb", "MB")):
+        s, share = slope([r["generation"] for r in late], [r[key] for r in late])
+        print(f"slope of {key} over generations {late[0]['generation']}-{late[-1]['generation']}: "
+              f"{s:+.3f} {unit} per generation ({share:+.1%} of its mean)")
+
+
+if __name__ == "__main__":
+    main()
