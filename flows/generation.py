@@ -18,7 +18,7 @@ import time
 from prefect import flow, get_run_logger
 
 from acdc_core.recipes import Candidate, ChildRecipe
-from acdc_core.steps import Bred, GenerationSummary, Population, TaskChanges, Tell, Verdict, new_children
+from acdc_core.steps import GenerationSummary, Population, TaskChanges, Tell, Verdict, new_children
 from acdc_core.taskfamily import TaskSet
 from flows.adaptation import adapt_tasks
 from flows.heldout import heldout_of, noise_floor_of
@@ -36,7 +36,7 @@ from tasks.archive import (
 )
 from tasks.breeding import discard_staged, gibberish_prompts, propose, store_child
 from tasks.evaluation import answer_retired, breed_child, evaluate_model, retired_task_set
-from tasks.progress import StepProgress, generation_line, mean_score
+from tasks.progress import StepProgress, bred_line, generation_line, mean_score
 from tasks.run_folder import RunContext
 from tasks.sessions import pool_counts
 
@@ -60,17 +60,10 @@ def _evaluate(run_dir: str, generation: int, pop: Population, recipes: list[Chil
     step = StepProgress(log, prefix, "make + screen + evaluate child", len(recipes))
     bred = each(breed_child, [{"run_dir": run_dir, "recipe": r, "known": known, "task_set": pop.tasks.hash,
                                "tasks": pop.tasks, "prompts": prompts} for r in recipes],
-                lambda _call, b: step.tick(_bred_line(b)))
+                lambda _call, b: step.tick(bred_line(b)))
     made, verdicts = new_children(bred)
     evaluations = [r for rows in seed_answers for r in rows] + [r for c in made for r in verdicts[c.model_id].rows]
     return made, evaluations, verdicts
-
-
-def _bred_line(b: Bred) -> str:
-    v = b.verdict
-    what = "a known model, dropped" if v is None else "gibberish" if v.is_gibberish else \
-        f"mean score {mean_score(v.rows):.3f}"
-    return f"{b.child.operator} -> {b.child.model_id} {what}"
 
 
 def _store_admitted(run_dir: str, made: list[Candidate], told: Tell) -> list[Candidate]:

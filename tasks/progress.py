@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from acdc_core.steps import Bred
+
 
 def fmt_seconds(s: float) -> str:
     s = int(round(s))
@@ -56,6 +58,14 @@ class TrainProgress:
 def mean_score(rows: list[dict]) -> float:
     """Mean ``score`` of evaluation rows (0.0 for none)."""
     return sum(r["score"] for r in rows) / len(rows) if rows else 0.0
+
+
+def bred_line(b: Bred) -> str:
+    """What became of a child made, screened and evaluated: its operator, id and verdict."""
+    v = b.verdict
+    what = "a known model, dropped" if v is None else "gibberish" if v.is_gibberish else \
+        f"mean score {mean_score(v.rows):.3f}"
+    return f"{b.child.operator} -> {b.child.model_id} {what}"
 
 
 def generation_line(prefix: str, m: dict[str, float]) -> str:
