@@ -122,7 +122,9 @@ def store_child(run_dir: str, child: Candidate) -> str:
 
 def discard_staged(run_dir: str, children: list[Candidate]) -> None:
     """Delete what is left of the staged folders of ``children`` once the kept ones are stored
-    (moved into the blob store): the others are remade from their recipes if ever needed."""
+    (moved into the blob store), and any half-written one of an interrupted attempt: the others
+    are remade from their recipes if ever needed."""
     ctx = RunContext.load(run_dir)
     for c in children:
-        shutil.rmtree(_staged_dir(ctx, c.model_id), ignore_errors=True)
+        for folder in [_staged_dir(ctx, c.model_id), *ctx.work_dir.glob(f"tmp-{c.model_id}-*")]:
+            shutil.rmtree(folder, ignore_errors=True)
