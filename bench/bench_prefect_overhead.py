@@ -11,8 +11,8 @@ Inside one flow (Prefect's temporary local server, as ``acdc run`` starts it wit
   steps are, first run (results written) and second run (every call a cache hit).
 
 Printed: milliseconds per call and the difference to the plain call.  A default generation
-without adaptation makes 12 step calls (propose, 4 x make-child, 4 x screen-and-evaluate,
-update-archive, task-diversity, commit); one with adaptation about 50 (24 of them
+without adaptation makes 8 step calls (propose, 4 x make-screen-evaluate, update-archive,
+task-diversity, commit); one with adaptation about 50 (24 of them
 evaluate-model: 8 archive models x 3 scientist rounds).  Nothing is asserted.
 """
 
