@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_soak.py [--generations 30] [--out DIR] [--checkout DIR]
 
 The tests' pico family (a base and two experts, archive 4, 3 children per generation, the
-template scientist every 2nd generation, so families retire and the task history grows) runs
+template scientist every 5th generation, so families retire and the task history grows) runs
 ``--generations`` generations with ``acdc run`` (the code of ``--checkout``, default this one; a
 run in ``--out`` resumes).  While it runs, the flow process's resident memory and the DuckDB file's
 size are sampled every 0.2 s; afterwards each generation's window is taken from the ``generations``
@@ -33,7 +33,7 @@ from pico import build_family  # noqa: E402
 
 def soak_config(out: Path, generations: int) -> dict:
     """The pico run of ``scripts/same_run.py``: three seeds, archive 4, 3 children, adaptation
-    every 2nd generation."""
+    every 5th generation (the default adaptation.every)."""
     fam = build_family(out / "pico")
     cfg = pico_config(fam["base"], generations)
     cfg["models"]["seeds"] += [{"path": str(fam["expert_a"]), "name": "a"}, {"path": str(fam["expert_b"]), "name": "b"}]

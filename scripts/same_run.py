@@ -5,7 +5,7 @@ table of the two run databases row for row.
     .venv/bin/python scripts/same_run.py --before OLD --after . --preset default --generations 10 --out DIR
 
 ``--preset pico`` (the default) is the tests' pico family (a base and two experts, six task
-families, archive 4, 3 children, the template scientist every 2nd generation, held-out instances
+families, archive 4, 3 children, the template scientist every 5th generation, held-out instances
 and the noise floor on); ``--preset default`` is the embedded default preset (hours on 2 cores).
 Each checkout runs ``python -m flows.cli run`` from its own folder (with ``PYTHONPATH`` set to it) in
 a Prefect home of its own; a finished run resumes to "nothing to do", so a comparison can be rerun.  Clocks (``seconds``, ``*_at`` columns, the
