@@ -18,6 +18,7 @@ from storage import queries
 from tasks import sessions
 from tasks.breeding import child_weights, make_weights, stage_child
 from tasks.policies import cache_key, retry_unless_bad_input
+from tasks.progress import mean_score
 from tasks.run_folder import RunContext
 
 
@@ -75,8 +76,7 @@ def breed_child(run_dir: str, recipe: ChildRecipe, known: list[str], task_set: s
         log.info("model %s discarded as gibberish: %s", model_id, verdict.reason)
     else:
         stage_child(ctx, child, weights)
-        log.info("model %s: mean score %.3f over %d instances", model_id,
-                 sum(r["score"] for r in rows) / max(1, len(rows)), len(rows))
+        log.info("model %s: mean score %.3f over %d instances", model_id, mean_score(rows), len(rows))
     return Bred(child, Verdict(model_id=model_id, is_gibberish=bool(verdict and verdict.is_gibberish),
                                reason=verdict.reason if verdict else None, responses=list(texts),
                                rows=[{**r, "model_id": model_id} for r in rows]))
@@ -133,6 +133,5 @@ def evaluate_model(run_dir: str, model_id: str, task_set: str, tasks: TaskSet) -
     e = ctx.config.evaluation
     with sessions.resident_backend(ctx, model_id) as backend:
         rows = evaluate(backend, tasks, sessions.sandbox(ctx), e.prompt_template, e.max_new_tokens)
-    mean = sum(r["score"] for r in rows) / max(1, len(rows))
-    get_run_logger().info("model %s: mean score %.3f over %d instances", model_id, mean, len(rows))
+    get_run_logger().info("model %s: mean score %.3f over %d instances", model_id, mean_score(rows), len(rows))
     return [{**r, "model_id": model_id} for r in rows]
