@@ -27,7 +27,7 @@ import yaml
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests" / "helpers"),
                 str(Path(__file__).resolve().parents[1] / "tests")]
-from helpers.runs import acdc_env, pico_config  # noqa: E402
+from helpers.runs import acdc_env, status_mb, three_seed_config, watch  # noqa: E402
 from pico import build_family  # noqa: E402
 
 SHAPE = {"hidden_size": 512, "intermediate_size": 1536, "num_hidden_layers": 4, "num_attention_heads": 8,
@@ -42,20 +42,14 @@ def peak_rss_mb(checkout: Path, config: Path, run_dir: Path, home: Path) -> tupl
     """
     env = dict(acdc_env(home), PYTHONPATH=str(checkout))
     log = run_dir.parent / f"{run_dir.name}.log"
-    t0, peak = time.perf_counter(), 0
+    t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--config", str(config),
                                  "--run-dir", str(run_dir)], cwd=checkout, env=env, stdout=fh, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            try:
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-                peak = max(peak, int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmHWM"))))
-            except (FileNotFoundError, StopIteration, ProcessLookupError):
-                pass
-            time.sleep(0.1)
+        peaks = watch(proc, lambda status: status_mb(status, "VmHWM"))
     if proc.returncode:
         raise SystemExit(f"{checkout}: the run failed:\n{log.read_text()[-3000:]}")
-    return peak / 1024, time.perf_counter() - t0
+    return max(peaks, default=float("nan")), time.perf_counter() - t0
 
 
 def main() -> None:
@@ -73,11 +67,7 @@ def main() -> None:
         checkout = checkout.resolve()
         peaks = []
         for n in a.children:
-            cfg = pico_config(fam["base"], generations=1)
-            cfg["models"]["seeds"] += [{"path": str(fam["expert_a"]), "name": "a"},
-                                       {"path": str(fam["expert_b"]), "name": "b"}]
-            cfg["models"]["initial_mutants"] = n
-            cfg["population"] = {"archive_size": 4, "children_per_generation": n}
+            cfg = three_seed_config(fam, generations=1, children=n)
             out = a.out / f"{checkout.name}-{n}"
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.yaml").write_text(yaml.safe_dump(cfg))

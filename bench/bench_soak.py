@@ -27,19 +27,8 @@ import yaml
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests" / "helpers"),
                 str(Path(__file__).resolve().parents[1] / "tests")]
-from helpers.runs import DATA, acdc_env, pico_config  # noqa: E402
+from helpers.runs import acdc_env, status_mb, three_seed_config, watch  # noqa: E402
 from pico import build_family  # noqa: E402
-
-
-def soak_config(out: Path, generations: int) -> dict:
-    """The pico run of ``scripts/same_run.py``: three seeds, archive 4, 3 children, adaptation
-    every 5th generation (the default adaptation.every)."""
-    fam = build_family(out / "pico")
-    cfg = pico_config(fam["base"], generations)
-    cfg["models"]["seeds"] += [{"path": str(fam["expert_a"]), "name": "a"}, {"path": str(fam["expert_b"]), "name": "b"}]
-    cfg["population"] = {"archive_size": 4, "children_per_generation": 3}
-    cfg["tasks"]["extra_dirs"] = [str(DATA / "families")]
-    return cfg
 
 
 def run_sampled(checkout: Path, config: Path, run_dir: Path, home: Path) -> list[tuple[float, float, float]]:
@@ -48,20 +37,13 @@ def run_sampled(checkout: Path, config: Path, run_dir: Path, home: Path) -> list
     Raises:
         SystemExit: the run failed (its log's tail).
     """
-    log, samples = home / "run.log", []
-    db = run_dir / "acdc.duckdb"
+    log, db = home / "run.log", run_dir / "acdc.duckdb"
     with open(log, "a") as fh:
         proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--run-dir",
                                  str(run_dir)], cwd=checkout, env=dict(acdc_env(home), PYTHONPATH=str(checkout)),
                                 stdout=fh, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            try:
-                status = Path(f"/proc/{proc.pid}/status").read_text()
-                rss = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS"))) / 1024
-                samples.append((time.time(), rss, db.stat().st_size / 2**20 if db.exists() else 0.0))
-            except (FileNotFoundError, StopIteration, ProcessLookupError):
-                pass
-            time.sleep(0.2)
+        samples = watch(proc, lambda status: (time.time(), status_mb(status, "VmRSS"),
+                                              db.stat().st_size / 2**20 if db.exists() else 0.0), every=0.2)
     if proc.returncode:
         raise SystemExit(f"the run failed:\n{log.read_text()[-3000:]}")
     return samples
@@ -106,7 +88,8 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     config = a.out / "config.yaml"
     if not config.exists():
-        config.write_text(yaml.safe_dump(soak_config(a.out, a.generations)))
+        cfg = three_seed_config(build_family(a.out / "pico"), a.generations)
+        config.write_text(yaml.safe_dump(cfg))
     run_dir = a.out / "run"
     rows = per_generation(run_dir, run_sampled(a.checkout.resolve(), config, run_dir, a.out))
     print(f"{'gen':>4s} {'seconds':>8s} {'RSS MB':>7s} {'DuckDB MB':>9s} {'history':>7s} {'eval rows':>9s}")

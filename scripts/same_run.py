@@ -26,22 +26,18 @@ import pandas as pd
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from helpers.runs import pico_config as tests_pico_config  # noqa: E402
+from helpers.runs import three_seed_config  # noqa: E402
 
 CLOCK_METRICS = ("seconds", "archive_model_loads", "archive_model_reuses")
 
 
 def pico_config(checkout: Path, out: Path, generations: int) -> dict:
-    """The tests' pico run (:func:`helpers.runs.pico_config` of this checkout) with all three pico
-    models as seeds and a larger population; its models built with ``checkout``'s test helpers
-    (where they lie in either layout)."""
+    """The pico run of :func:`helpers.runs.three_seed_config`, its models built with ``checkout``'s
+    test helpers (where they lie in either layout)."""
     sys.path[:0] = [str(checkout / "tests" / "helpers"), str(checkout / "tests")]
     from pico import build_family
 
-    fam = build_family(out / "pico")
-    cfg = tests_pico_config(fam["base"], generations)
-    cfg["models"]["seeds"] += [{"path": str(fam["expert_a"]), "name": "a"}, {"path": str(fam["expert_b"]), "name": "b"}]
-    cfg["population"] = {"archive_size": 4, "children_per_generation": 3}
+    cfg = three_seed_config(build_family(out / "pico"), generations)
     cfg["tasks"]["extra_dirs"] = [str(out / "families")]
     return cfg
 

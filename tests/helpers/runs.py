@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import duckdb
 
+T = TypeVar("T")
 DATA = Path(__file__).parent.parent / "data"
 TABLE_KEYS = {
     "models": "model_id", "lineage": "child_id, parent_id", "task_families": "task_id",
@@ -32,6 +35,36 @@ def pico_config(seed_path: Path, generations: int = 2) -> dict:
                               "add_two_digit", "capital_city"],
                   "extra_dirs": [str(DATA / "families")]},
     }
+
+
+def three_seed_config(family: dict[str, Path], generations: int, children: int = 3) -> dict:
+    """:func:`pico_config` with all three pico models of ``family`` (:func:`pico.build_family`) as
+    seeds, an archive of 4, and ``children`` children per generation and initial mutants: the run
+    of ``scripts/same_run.py`` and of the long-run benches."""
+    cfg = pico_config(family["base"], generations)
+    cfg["models"]["seeds"] += [{"path": str(family["expert_a"]), "name": "a"},
+                               {"path": str(family["expert_b"]), "name": "b"}]
+    cfg["population"] = {"archive_size": 4, "children_per_generation": children}
+    cfg["models"]["initial_mutants"] = children
+    return cfg
+
+
+def watch(proc: subprocess.Popen, sample: Callable[[str], T], every: float = 0.1) -> list[T]:
+    """``sample(text of /proc/<pid>/status)`` every ``every`` seconds until ``proc`` exits (Linux);
+    samples of a process that is gone, or exiting without memory fields, are skipped."""
+    samples = []
+    while proc.poll() is None:
+        try:
+            samples.append(sample(Path(f"/proc/{proc.pid}/status").read_text()))
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            pass
+        time.sleep(every)
+    return samples
+
+
+def status_mb(status: str, field: str) -> float:
+    """A memory field of a ``/proc/<pid>/status`` text (``VmRSS``, ``VmHWM``, ...) in MB."""
+    return int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith(field + ":"))) / 1024
 
 
 def acdc_env(home: Path) -> dict:
