@@ -2,7 +2,8 @@
 table of the two run databases row for row.
 
     .venv/bin/python scripts/same_run.py --before /path/to/old/checkout --after . --out /tmp/same
-    .venv/bin/python scripts/same_run.py --before OLD --after . --preset default --generations 10 --out DIR
+    .venv/bin/python scripts/same_run.py --before OLD --after . --preset default --generations 10 --out DIR \
+        --parallel --threads 1 --cache ~/.cache/acdc
 
 ``--preset pico`` (the default) is the tests' pico family (a base and two experts, six task
 families, archive 4, 3 children, the template scientist every 5th generation, held-out instances
@@ -11,12 +12,18 @@ Each checkout runs ``python -m flows.cli run`` from its own folder (with ``PYTHO
 a Prefect home of its own; a finished run resumes to "nothing to do", so a comparison can be rerun.  Clocks (``seconds``, ``*_at`` columns, the
 resident pool's load counts), the run id and the checkouts' and run folders' paths are left out of
 the comparison; everything else must match.  Exit status 0: every table identical.
+
+``--parallel`` runs the two sides at once (give each ``--threads 1`` on 2 cores: the torch threads
+of evaluation, the same on both sides); ``--cache DIR`` copies a user cache (the converted shipped
+model, the fine-tuned seed experts) into both sides first, so both start from the same seed
+weights and neither fine-tunes them again.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,18 +49,23 @@ def pico_config(checkout: Path, out: Path, generations: int) -> dict:
     return cfg
 
 
-def run(checkout: Path, config: Path, out: Path) -> Path:
-    """``acdc run`` of ``config`` with the code in ``checkout``; returns the run folder."""
-    run_dir = out / "run"
+def start(checkout: Path, config: Path, out: Path) -> subprocess.Popen:
+    """Starts ``acdc run`` of ``config`` with the code in ``checkout``, logging to ``out/run.log``."""
     env = dict(os.environ, PYTHONPATH=str(checkout), PREFECT_HOME=str(out / "prefect"),
                ACDC_CACHE_DIR=str(out / "cache"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     env.pop("PREFECT_API_URL", None)
-    res = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config), "--run-dir", str(run_dir)],
-                         cwd=checkout, env=env, capture_output=True, text=True)
-    (out / "run.log").write_text(res.stdout + res.stderr)
-    if res.returncode:
-        raise SystemExit(f"{checkout}: the run failed (see {out / 'run.log'}):\n{(res.stdout + res.stderr)[-3000:]}")
-    return run_dir
+    with open(out / "run.log", "w") as log:
+        return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--config", str(config),
+                                 "--run-dir", str(out / "run")], cwd=checkout, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, text=True)
+
+
+def finish(proc: subprocess.Popen, checkout: Path, out: Path) -> Path:
+    """Waits for a run of :func:`start`; returns its run folder.  Raises SystemExit if it failed."""
+    if proc.wait():
+        tail = (out / "run.log").read_text()[-3000:]
+        raise SystemExit(f"{checkout}: the run failed (see {out / 'run.log'}):\n{tail}")
+    return out / "run"
 
 
 def tables(run_dir: Path, replace: dict[str, str]) -> dict[str, pd.DataFrame]:
@@ -79,11 +91,16 @@ def main() -> int:
     p.add_argument("--preset", choices=["pico", "default"], default="pico")
     p.add_argument("--generations", type=int, default=10)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--parallel", action="store_true", help="run the two sides at once")
+    p.add_argument("--threads", type=int, help="evaluation.torch_threads of both sides")
+    p.add_argument("--cache", type=Path, help="a user cache (ACDC_CACHE_DIR) to copy into both sides")
     a = p.parse_args()
-    found = {}
+    runs = {}
     for side, checkout in (("before", a.before.resolve()), ("after", a.after.resolve())):
         out = (a.out / side).resolve()
         out.mkdir(parents=True, exist_ok=True)
+        if a.cache and not (out / "cache").exists():
+            shutil.copytree(a.cache.expanduser(), out / "cache")
         if a.preset == "pico":
             families = out / "families"
             families.mkdir(exist_ok=True)
@@ -92,10 +109,14 @@ def main() -> int:
             cfg = pico_config(checkout, out, a.generations)
         else:
             cfg = {"run": {"name": "default", "seed": 0, "generations": a.generations}}
+        if a.threads:
+            cfg.setdefault("evaluation", {})["torch_threads"] = a.threads
         config = out / "config.yaml"
         config.write_text(yaml.safe_dump(cfg))
-        run_dir = run(checkout, config, out)  # a finished run resumes to "nothing to do"
-        found[side] = tables(run_dir, {str(out): "OUT", str(checkout): "CHECKOUT"})
+        runs[side] = (start(checkout, config, out), checkout, out)  # a finished run resumes to "nothing to do"
+        if not a.parallel:
+            finish(*runs[side])
+    found = {side: tables(finish(*r), {str(r[2]): "OUT", str(r[1]): "CHECKOUT"}) for side, r in runs.items()}
     same = True
     for name in sorted(set(found["before"]) | set(found["after"])):
         x, y = found["before"].get(name), found["after"].get(name)
