@@ -180,6 +180,12 @@ class EvaluationSection(_Section):
         "pruned), so the archive's coverage of the whole history counts what its members were asked, as "
         "the seeds' does; the answers never enter skill vectors. Costs one evaluation of the retired "
         "instances per admitted child; false leaves them unasked (they count as unsolved)"))
+    retired_sample: int | None = Field(96, ge=1, description=(
+        "admitted children answer this many of the retired instances, the same ones for every child (a "
+        "uniform draw with run.seed, stable as the history grows), so their cost stays flat over a long run; "
+        "the history coverage estimates the retired part from them, with a 95% interval (metrics "
+        "coverage_history_lo and _hi); exact while the retired instances are no more; `acdc transfer` "
+        "answers the rest for the final archive.  null: every retired instance (cost grows with the history)"))
 
     @model_validator(mode="after")
     def _template_has_slot(self) -> "EvaluationSection":

@@ -33,7 +33,7 @@ import duckdb
 
 from acdc_core.exploration import child_effects
 from acdc_core.skills import distinct_vectors, skill_table, task_coverage
-from report.page import solved_threshold
+from report.page import coverage_rule
 from storage.queries import global_coverage_frame
 
 
@@ -73,8 +73,9 @@ def seed_reference(con: duckdb.DuckDBPyConnection, archive: list[str], g: int, t
 def per_generation(run_dir: Path) -> list[dict]:
     con = duckdb.connect(str(run_dir / "acdc.duckdb"), read_only=True)
     try:
-        thr = solved_threshold(con)
-        frame = global_coverage_frame(con, thr)
+        rule = coverage_rule(con)
+        thr = rule["threshold"]
+        frame = global_coverage_frame(con, **rule)
         history = dict(frame[["generation", "coverage"]].itertuples(index=False))
         asked = dict(zip(frame["generation"], frame["n_evaluated"] / frame["n_instances"]))
         out = []

@@ -1,16 +1,21 @@
 """A long pico run: does a generation's cost stay flat as the run goes on?
 
-    .venv/bin/python bench/bench_soak.py [--generations 30] [--out DIR] [--checkout DIR]
+    .venv/bin/python bench/bench_soak.py [--generations 30] [--out DIR] [--checkout DIR] \
+        [--retired-sample all 4]
 
 The tests' pico family (a base and two experts, archive 4, 3 children per generation, the
 template scientist every 5th generation, so families retire and the task history grows) runs
 ``--generations`` generations with ``acdc run`` (the code of ``--checkout``, default this one; a
-run in ``--out`` resumes).  While it runs, the flow process's resident memory and the DuckDB file's
-size are sampled every 0.2 s; afterwards each generation's window is taken from the ``generations``
-table.  Printed per generation: seconds, peak RSS (MB), DuckDB MB at its commit, families in the
-task history and evaluation rows so far; then the least-squares slopes of seconds, RSS and DuckDB
-size against the generation over the second half of the run (after the start-up), and each slope
-as a share of its mean.  Nothing is asserted.
+run in ``--out`` resumes), once per value of ``--retired-sample`` (``evaluation.retired_sample``;
+``all``: null, every retired instance, the cost before it was bounded; default: the config's
+default), one after the other in ``--out/sample-<value>``.  While a run goes, the flow
+process's resident memory and the DuckDB file's size are sampled every 0.2 s; afterwards each
+generation's window is taken from the ``generations`` table.  Printed per run and generation:
+seconds, peak RSS (MB), DuckDB MB at its commit, families in the task history, evaluation rows so
+far, retired instances in the history and the answers admitted children gave to retired
+instances in that generation (with their seconds); then the least-squares slopes of seconds, RSS,
+DuckDB size and those answers against the generation over the second half of the run (after the
+start-up), and each slope as a share of its mean.  Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -58,6 +63,13 @@ def per_generation(run_dir: Path, samples: list[tuple[float, float, float]]) -> 
                                    "ON f.created_generation <= g.generation GROUP BY 1").fetchall())
         rows = dict(con.execute("SELECT g.generation, count(*) FROM generations g "
                                 "JOIN evaluations e ON e.generation <= g.generation GROUP BY 1").fetchall())
+        retired = dict(con.execute("SELECT g.generation, count(i.instance_id) FROM generations g "
+                                   "JOIN task_families f ON f.retired_generation <= g.generation "
+                                   "JOIN task_instances i USING (task_id) GROUP BY 1").fetchall())
+        asked = {g: (n, secs) for g, n, secs in con.execute(
+            "SELECT e.generation, count(*), sum(e.seconds) FROM evaluations e JOIN task_families f USING (task_id) "
+            "JOIN models m USING (model_id) WHERE f.retired_generation < e.generation "
+            "AND m.created_generation = e.generation GROUP BY 1").fetchall()}
     out, t = [], np.array([s[0] for s in samples])
     for g, end, secs in gens:
         window = [s for s in samples if end - secs <= s[0] <= end + 1]
@@ -65,7 +77,8 @@ def per_generation(run_dir: Path, samples: list[tuple[float, float, float]]) -> 
         out.append({"generation": g, "seconds": secs,
                     "rss_mb": max((s[1] for s in window), default=float("nan")),
                     "duckdb_mb": at_commit[0][2] if at_commit else float("nan"),
-                    "history": history.get(g, 0), "evaluations": rows.get(g, 0)})
+                    "history": history.get(g, 0), "evaluations": rows.get(g, 0), "retired": retired.get(g, 0),
+                    "asked": asked.get(g, (0, 0.0))[0], "asked_s": asked.get(g, (0, 0.0))[1]})
     return out
 
 
@@ -79,28 +92,42 @@ def slope(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return s, s / float(np.mean(y))
 
 
+def soak(a: argparse.Namespace, sample: str | None) -> None:
+    """Run (or resume) the soak of one ``evaluation.retired_sample`` value and print its table."""
+    out = a.out / f"sample-{sample or 'default'}"
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / "config.yaml"
+    if not config.exists():
+        cfg = three_seed_config(build_family(a.out / "pico"), a.generations)
+        if sample is not None:
+            cfg["evaluation"]["retired_sample"] = None if sample == "all" else int(sample)
+        config.write_text(yaml.safe_dump(cfg))
+    run_dir = out / "run"
+    rows = per_generation(run_dir, run_sampled(a.checkout.resolve(), config, run_dir, out))
+    print(f"\nevaluation.retired_sample: {sample or 'default'}")
+    print(f"{'gen':>4s} {'seconds':>8s} {'RSS MB':>7s} {'DuckDB MB':>9s} {'history':>7s} {'eval rows':>9s} "
+          f"{'retired':>7s} {'asked':>5s} {'asked s':>7s}")
+    for r in rows:
+        print(f"{r['generation']:4d} {r['seconds']:8.1f} {r['rss_mb']:7.0f} {r['duckdb_mb']:9.1f} "
+              f"{r['history']:7d} {r['evaluations']:9d} {r['retired']:7d} {r['asked']:5d} {r['asked_s']:7.2f}")
+    late = rows[len(rows) // 2:]
+    for key, unit in (("seconds", "s"), ("rss_mb", "MB"), ("duckdb_mb", "MB"), ("asked", "answers"),
+                      ("asked_s", "s")):
+        s, share = slope([r["generation"] for r in late], [r[key] for r in late])
+        print(f"slope of {key} over generations {late[0]['generation']}-{late[-1]['generation']}: "
+              f"{s:+.3f} {unit} per generation ({share:+.1%} of its mean)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--generations", type=int, default=30)
     p.add_argument("--out", type=Path, default=Path("/tmp/bench-soak"))
     p.add_argument("--checkout", type=Path, default=Path(__file__).resolve().parents[1])
+    p.add_argument("--retired-sample", nargs="+", default=[None], metavar="K|all",
+                   help="evaluation.retired_sample of each run ('all': null)")
     a = p.parse_args()
-    a.out.mkdir(parents=True, exist_ok=True)
-    config = a.out / "config.yaml"
-    if not config.exists():
-        cfg = three_seed_config(build_family(a.out / "pico"), a.generations)
-        config.write_text(yaml.safe_dump(cfg))
-    run_dir = a.out / "run"
-    rows = per_generation(run_dir, run_sampled(a.checkout.resolve(), config, run_dir, a.out))
-    print(f"{'gen':>4s} {'seconds':>8s} {'RSS MB':>7s} {'DuckDB MB':>9s} {'history':>7s} {'eval rows':>9s}")
-    for r in rows:
-        print(f"{r['generation']:4d} {r['seconds']:8.1f} {r['rss_mb']:7.0f} {r['duckdb_mb']:9.1f} "
-              f"{r['history']:7d} {r['evaluations']:9d}")
-    late = rows[len(rows) // 2:]
-    for key, unit in (("seconds", "s"), ("rss_mb", "MB"), ("duckdb_mb", "MB")):
-        s, share = slope([r["generation"] for r in late], [r[key] for r in late])
-        print(f"slope of {key} over generations {late[0]['generation']}-{late[-1]['generation']}: "
-              f"{s:+.3f} {unit} per generation ({share:+.1%} of its mean)")
+    for sample in a.retired_sample:
+        soak(a, sample)
 
 
 if __name__ == "__main__":

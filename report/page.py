@@ -53,15 +53,23 @@ from storage.queries import (
 
 def solved_threshold(con: duckdb.DuckDBPyConnection) -> float:
     """The run's ``evaluation.solved_threshold`` (score at which an instance counts as solved)."""
+    return coverage_rule(con)["threshold"]
+
+
+def coverage_rule(con: duckdb.DuckDBPyConnection) -> dict:
+    """How the run counts the task history as covered, as the keyword arguments of
+    :func:`storage.queries.global_coverage_frame`: ``threshold`` (``evaluation.solved_threshold``),
+    ``sample`` (``evaluation.retired_sample``) and ``seed`` (``run.seed``)."""
     text = run_config_yaml(con)
-    return parse_config(yaml.safe_load(text) if text else None, check_paths=False).evaluation.solved_threshold
+    cfg = parse_config(yaml.safe_load(text) if text else None, check_paths=False)
+    return {"threshold": cfg.evaluation.solved_threshold, "sample": cfg.evaluation.retired_sample, "seed": cfg.run.seed}
 
 
 def summary_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Headline numbers of the run: columns ``item``, ``value`` (strings), one row each."""
     h = run_headline(con)
     last, metrics = h["last_generation"], h["metrics"]
-    cov = global_coverage_frame(con, solved_threshold(con))
+    cov = global_coverage_frame(con, **coverage_rule(con))
     rows = [
         ("run", f"{h['run_name']} ({h['run_id']})" if h["run_id"] else "?"),
         ("generations committed", "none" if last is None else f"{last + 1} (0 to {last})"),
@@ -121,9 +129,10 @@ def _section(slug: str, frame: pd.DataFrame, plot: Callable[[pd.DataFrame], Figu
 
 def build_sections(con: duckdb.DuckDBPyConnection, run_dir: Path) -> list[Section]:
     """Every section of the report, in page order."""
-    thr = solved_threshold(con)
-    fc = fitness_coverage_frame(con, thr)
-    cov = global_coverage_frame(con, thr)
+    rule = coverage_rule(con)
+    thr = rule["threshold"]
+    fc = fitness_coverage_frame(con, **rule)
+    cov = global_coverage_frame(con, **rule)
     cov_note = (f" At the last generation {cov['n_evaluated'].iloc[-1]} of {cov['n_instances'].iloc[-1]} "
                 "history instances had been answered by some archive model." if len(cov) else "")
     nodes, edges = lineage_nodes_frame(con), lineage_edges_frame(con)

@@ -258,6 +258,8 @@ class GenerationCommit:
     noise_floor: list[dict] = field(default_factory=list)
     deactivate: list[str] = field(default_factory=list)  # task ids leaving the active pool
     solved_threshold: float | None = None  # set: the commit adds the history-coverage metrics
+    retired_sample: int | None = None  # their sample of the retired instances (None: all), drawn with
+    seed: int = 0                      # the run's seed (evaluation.retired_sample, run.seed)
 
     def tables(self) -> dict[str, list[dict]]:
         return {name: getattr(self, name) for name in TABLE_COLUMNS}
@@ -296,24 +298,29 @@ _ROW_REFUSED = (duckdb.DataError, duckdb.IntegrityError, duckdb.InvalidInputExce
 
 
 def _write(con: duckdb.DuckDBPyConnection, commit: GenerationCommit) -> None:
-    """The commit's deactivations and rows, inside the caller's transaction."""
-    if commit.deactivate:
-        con.execute("UPDATE task_families SET active = false WHERE list_contains(?, task_id)", [commit.deactivate])
+    """The commit's rows and deactivations (also of families it adds), inside the caller's transaction."""
     for table, rows in commit.tables().items():
         if rows:
             _insert(con, table, TABLE_COLUMNS[table], rows, "INSERT OR IGNORE")
+    if commit.deactivate:
+        con.execute("UPDATE task_families SET active = false, retired_generation = coalesce(retired_generation, ?) "
+                    "WHERE list_contains(?, task_id)", [commit.generation, commit.deactivate])
 
 
 def _history_metrics(con: duckdb.DuckDBPyConnection, commit: GenerationCommit) -> list[dict]:
-    """``coverage_history`` and ``coverage_history_seeds`` (0-1) and ``history_beyond_seeds`` (a
-    count) of the committed archive and of the seed models, from the rows just written
-    (:func:`storage.queries.history_coverage`)."""
+    """``coverage_history`` with its 95% interval ``coverage_history_lo`` and ``_hi`` (0-1; equal
+    while the retired instances fit the sample), ``coverage_history_seeds`` (0-1, exact: the seeds
+    answer every instance), ``history_beyond_seeds`` (an estimated count), and the counts
+    ``history_retired`` and ``history_sampled`` (retired instances, and those of them in the
+    sample), from the rows just written (:func:`storage.queries.history_coverage`)."""
     kept = [r["model_id"] for r in commit.archive]
-    seeds = queries.seed_ids(con)
-    n, _, solved = queries.history_coverage(con, kept, commit.solved_threshold)
-    _, _, by_seeds = queries.history_coverage(con, seeds, commit.solved_threshold)
-    values = {"coverage_history": len(solved) / n if n else 0.0, "coverage_history_seeds": len(by_seeds) / n if n else 0.0,
-              "history_beyond_seeds": float(len(solved - by_seeds))}
+    cov = queries.history_coverage(con, kept, commit.solved_threshold, None, commit.retired_sample, commit.seed)
+    by_seeds = queries.history_coverage(con, queries.seed_ids(con), commit.solved_threshold).solved
+    n = cov.n_instances or 1
+    solved, lo, hi = cov.estimate()
+    values = {"coverage_history": solved / n, "coverage_history_lo": lo / n, "coverage_history_hi": hi / n,
+              "coverage_history_seeds": len(by_seeds) / n, "history_beyond_seeds": cov.estimate(cov.solved - by_seeds)[0],
+              "history_retired": float(len(cov.retired)), "history_sampled": float(len(cov.sampled))}
     return [{"generation": commit.generation, "name": k, "value": v} for k, v in values.items()]
 
 

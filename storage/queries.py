@@ -11,8 +11,10 @@ all be read.  Every write is :class:`storage.db.RunDB`'s.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -78,45 +80,111 @@ def run_headline(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
+# The retired instances of the history at a generation (families out of the pool by then; one
+# retired before schema 9 counts from its creation), each with its draw: its rank by the md5 of the
+# run seed and its key.  The first ``evaluation.retired_sample`` draws are the sample admitted
+# children answer.  A later generation's retired set holds an earlier one, and an instance among
+# the first k draws of a set is among the first k of every subset holding it: so every model of an
+# archive has answered that generation's sample (each instance either while its family was active
+# or, retired before, as part of the sample it was asked at admission).
+# Parameters: the seed, the generation (NULL: now).
+_RETIRED_DRAWS = """
+    SELECT i.task_id, i.instance_id,
+           row_number() OVER (ORDER BY md5(CAST(? AS VARCHAR) || '/' || i.task_id || '/' || i.instance_id)) AS draw
+    FROM task_instances i JOIN task_families f USING (task_id)
+    WHERE NOT f.active AND coalesce(f.retired_generation, f.created_generation) <= coalesce(?, 2147483647)
+"""
+
+
+@dataclass(frozen=True)
+class HistoryCoverage:
+    """What some models solve of the task history, with its retired part known on a sample.
+
+    Keys are "task_id/instance_id".  ``solved``: instances one of the models scored >= the
+    threshold; ``retired``: the instances of retired families; ``sampled``: the retired ones in
+    the sample (all of ``retired`` when unsampled).
+    """
+
+    n_instances: int
+    n_evaluated: int  # instances one of the models answered
+    solved: frozenset[str]
+    retired: frozenset[str]
+    sampled: frozenset[str]
+
+    def estimate(self, keys: frozenset[str] | set[str] | None = None, z: float = 1.96) -> tuple[float, float, float]:
+        """(count, low, high) of the history's instances in ``keys`` (default: ``solved``): exact
+        outside the retired part; in it, the sample's share scaled to the retired instances, with
+        the Wilson interval at ``z`` (1.96: 95%) under the finite population correction, clamped
+        to what the sample proves (low >= the sample's count, high <= it plus the unsampled).
+        Exact (low = count = high) when the sample is the whole retired part."""
+        keys = self.solved if keys is None else frozenset(keys)
+        exact = len(keys - self.retired)
+        big, n, s = len(self.retired), len(self.sampled), len(keys & self.sampled)
+        if n == big:
+            return float(exact + s), float(exact + s), float(exact + s)
+        if n == 0:
+            return float(exact), float(exact), float(exact + big)
+        p, n_eff = s / n, n * (big - 1) / (big - n)
+        denom = 1 + z * z / n_eff
+        centre = (p + z * z / (2 * n_eff)) / denom
+        half = z * math.sqrt(p * (1 - p) / n_eff + z * z / (4 * n_eff * n_eff)) / denom
+        return (exact + big * p, exact + max(s, big * (centre - half)),
+                exact + min(s + big - n, big * (centre + half)))
+
+
 def history_coverage(con: duckdb.DuckDBPyConnection, model_ids: list[str], threshold: float,
-                     generation: int | None = None) -> tuple[int, int, set[str]]:
+                     generation: int | None = None, sample: int | None = None, seed: int = 0) -> HistoryCoverage:
     """Coverage of the task history by ``model_ids``: the one definition of it, used by the
-    generation's commit (metrics ``coverage_history``, ``coverage_history_seeds``,
-    ``history_beyond_seeds``) and by :func:`global_coverage_frame`.
+    generation's commit (metrics ``coverage_history`` with ``_lo`` and ``_hi``,
+    ``coverage_history_seeds``, ``history_beyond_seeds``) and by :func:`global_coverage_frame`.
 
     The history is every instance of the families created at or before ``generation`` (default:
     all); an instance counts as solved when at least one of ``model_ids`` scored it
     >= ``threshold`` (the run's ``evaluation.solved_threshold``), unsolved when none answered it.
-
-    Returns: (instances in the history, instances some model of ``model_ids`` answered, the
-    solved instances as "task_id/instance_id" keys).
+    Its retired part (families retired at or before ``generation``) is known on the first
+    ``sample`` draws of ``seed`` (``evaluation.retired_sample`` and ``run.seed``; None: all of it),
+    as admitted children answer only those (:func:`retired_tasks`).
     """
-    rows = con.execute("""
-        SELECT i.task_id || '/' || i.instance_id AS key, count(e.score) AS n_eval, max(e.score) AS best
+    rows = con.execute(f"""
+        WITH retired AS ({_RETIRED_DRAWS})
+        SELECT i.task_id || '/' || i.instance_id AS key, r.draw IS NOT NULL AS is_retired,
+               coalesce(r.draw <= ?, r.draw IS NOT NULL) AS is_sampled,
+               count(e.score) AS n_eval, max(e.score) AS best
         FROM task_instances i
         JOIN task_families f USING (task_id)
+        LEFT JOIN retired r USING (task_id, instance_id)
         LEFT JOIN evaluations e ON e.task_id = i.task_id AND e.instance_id = i.instance_id
                                AND list_contains(?, e.model_id)
         WHERE ? IS NULL OR f.created_generation <= ?
         GROUP BY ALL
-    """, [model_ids, generation, generation]).fetchall()
-    return len(rows), sum(1 for _, n, _ in rows if n), {k for k, _, best in rows if best is not None and best >= threshold}
+    """, [seed, generation, sample, model_ids, generation, generation]).fetchall()
+    return HistoryCoverage(
+        n_instances=len(rows), n_evaluated=sum(1 for *_, n, _ in rows if n),
+        solved=frozenset(k for k, *_, best in rows if best is not None and best >= threshold),
+        retired=frozenset(k for k, retired, *_ in rows if retired),
+        sampled=frozenset(k for k, _, sampled, *_ in rows if sampled))
 
 
-def global_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
+def global_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float, sample: int | None = None,
+                          seed: int = 0) -> pd.DataFrame:
     """Global synthetic coverage per generation g: :func:`history_coverage` of the archive after
-    g over the task history up to g (families with ``created_generation <= g``).
+    g over the task history up to g (families with ``created_generation <= g``), its retired
+    part estimated on the sample (``sample``, ``seed``: the run's ``evaluation.retired_sample``
+    and ``run.seed``).
 
     Returns: one row per committed generation: ``generation``, ``n_instances``, ``n_evaluated``
-    (instances some archive model answered), ``n_solved``, ``coverage`` (n_solved / n_instances, 0-1).
+    (instances some archive model answered), ``n_solved`` (estimated), ``coverage`` (n_solved /
+    n_instances, 0-1) and its 95% interval ``coverage_lo``, ``coverage_hi``.
     """
+    columns = ["generation", "n_instances", "n_evaluated", "n_solved", "coverage", "coverage_lo", "coverage_hi"]
     rows = []
     for (g,) in con.execute("SELECT generation FROM generations ORDER BY generation").fetchall():
         archive = [r[0] for r in con.execute("SELECT model_id FROM archive WHERE generation = ?", [g]).fetchall()]
-        n, n_eval, solved = history_coverage(con, archive, threshold, g)
-        rows.append({"generation": g, "n_instances": n, "n_evaluated": n_eval, "n_solved": len(solved),
-                     "coverage": len(solved) / n if n else 0.0})
-    return pd.DataFrame(rows, columns=["generation", "n_instances", "n_evaluated", "n_solved", "coverage"])
+        cov = history_coverage(con, archive, threshold, g, sample, seed)
+        n = cov.n_instances or 1
+        solved, lo, hi = cov.estimate()
+        rows.append(dict(zip(columns, (g, cov.n_instances, cov.n_evaluated, solved, solved / n, lo / n, hi / n))))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def generation_metrics(con: duckdb.DuckDBPyConnection, generation: int) -> dict[str, float]:
@@ -134,15 +202,16 @@ def metrics_frame(con: duckdb.DuckDBPyConnection, names: list[str]) -> pd.DataFr
     return wide.reindex(columns=[n for n in names if n in wide.columns]).sort_index().reset_index()
 
 
-def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float) -> pd.DataFrame:
+def fitness_coverage_frame(con: duckdb.DuckDBPyConnection, threshold: float, sample: int | None = None,
+                           seed: int = 0) -> pd.DataFrame:
     """Per generation: ``best_fitness``, ``mean_fitness``, ``coverage_active`` (instances) and
     ``task_coverage`` (families) of the active pool (metrics), ``global_coverage`` of the
-    task history (:func:`global_coverage_frame`) and ``coverage_history_seeds``, the seeds' share
+    task history (:func:`global_coverage_frame` with ``sample`` and ``seed``) and ``coverage_history_seeds``, the seeds' share
     of it, ``coverage_heldout`` and ``coverage_heldout_seeds``, the archive's and the seeds' share
     of the held-out instances (metrics; absent in runs older than them), all 0-1."""
     metrics = metrics_frame(con, ["best_fitness", "mean_fitness", "coverage_active", "task_coverage",
                                   "coverage_history_seeds", "coverage_heldout", "coverage_heldout_seeds"])
-    cov = global_coverage_frame(con, threshold)[["generation", "coverage"]].rename(columns={"coverage": "global_coverage"})
+    cov = global_coverage_frame(con, threshold, sample, seed)[["generation", "coverage"]].rename(columns={"coverage": "global_coverage"})
     if metrics.empty:
         return cov
     return metrics.merge(cov, on="generation", how="outer").sort_values("generation", ignore_index=True)
@@ -429,10 +498,19 @@ def active_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return task_families(con, active=True)
 
 
-def retired_tasks(con: duckdb.DuckDBPyConnection) -> list[dict]:
+def retired_tasks(con: duckdb.DuckDBPyConnection, sample: int | None = None, seed: int = 0) -> list[dict]:
     """Task families of the history that are no longer active (dropped, replaced by a rewrite or
-    pruned), as :func:`task_families`."""
-    return task_families(con, active=False)
+    pruned), as :func:`task_families`, with only the instances among the first ``sample`` draws of
+    ``seed`` (see :func:`history_coverage`; None: all) and without the families none of whose
+    instances is drawn."""
+    families = task_families(con, active=False)
+    if sample is None:
+        return families
+    drawn = set(con.execute(f"SELECT task_id, instance_id FROM ({_RETIRED_DRAWS}) WHERE draw <= ?",
+                            [seed, None, sample]).fetchall())
+    kept = [{**f, "instances": {i: x for i, x in f["instances"].items() if (f["task_id"], i) in drawn}}
+            for f in families]
+    return [f for f in kept if f["instances"]]
 
 
 def task_history(con: duckdb.DuckDBPyConnection) -> list[dict]:

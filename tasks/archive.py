@@ -181,6 +181,7 @@ def commit_batch(run_dir: str, generation: int, pop: Population, made: list[Cand
         child_effects=effects.rows, heldout_instances=heldout.instances, heldout_draws=heldout.draws,
         heldout_answers=heldout.answers, noise_floor=noise_rows(generation, noise, effects.parents()),
         solved_threshold=ctx.config.evaluation.solved_threshold,
+        retired_sample=ctx.config.evaluation.retired_sample, seed=ctx.config.run.seed,
     )
 
 

@@ -83,10 +83,13 @@ def breed_child(run_dir: str, recipe: ChildRecipe, known: list[str], task_set: s
 
 
 def retired_task_set(run_dir: str) -> TaskSet:
-    """The retired families of the task history, with their instances, that admitted children
-    answer (empty with ``evaluation.answer_retired`` off)."""
+    """The retired instances of the task history that admitted children answer: the sample of
+    ``evaluation.retired_sample`` drawn with ``run.seed`` (:func:`storage.queries.retired_tasks`),
+    in their families; empty with ``evaluation.answer_retired`` off."""
     ctx = RunContext.load(run_dir)
-    return TaskSet.from_rows(ctx.db.read(queries.retired_tasks) if ctx.config.evaluation.answer_retired else [])
+    e = ctx.config.evaluation
+    return TaskSet.from_rows(ctx.db.read(queries.retired_tasks, e.retired_sample, ctx.config.run.seed)
+                             if e.answer_retired else [])
 
 
 @task(

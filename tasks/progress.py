@@ -73,6 +73,9 @@ def generation_line(prefix: str, m: dict[str, float]) -> str:
     held = (f", {m['coverage_heldout']:.2f} of the {m['heldout_instances']:.0f} held-out instances (seeds "
             f"{m['coverage_heldout_seeds']:.2f}; {m['heldout_beyond_seeds']:.0f} no seed solves)"
             if "coverage_heldout" in m else "")
+    lo, hi = m.get("coverage_history_lo", 0.0), m.get("coverage_history_hi", 0.0)
+    sampled = (f" [{lo:.2f}, {hi:.2f}] from {m['history_sampled']:.0f} of {m['history_retired']:.0f} retired "
+               "instances" if hi > lo else "")
     survive = (f" ({m['children_new_robust']:.0f} survive the parents' resampling)"
                if "children_new_robust" in m else "")
     return (
@@ -80,7 +83,7 @@ def generation_line(prefix: str, m: dict[str, float]) -> str:
         f"{m['n_admitted']:.0f} admitted, {m.get('archive_evicted', 0):.0f} evicted, "
         f"{m.get('children_new_instances', 0):.0f} instances solved by a child and no parent{survive}; "
         f"archive {m['archive_size']:.0f} ({m['distinct_skill_vectors']:.0f} distinct skill vectors), best fitness "
-        f"{m['best_fitness']:.3f}; coverage {m['coverage_history']:.2f} of the task history (seeds "
+        f"{m['best_fitness']:.3f}; coverage {m['coverage_history']:.2f}{sampled} of the task history (seeds "
         f"{m['coverage_history_seeds']:.2f}; {m['history_beyond_seeds']:.0f} instances no seed solves){held}, "
         f"{m['coverage_active']:.2f} of the active pool; tasks {m['tasks_active']:.0f} active "
         f"({100 * m['discriminating_share']:.0f}% discriminating), Vendi {m['vendi_cumulative']:.2f} cumulative; "

@@ -19,7 +19,7 @@ import yaml
 from helpers.runs import acdc, acdc_env, pico_config
 
 from report import figures
-from report.page import solved_threshold, summary_frame, task_map_frame, write_report
+from report.page import coverage_rule, summary_frame, task_map_frame, write_report
 from storage import queries
 
 pytestmark = pytest.mark.slow
@@ -94,8 +94,8 @@ def test_cli_report_writes_a_self_contained_page(pico_run, tmp_path):
 def test_figure_data_matches_the_database(pico_run):
     with queries.open_run(pico_run) as con:
         admitted = queries.admitted_frame(con)
-        coverage = queries.global_coverage_frame(con, solved_threshold(con))
-        fitness = queries.fitness_coverage_frame(con, solved_threshold(con))
+        coverage = queries.global_coverage_frame(con, **coverage_rule(con))
+        fitness = queries.fitness_coverage_frame(con, **coverage_rule(con))
         nodes, edges = queries.lineage_nodes_frame(con), queries.lineage_edges_frame(con)
         summary = dict(summary_frame(con).itertuples(index=False))
         assert queries.assessment_coverage_frame(con).empty and queries.best_of_n_frame(con).empty

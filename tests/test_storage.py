@@ -285,5 +285,75 @@ def test_the_commit_measures_history_coverage_as_the_report_does(tmp_path):
     with db.connect() as con:
         frame = global_coverage_frame(con, 0.5)
         assert frame["coverage"].tolist() == [m0["coverage_history"], m1["coverage_history"]]
-        assert history_coverage(con, ["s"], 0.5, generation=0) == (2, 1, {"t1/0"})
+        cov = history_coverage(con, ["s"], 0.5, generation=0)
+        assert (cov.n_instances, cov.n_evaluated, cov.solved, cov.retired) == (2, 1, {"t1/0"}, frozenset())
     assert "coverage_history" not in db.read(queries.generation_metrics, 2)  # nothing for an uncommitted generation
+
+
+def test_children_answer_a_stable_sample_of_the_retired_history_and_its_coverage_is_estimated(tmp_path):
+    """With ``retired_sample`` k, the retired instances children are asked are the first k draws of
+    the run seed; a later, bigger retired part keeps every earlier draw that is still among its
+    first k (so every archive model has answered its generation's sample); the history coverage
+    is exact outside the retired part and estimated on the sample inside it, with an interval that
+    closes when the sample is the whole retired part."""
+    from storage.queries import global_coverage_frame, history_coverage
+
+    db = RunDB.create(tmp_path / "r.duckdb")
+    tids = [f"t{k}" for k in range(6)]
+    fam = [dict(task_id=t, name=t, code="c", description="d", capability="c", domain="x", parent_id=None,
+                origin="seed", created_generation=0, active=True) for t in tids]
+    inst = [dict(task_id=t, instance_id=str(i), task="{}", instructions="q") for t in tids for i in range(4)]
+
+    def ev(m: str, t: str, i: str, score: float) -> dict:
+        return dict(model_id=m, task_id=t, instance_id=i, generation=0, response="x", submission="x", score=score,
+                    tokens=1, seconds=0.1)
+
+    # generation 0: seed "s" and archive model "a" answer all 24 instances; "a" solves those of t0-t2
+    gen0 = commit(0, ["s", "a"], task_families=fam, task_instances=inst, solved_threshold=0.5, retired_sample=5,
+                  seed=7, evaluations=[ev(m, r["task_id"], r["instance_id"], float(m == "a" and r["task_id"] < "t3"))
+                                       for m in ("s", "a") for r in inst])
+    gen0.models[0] = {**model_row("s"), "operator": "seed"}
+    assert db.commit_generation(gen0)
+    assert db.read(queries.retired_tasks, 5, 7) == []
+    # generation 1 retires t0-t3 (16 instances); child "c" joins "a", answering t4, t5 and the sample
+    # of the retired part as it stands when the child is admitted (before the commit: t0-t3 retired)
+    with db.connect() as con:
+        con.execute("UPDATE task_families SET active = false WHERE task_id < 't4'")
+        retired1 = queries.retired_tasks(con, 5, 7)
+        assert queries.retired_tasks(con, 5, 8) != retired1  # another seed, another draw
+        assert sum(len(f["instances"]) for f in queries.retired_tasks(con)) == 16  # unsampled: all
+        con.execute("UPDATE task_families SET active = true")
+    assert sum(len(f["instances"]) for f in retired1) == 5 and {f["task_id"] for f in retired1} <= set(tids[:4])
+    sample1 = {f"{f['task_id']}/{i}" for f in retired1 for i in f["instances"]}
+    gen1 = commit(1, ["a", "c"], deactivate=tids[:4], solved_threshold=0.5, retired_sample=5, seed=7,
+                  evaluations=[ev("c", f["task_id"], i, 1.0) for f in retired1 for i in f["instances"]]
+                  + [ev("c", t, str(i), 1.0) for t in tids[4:] for i in range(4)])
+    gen1.models = [model_row("c")]
+    assert db.commit_generation(gen1)
+    with db.connect() as con:
+        cov = history_coverage(con, ["a", "c"], 0.5, None, 5, 7)
+        truth = history_coverage(con, ["a", "c"], 0.5, None, None, 7)
+    assert (len(cov.retired), cov.sampled, truth.sampled) == (16, sample1, truth.retired)
+    # known solved: t4, t5 by "c" (8), t0-t2 by "a" (12) and c's sample: the exact count leaves
+    # c's unasked instances of t3 unsolved, the estimate scales the sample (all solved) to t0-t3
+    known = 8 + len({k for k in truth.retired if k < "t3"} | sample1)
+    assert truth.estimate() == (known,) * 3 and len(truth.solved) == known
+    m1 = db.read(queries.generation_metrics, 1)
+    assert m1["coverage_history"] == pytest.approx((8 + 16) / 24)
+    assert (8 + 5) / 24 <= m1["coverage_history_lo"] < m1["coverage_history"] == m1["coverage_history_hi"]
+    assert (m1["history_retired"], m1["history_sampled"], m1["coverage_history_seeds"]) == (16.0, 5.0, 0.0)
+    # generation 2 retires t4 too: its sample keeps every draw of generation 1 still among the first 5
+    gen2 = commit(2, ["a", "c"], deactivate=["t4"], solved_threshold=0.5, retired_sample=5, seed=7)
+    gen2.models = []
+    assert db.commit_generation(gen2)
+    with db.connect() as con:
+        cov2 = history_coverage(con, ["a", "c"], 0.5, None, 5, 7)
+        assert len(cov2.sampled) == 5 and cov2.sampled & cov.retired <= sample1
+        frame = global_coverage_frame(con, 0.5, 5, 7)
+        whole = history_coverage(con, ["a", "c"], 0.5, None, 20, 7)  # a sample of all 20 retired is exact
+        retired_at = dict(con.execute("SELECT task_id, retired_generation FROM task_families").fetchall())
+    assert frame["coverage_lo"][0] == frame["coverage"][0] == frame["coverage_hi"][0] == 12 / 24
+    assert frame["coverage"][1] == pytest.approx(m1["coverage_history"])
+    assert ((frame["coverage_lo"] <= frame["coverage"]) & (frame["coverage"] <= frame["coverage_hi"])).all()
+    assert whole.sampled == whole.retired and whole.estimate() == (len(whole.solved),) * 3
+    assert retired_at == {"t0": 1, "t1": 1, "t2": 1, "t3": 1, "t4": 2, "t5": None}

@@ -15,6 +15,8 @@ import yaml
 from helpers.openai_server import OpenAIServer
 from helpers.runs import acdc, acdc_env, pico_config, table
 
+from storage import queries
+
 pytestmark = pytest.mark.slow
 REPLIES = Path(__file__).parent / "data" / "scientist_replies"
 
@@ -45,6 +47,7 @@ def llm_run(tmp_path_factory, pico_family):
     root = tmp_path_factory.mktemp("task-flows")
     cfg = pico_config(pico_family["base"], generations=2)
     cfg["adaptation"] = {"every": 1, "parents": 4, "reflection_rounds": 1, "pool_cap": 9, "min_pool": 0}
+    cfg["evaluation"]["retired_sample"] = 1  # admitted children answer one retired instance
     env = acdc_env(root)
     env["ACDC_TEST_SCIENTIST_KEY"] = "sk-local-test"
     with OpenAIServer(replies=scripted_scientist(), api_key="sk-local-test", model="scientist-72b") as srv:
@@ -103,20 +106,27 @@ def test_admitted_tasks_have_lineage_embeddings_and_archive_scores(llm_run):
     assert table(run_dir, "SELECT count(*) FROM task_families WHERE active")[0][0] <= 9
 
 
-def test_every_archive_member_answered_the_whole_task_history(llm_run):
+def test_every_archive_member_answered_the_task_history_but_retired_instances_out_of_the_sample(llm_run):
     run_dir = llm_run["run_dir"]
+    seed = yaml.safe_load(table(run_dir, "SELECT config_yaml FROM runs")[0][0])["run"]["seed"]
     unasked = table(run_dir, """
-        SELECT a.generation, a.model_id, count(*) FROM archive a
+        SELECT a.generation, i.task_id || '/' || i.instance_id FROM archive a
         JOIN task_families f ON f.created_generation <= a.generation
         JOIN task_instances i USING (task_id)
-        ANTI JOIN evaluations e ON e.model_id = a.model_id AND e.task_id = i.task_id AND e.instance_id = i.instance_id
-        GROUP BY ALL""")
-    assert unasked == []  # the coverage of the history counts no unasked instance as unsolved
-    # the admitted children of generation 2 answered the families retired in generation 1
-    retired = table(run_dir, "SELECT count(*) FROM evaluations e JOIN models m USING (model_id) "
-                             "JOIN task_families f USING (task_id) WHERE m.created_generation = 2 "
-                             "AND m.archive_status = 'admitted' AND NOT f.active AND f.created_generation = 0")
-    assert retired[0][0] > 0
+        ANTI JOIN evaluations e ON e.model_id = a.model_id AND e.task_id = i.task_id AND e.instance_id = i.instance_id""")
+    with queries.open_run(run_dir) as con:
+        history = {g: queries.history_coverage(con, [], 0.5, g, 1, seed) for g in (0, 1, 2)}
+    assert unasked and all(key in history[g].retired - history[g].sampled for g, key in unasked)
+    # the admitted children of generation 2 answered the one drawn instance of the families retired in generation 1
+    answered = table(run_dir, "SELECT m.model_id, list(e.task_id || '/' || e.instance_id) FROM evaluations e "
+                              "JOIN models m USING (model_id) JOIN task_families f USING (task_id) "
+                              "WHERE m.created_generation = 2 AND m.archive_status = 'admitted' "
+                              "AND f.retired_generation = 1 GROUP BY 1")
+    assert answered and all(set(keys) == history[1].sampled for _, keys in answered)
+    m = dict(table(run_dir, "SELECT name, value FROM metrics WHERE generation = 2"))
+    assert m["history_retired"] == len(history[2].retired) > m["history_sampled"] == 1
+    assert m["coverage_history_lo"] <= m["coverage_history"] <= m["coverage_history_hi"]
+    assert m["coverage_history_lo"] < m["coverage_history_hi"]
     # and every archive member and seed answered the held-out instances of every family admitted
     # by then, the ones adaptations admitted too
     admitted = table(run_dir, "SELECT task_id FROM task_families WHERE created_generation > 0")

@@ -16,7 +16,7 @@ TABLE_COLUMNS = {
     "lineage": ["child_id", "parent_id", "operator", "generation"],
     "task_families": [
         "task_id", "name", "code", "description", "capability", "domain", "parent_id", "origin",
-        "created_generation", "active",
+        "created_generation", "active", "retired_generation",
     ],
     "task_instances": ["task_id", "instance_id", "task", "instructions"],
     "evaluations": [
