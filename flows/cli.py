@@ -82,8 +82,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     _print_summary(summary)
     with open_run(args.run_dir) as con:
         wide = metrics_frame(con, ["archive_size", "distinct_skill_vectors", "best_fitness", "mean_fitness",
-                                   "coverage_history", "coverage_history_seeds", "history_beyond_seeds",
-                                   "coverage_heldout", "coverage_heldout_seeds", "heldout_beyond_seeds",
+                                   "coverage_history", "coverage_history_lo", "coverage_history_hi",
+                                   "coverage_history_seeds", "history_beyond_seeds", "coverage_heldout",
+                                   "coverage_heldout_seeds", "heldout_beyond_seeds",
                                    "coverage_active", "children_new_instances", "children_new_robust", "n_candidates",
                                    "n_gibberish", "n_admitted", "tasks_active", "seconds"])
     if not wide.empty:
