@@ -96,15 +96,19 @@ def retired_task_set(run_dir: str) -> TaskSet:
     name="answer-retired-tasks",
     retries=1,
     retry_condition_fn=retry_unless_bad_input,
+    # the sampled families' ids fix the sample's instances: within a run (one seed and size) the
+    # first k draws of a retired set all lie in those families, so they are those families' first k
     cache_key_fn=cache_key("retired", "child", "task_set"),
     persist_result=True,
 )
 def answer_retired(run_dir: str, child: Candidate, task_set: str, tasks: TaskSet) -> list[dict]:
-    """An admitted child's answers to ``tasks``, the retired families of the task history
-    (identified by ``task_set``), with its stored weights swapped into the run's candidate model as
-    in :func:`breed_child`.  The seeds answer every task ever admitted; with these rows the
-    archive has answered the whole history too, so its coverage of it is measured on the same
-    instances.  Skill vectors never read them: they are built over the active families.
+    """An admitted child's answers to ``tasks``, the sample of the task history's retired instances
+    (:func:`retired_task_set`, identified by ``task_set``), with its stored weights swapped into the
+    run's candidate model as in :func:`breed_child`.  The seeds answer every task ever admitted;
+    with these rows every archive model has answered the active families and the sample, so the
+    history coverage is exact outside the retired part and estimated on the same sample inside it
+    (:func:`storage.queries.history_coverage`).  Skill vectors never read them: they are built over
+    the active families.
 
     Returns evaluation rows as :func:`evaluate_model` returns them.
     """
