@@ -74,8 +74,8 @@ def _store_admitted(run_dir: str, made: list[Candidate], told: Tell) -> list[Can
 
 
 def _answer_retired(run_dir: str, made: list[Candidate], told: Tell, log, prefix: str) -> list[dict]:
-    """Evaluation rows of this generation's admitted children on the retired families of the
-    task history (``evaluation.answer_retired``; none in generation 0)."""
+    """Evaluation rows of this generation's admitted children on the sample of the task history's
+    retired instances (``evaluation.answer_retired``, ``retired_sample``; none in generation 0)."""
     admitted = [c for c in made if told.status[c.model_id] == "admitted"]
     tasks = retired_task_set(run_dir) if admitted else TaskSet()
     if not tasks:
