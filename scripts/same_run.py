@@ -7,7 +7,9 @@ table of the two run databases row for row.
 
 ``--preset pico`` (the default) is the tests' pico family (a base and two experts, six task
 families, archive 4, 3 children, the template scientist every 5th generation, held-out instances
-and the noise floor on); ``--preset default`` is the embedded default preset (hours on 2 cores).
+and the noise floor on); ``--preset default`` is the embedded default preset of the ``--before``
+checkout (``acdc_core/presets/default.yaml``, hours on 2 cores); ``--config FILE`` is any config.
+Either way ``run.generations`` is ``--generations``.
 Each checkout runs ``python -m flows.cli run`` from its own folder (with ``PYTHONPATH`` set to it) in
 a Prefect home of its own; a finished run resumes to "nothing to do", so a comparison can be rerun.  Clocks (``seconds``, ``*_at`` columns, the
 resident pool's load counts), the run id and the checkouts' and run folders' paths are left out of
@@ -47,6 +49,20 @@ def pico_config(checkout: Path, out: Path, generations: int) -> dict:
     cfg = three_seed_config(build_family(out / "pico"), generations)
     cfg["tasks"]["extra_dirs"] = [str(out / "families")]
     return cfg
+
+
+def side_config(a: argparse.Namespace, checkout: Path, out: Path) -> dict:
+    """The config one side runs: ``--config``, the ``--before`` checkout's default preset, or the
+    pico run (its families copied into ``out``), with ``--generations`` generations."""
+    if a.config or a.preset == "default":
+        cfg = yaml.safe_load((a.config or a.before.resolve() / "acdc_core" / "presets" / "default.yaml").read_text())
+        cfg.setdefault("run", {})["generations"] = a.generations
+        return cfg
+    families = out / "families"
+    families.mkdir(exist_ok=True)
+    for f in (checkout / "tests" / "data" / "families").glob("*.py"):
+        (families / f.name).write_text(f.read_text())
+    return pico_config(checkout, out, a.generations)
 
 
 def start(checkout: Path, config: Path, out: Path) -> subprocess.Popen:
@@ -89,6 +105,7 @@ def main() -> int:
     p.add_argument("--before", type=Path, required=True, help="checkout of the code before the change")
     p.add_argument("--after", type=Path, required=True, help="checkout of the code after it")
     p.add_argument("--preset", choices=["pico", "default"], default="pico")
+    p.add_argument("--config", type=Path, help="a config file to run instead of a preset")
     p.add_argument("--generations", type=int, default=10)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--parallel", action="store_true", help="run the two sides at once")
@@ -101,14 +118,7 @@ def main() -> int:
         out.mkdir(parents=True, exist_ok=True)
         if a.cache and not (out / "cache").exists():
             shutil.copytree(a.cache.expanduser(), out / "cache")
-        if a.preset == "pico":
-            families = out / "families"
-            families.mkdir(exist_ok=True)
-            for f in (checkout / "tests" / "data" / "families").glob("*.py"):
-                (families / f.name).write_text(f.read_text())
-            cfg = pico_config(checkout, out, a.generations)
-        else:
-            cfg = {"run": {"name": "default", "seed": 0, "generations": a.generations}}
+        cfg = side_config(a, checkout, out)
         if a.threads:
             cfg.setdefault("evaluation", {})["torch_threads"] = a.threads
         config = out / "config.yaml"
