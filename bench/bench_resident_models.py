@@ -25,10 +25,8 @@ import yaml
 
 from acdc_core.adaptation import pass_rates
 from acdc_core.steps import TaskChanges
-from acdc_core.taskfamily import TaskSet
 from flows.adaptation import adapt_tasks
 from storage import queries
-from tasks.adaptation import history_embeddings
 from tasks.run_folder import CONFIG_FILE, DB_FILE, RUN_FILE, RunContext
 from tasks.sessions import MODEL_POOL
 
@@ -53,11 +51,10 @@ def adapt(run_dir: Path) -> tuple[float, int, int, TaskChanges]:
     e = ctx.config.evaluation
     rows = ctx.db.read(queries.all_scores, kept, active)
     rates = pass_rates(rows, kept, active, e.solved_threshold, e.skill_granularity)
-    history = history_embeddings(str(run_dir), g + 1, TaskSet())
     MODEL_POOL.clear()
     loads, hits = MODEL_POOL.loads, MODEL_POOL.hits
     t0 = time.perf_counter()
-    out = adapt_tasks(str(run_dir), g + 1, kept, history, rates, [])
+    out = adapt_tasks(str(run_dir), g + 1, kept, rates, [])
     seconds = time.perf_counter() - t0
     n = (MODEL_POOL.loads - loads, MODEL_POOL.hits - hits)
     MODEL_POOL.clear()

@@ -30,12 +30,12 @@ from tasks.evaluation import evaluate_model
 
 
 @flow(name="acdc-task-adaptation", flow_run_name="tasks-after-generation-{generation}")
-def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_embeddings: list[dict],
-                rates: dict[str, float], reference_ids: list[str]) -> TaskChanges:
+def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], rates: dict[str, float],
+                reference_ids: list[str]) -> TaskChanges:
     """Adapt the task pool against the archive ``archive_ids`` (after this generation's update).
+    Its parameters are ids and one rate per active task: nothing that grows with the history.
 
     Args:
-        history_embeddings: ``task_embeddings`` rows of every task of the history.
         rates: pass rate of every active task over ``archive_ids``, this generation's admitted
             children included (see :func:`acdc_core.adaptation.pass_rates`).
         reference_ids: models that answer the admitted tasks without taking part in admitting
@@ -49,7 +49,7 @@ def adapt_tasks(run_dir: str, generation: int, archive_ids: list[str], history_e
     """
     log = get_run_logger()
     start = start_adaptation(run_dir, generation, rates)
-    state = start_reflection(run_dir, generation, start, history_embeddings, archive_ids)
+    state = start_reflection(run_dir, generation, start, archive_ids)
     while not state.done:
         pending, (attempts, errors) = state.pending, state.asked_attempts()
         replies = ask_scientist(run_dir, generation, state.round, pending, attempts, errors)

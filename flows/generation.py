@@ -87,14 +87,13 @@ def _answer_retired(run_dir: str, made: list[Candidate], told: Tell, log, prefix
     return [r for rows in answers for r in rows]
 
 
-def _adapt(run_dir: str, generation: int, pop: Population, told: Tell, history: list[dict],
-           seed_ids: list[str]) -> TaskChanges:
+def _adapt(run_dir: str, generation: int, pop: Population, told: Tell, seed_ids: list[str]) -> TaskChanges:
     """The task adaptation's changes when one is due after ``generation``, else none."""
     if not adaptation_due(run_dir, generation):
         return TaskChanges()
     kept = told.update.kept
     rates = archive_pass_rates(run_dir, told.score_rows, kept, pop.tasks.ids)
-    return adapt_tasks(run_dir, generation, kept, history, rates, [m for m in seed_ids if m not in kept])
+    return adapt_tasks(run_dir, generation, kept, rates, [m for m in seed_ids if m not in kept])
 
 
 @flow(name="acdc-generation", flow_run_name="generation-{generation}")
@@ -114,7 +113,7 @@ def generation_flow(run_dir: str, generation: int) -> GenerationSummary:
     evaluations += _answer_retired(run_dir, made, told, log, prefix)  # in the history coverage, not in skills
     seed_ids = pop.seed_ids or stored_seed_ids(run_dir)
     history = history_embeddings(run_dir, generation, pop.tasks)
-    changes = _adapt(run_dir, generation, pop, told, history, seed_ids)  # adapt
+    changes = _adapt(run_dir, generation, pop, told, seed_ids)  # adapt
     side = task_side(run_dir, generation, pop.tasks, told.update.kept, history, changes, evaluations)
     heldout = heldout_of(run_dir, generation, pop.tasks, side, told.update.kept, seed_ids)  # transfer
     batch = commit_batch(run_dir, generation, pop, made, verdicts, evaluations, told, effects, noise, side, heldout,

@@ -263,13 +263,15 @@ def start_adaptation(run_dir: str, generation: int, rates: dict[str, float]) -> 
     return AdaptationStart(active, history, streaks, min_pool, plan)
 
 
-def start_reflection(run_dir: str, generation: int, start: AdaptationStart, history_embeddings: list[dict],
-                     archive_ids: list[str]) -> Reflection:
-    """The scientist's rounds (:class:`acdc_core.reflection.Reflection`) on the plan's requests."""
+def start_reflection(run_dir: str, generation: int, start: AdaptationStart, archive_ids: list[str]) -> Reflection:
+    """The scientist's rounds (:class:`acdc_core.reflection.Reflection`) on the plan's requests,
+    novelty checked against the embeddings of the whole task history (:func:`history_embeddings`,
+    read here: passed into the adaptation subflow, they would be a flow parameter that grows with
+    the history, and Prefect refuses a flow run whose parameters pass 512 KB, about 60 families)."""
     cfg = RunContext.load(run_dir).config
     return Reflection.start(generation, cfg.adaptation.reflection_rounds, request_dicts(start.plan.requests),
-                            start.history, history_embeddings, archive_ids, cfg.evaluation.solved_threshold,
-                            cfg.evaluation.skill_granularity)
+                            start.history, history_embeddings(run_dir, generation, TaskSet()), archive_ids,
+                            cfg.evaluation.solved_threshold, cfg.evaluation.skill_granularity)
 
 
 def conclude(run_dir: str, generation: int, start: AdaptationStart, state: Reflection,

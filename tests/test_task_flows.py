@@ -50,6 +50,10 @@ def llm_run(tmp_path_factory, pico_family):
     cfg["evaluation"]["retired_sample"] = 1  # admitted children answer one retired instance
     env = acdc_env(root)
     env["ACDC_TEST_SCIENTIST_KEY"] = "sk-local-test"
+    # Prefect refuses a flow run whose parameters pass this size (512 KB by default): a run whose
+    # adaptation subflow got the history's embeddings died once its history held ~60 families.
+    # At 16 KB a flow parameter that grows with the history fails here already.
+    env["PREFECT_SERVER_API_MAX_PARAMETER_SIZE"] = "16384"
     with OpenAIServer(replies=scripted_scientist(), api_key="sk-local-test", model="scientist-72b") as srv:
         cfg["scientist"] = {"backend": "openai", "base_url": srv.base_url, "model": srv.model,
                             "api_key_env": "ACDC_TEST_SCIENTIST_KEY", "concurrency": 1, "max_retries": 1}
