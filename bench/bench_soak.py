@@ -63,9 +63,8 @@ def per_generation(run_dir: Path, samples: list[tuple[float, float, float]]) -> 
                                    "ON f.created_generation <= g.generation GROUP BY 1").fetchall())
         rows = dict(con.execute("SELECT g.generation, count(*) FROM generations g "
                                 "JOIN evaluations e ON e.generation <= g.generation GROUP BY 1").fetchall())
-        retired = dict(con.execute("SELECT g.generation, count(i.instance_id) FROM generations g "
-                                   "JOIN task_families f ON f.retired_generation <= g.generation "
-                                   "JOIN task_instances i USING (task_id) GROUP BY 1").fetchall())
+        retired = {g: int(v) for g, v in con.execute(
+            "SELECT generation, value FROM metrics WHERE name = 'history_retired'").fetchall()}
         asked = {g: (n, secs) for g, n, secs in con.execute(
             "SELECT e.generation, count(*), sum(e.seconds) FROM evaluations e JOIN task_families f USING (task_id) "
             "JOIN models m USING (model_id) WHERE f.retired_generation < e.generation "
